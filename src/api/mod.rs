@@ -1,0 +1,71 @@
+//! The API map: every feature router nested under `/api`, the OpenAPI 3.1 document built from the
+//! same routes (`/api/openapi.json`, rendered at `/api/docs`), and problem+json fallbacks.
+
+use axum::Router;
+use axum::http::StatusCode;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "HuntZen Care API", description = "Confidential teleconsultation backend. Contract: API.md."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem, crate::error::FieldError))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every API route with its OpenAPI description, paths relative to `/api`.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(crate::health::router())
+        .merge(crate::auth::router())
+        .merge(crate::me::router())
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .nest("/api", routes())
+        .into_openapi()
+}
+
+/// The application router (state still to be provided).
+pub fn router() -> Router<AppState> {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api", routes())
+        .split_for_parts();
+    router
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "No such route.")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "route.method_not_allowed",
+                "Method not allowed on this route.",
+            )
+        })
+}

@@ -1,0 +1,153 @@
+//! Identity as extractors. `Auth<R>` verifies the bearer token, opens the request's transaction
+//! with the database-checked principal (RLS context set), and enforces the role set `R` (403).
+//! Handlers state what they need in their signature: `Auth<Employee>`, `Auth<HrAdmin>`, `Auth`.
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use super::Role;
+use super::session::ClientMeta;
+use crate::db::context::{Principal, Tx, begin_as};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A set of roles allowed on a route.
+pub trait RoleSet: Send + Sync + 'static {
+    /// The roles.
+    const ROLES: &'static [Role];
+}
+
+macro_rules! role_sets {
+    ($($(#[$doc:meta])* $name:ident => [$($role:ident),+];)+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug)]
+            pub struct $name;
+            impl RoleSet for $name {
+                const ROLES: &'static [Role] = &[$(Role::$role),+];
+            }
+        )+
+    };
+}
+
+role_sets! {
+    /// Anyone signed in.
+    AnyRole => [SuperAdmin, AdminHuntzen, AdminRh, Practitioner, Employee];
+    /// Employees.
+    Employee => [Employee];
+    /// Practitioners.
+    Practitioner => [Practitioner];
+    /// The two consultation participants.
+    Participant => [Employee, Practitioner];
+    /// A company's HR admin.
+    HrAdmin => [AdminRh];
+    /// Platform governance.
+    PlatformAdmin => [AdminHuntzen];
+    /// Platform governance and operators.
+    PlatformStaff => [AdminHuntzen, SuperAdmin];
+    /// Operators.
+    SuperAdmin => [SuperAdmin];
+}
+
+/// An authenticated request: its principal and its RLS-scoped transaction.
+#[derive(Debug)]
+pub struct Auth<R: RoleSet = AnyRole> {
+    /// Who is calling.
+    pub principal: Principal,
+    /// The login session.
+    pub session_id: Uuid,
+    /// The request's transaction, running as the request role with the caller's context.
+    pub tx: Tx,
+    roles: PhantomData<R>,
+}
+
+impl<R: RoleSet> Auth<R> {
+    /// Commits the request's transaction.
+    pub async fn commit(self) -> ApiResult<()> {
+        self.tx.commit().await.map_err(ApiError::from)
+    }
+}
+
+impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?;
+        let claims = state.tokens.verify(token).ok_or_else(|| {
+            ApiError::unauthorized(
+                "auth.invalid_token",
+                "The access token is invalid or expired.",
+            )
+        })?;
+        let (tx, principal) = begin_as(&state.db.app, claims.sid).await?.ok_or_else(|| {
+            ApiError::unauthorized(
+                "auth.session_ended",
+                "This session has ended; sign in again.",
+            )
+        })?;
+        if principal.user_id != claims.sub {
+            return Err(ApiError::unauthorized(
+                "auth.invalid_token",
+                "The access token is invalid or expired.",
+            ));
+        }
+        if !R::ROLES.contains(&principal.role) {
+            return Err(ApiError::forbidden());
+        }
+        Ok(Self {
+            principal,
+            session_id: claims.sid,
+            tx,
+            roles: PhantomData,
+        })
+    }
+}
+
+fn bearer_token(parts: &Parts) -> ApiResult<&str> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "auth.missing_token",
+                "Send `Authorization: Bearer <accessToken>`.",
+            )
+        })?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::unauthorized(
+            "auth.missing_token",
+            "Send `Authorization: Bearer <accessToken>`.",
+        )),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect());
+        Ok(Self { ip, user_agent })
+    }
+}

@@ -1,0 +1,210 @@
+//! The `huntzen` command: `serve` (the default), `migrate`, `create-admin`. Every setting is an
+//! environment variable; `huntzen --help` lists them.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use sqlx::postgres::PgConnectOptions;
+
+use crate::audit::{Action, Entry};
+use crate::auth::Role;
+use crate::auth::password::Passwords;
+use crate::config::Settings;
+use crate::db::embedded::{self, RunningCluster};
+use crate::db::{Db, PoolSizes};
+use crate::error::looks_like_email;
+use crate::state::AppState;
+
+/// HuntZen Care backend.
+#[derive(Debug, Parser)]
+#[command(name = "huntzen", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (default). Without DATABASE_URL, runs a private PostgreSQL under $DATA_DIR.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create a platform administrator; the password is read from standard input.
+    CreateAdmin {
+        /// The administrator's email.
+        #[arg(long)]
+        email: String,
+        /// SUPER_ADMIN or ADMIN_HUNTZEN.
+        #[arg(long, value_parser = parse_admin_role)]
+        role: Role,
+    },
+}
+
+fn parse_admin_role(value: &str) -> Result<Role, String> {
+    match value.parse::<Role>()? {
+        role @ (Role::SuperAdmin | Role::AdminHuntzen) => Ok(role),
+        other => Err(format!(
+            "{other} accounts are not created from the command line (SUPER_ADMIN or ADMIN_HUNTZEN)"
+        )),
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _log_guard = crate::telemetry::init(&cli.settings.data_dir, cli.settings.app_env);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let (db, cluster) = open_database(&settings).await?;
+            tracing::info!("migrations applied");
+            close(db, cluster).await
+        }
+        Command::CreateAdmin { email, role } => {
+            let password = read_password()?;
+            let (db, cluster) = open_database(&settings).await?;
+            let result = create_admin(&db, &email, role, &password).await;
+            close(db, cluster).await?;
+            result?;
+            println!("created {role} {email}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Secrets first: a production misconfiguration stops before anything starts.
+    let secrets = settings.secrets()?;
+    let listener = tokio::net::TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP_ADDR {}", settings.http_addr))?;
+    let (db, cluster) = open_database(&settings).await?;
+    let served = async {
+        let state = AppState::new(db.clone(), settings, &secrets)?;
+        tracing::info!(addr = %listener.local_addr()?, "serving");
+        crate::server::serve(
+            listener,
+            crate::server::app(state),
+            crate::server::shutdown_signal(),
+        )
+        .await?;
+        anyhow::Ok(())
+    }
+    .await;
+    close(db, cluster).await?;
+    served
+}
+
+/// Connects to DATABASE_URL, or starts the embedded cluster; migrations are applied either way.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<(Db, Option<RunningCluster>)> {
+    let (options, cluster) = match &settings.database_url {
+        Some(url) => (
+            url.parse::<PgConnectOptions>()
+                .context("parsing DATABASE_URL")?,
+            None,
+        ),
+        None => {
+            let cluster = embedded::start(&settings.data_dir).await?;
+            (cluster.connect_options(), Some(cluster))
+        }
+    };
+    match Db::connect(options, PoolSizes::default()).await {
+        Ok(db) => Ok((db, cluster)),
+        Err(error) => {
+            if let Some(cluster) = cluster {
+                cluster.stop().await.ok();
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn close(db: Db, cluster: Option<RunningCluster>) -> anyhow::Result<()> {
+    db.close().await;
+    if let Some(cluster) = cluster {
+        cluster.stop().await?;
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (12 to 128 characters): ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    let length = password.chars().count();
+    if !(12..=128).contains(&length) {
+        bail!("the password must have 12 to 128 characters (it has {length})");
+    }
+    Ok(password)
+}
+
+/// Creates a platform administrator (email verified, active).
+pub async fn create_admin(
+    db: &Db,
+    email: &str,
+    role: Role,
+    password: &str,
+) -> anyhow::Result<uuid::Uuid> {
+    let email = email.trim().to_lowercase();
+    if !looks_like_email(&email) {
+        bail!("`{email}` is not a valid email address");
+    }
+    let hash = Passwords::new(1)?
+        .hash(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut tx = db.system.begin().await?;
+    let id: Option<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO users (email, password_hash, role, email_verified, password_changed_at) \
+         VALUES ($1, $2, $3, true, now()) ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(&email)
+    .bind(hash)
+    .bind(role)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(id) = id else {
+        bail!("a user with the email {email} already exists");
+    };
+    Entry::new(Action::Create, "user")
+        .target(id)
+        .details(serde_json::json!({ "role": role, "via": "command line" }))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,48 @@
+//! Per-request transactions. `begin_as` opens a transaction on the request pool and, in the same
+//! round trip as the session check, sets the transaction-local context (`app.user_id`,
+//! `app.role`, `app.company_id`, `app.employee_id`, `app.practitioner_id`) that every policy reads.
+//! The settings end with the transaction, so a pooled connection never carries them further.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::Role;
+
+/// A transaction on the request pool.
+pub type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// Who is calling, as the database knows them now (not as the token claimed).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Principal {
+    /// The user.
+    pub user_id: Uuid,
+    /// Their role.
+    pub role: Role,
+    /// Their company (HR admins and employees).
+    pub company_id: Option<Uuid>,
+    /// Their employee profile.
+    pub employee_id: Option<Uuid>,
+    /// Their practitioner profile.
+    pub practitioner_id: Option<Uuid>,
+}
+
+/// Opens a transaction for a live login session, or `None` when the session has ended or the user
+/// or their company is no longer active.
+pub async fn begin_as(
+    pool: &PgPool,
+    session_id: Uuid,
+) -> Result<Option<(Tx, Principal)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let principal = sqlx::query_as::<_, Principal>(
+        "SELECT user_id, role, company_id, employee_id, practitioner_id FROM app_begin($1)",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(principal.map(|principal| (tx, principal)))
+}
+
+/// Opens a transaction with no user context: policies grant it only public rows.
+pub async fn begin_anonymous(pool: &PgPool) -> Result<Tx, sqlx::Error> {
+    pool.begin().await
+}

@@ -1,0 +1,321 @@
+//! A private PostgreSQL cluster under `$DATA_DIR/postgres`, run from the system's binaries and
+//! reachable only through a Unix socket in `$DATA_DIR/run` (no TCP listener). As root the cluster
+//! runs as the `postgres` system user, because `initdb` refuses root.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use anyhow::{Context, bail};
+use sqlx::postgres::PgConnectOptions;
+
+/// Name of the application database inside the cluster.
+pub const DATABASE_NAME: &str = "huntzen";
+const SUPERUSER: &str = "postgres";
+const PORT: u16 = 5432;
+
+/// A cluster directory and the binaries that run it.
+#[derive(Debug, Clone)]
+pub struct EmbeddedPostgres {
+    bin_dir: PathBuf,
+    cluster_dir: PathBuf,
+    socket_dir: PathBuf,
+    run_as_postgres: bool,
+}
+
+/// A cluster this process started (or found running); `stop` shuts it down if this process started it.
+#[derive(Debug)]
+pub struct RunningCluster {
+    cluster: EmbeddedPostgres,
+    started_here: bool,
+}
+
+impl EmbeddedPostgres {
+    /// Describes the cluster under `data_dir` (nothing is touched yet).
+    pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
+        let data_dir = std::path::absolute(data_dir).context("resolving DATA_DIR")?;
+        Ok(Self {
+            bin_dir: find_binaries()?,
+            cluster_dir: data_dir.join("postgres"),
+            socket_dir: data_dir.join("run"),
+            run_as_postgres: is_root(),
+        })
+    }
+
+    /// Initialises the cluster on first use, then starts it unless it is already running.
+    /// Returns whether this call started it.
+    fn start_blocking(&self) -> anyhow::Result<bool> {
+        self.prepare_dirs()?;
+        if !self.cluster_dir.join("PG_VERSION").exists() {
+            tracing::info!(dir = %self.cluster_dir.display(), "initialising the embedded PostgreSQL cluster");
+            let pw_args = [
+                "-D",
+                path_str(&self.cluster_dir)?,
+                "-U",
+                SUPERUSER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+            ];
+            self.run(
+                "initdb",
+                &[&pw_args[..], &["--locale=C", "--no-instructions"]].concat(),
+            )?;
+            let conf = self.cluster_dir.join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&conf).context("reading postgresql.conf")?;
+            text.push_str("\ninclude_if_exists = 'huntzen.conf'\n");
+            std::fs::write(&conf, text).context("writing postgresql.conf")?;
+        }
+        // Rewritten on every start so that a moved DATA_DIR still works.
+        let settings = format!(
+            "listen_addresses = ''\nunix_socket_directories = '{}'\nunix_socket_permissions = 0700\nport = {PORT}\n\
+             max_connections = 200\nshared_buffers = 128MB\nfsync = on\nlog_min_messages = warning\n",
+            path_str(&self.socket_dir)?.replace('\'', "''")
+        );
+        let settings_path = self.cluster_dir.join("huntzen.conf");
+        std::fs::write(&settings_path, settings).context("writing huntzen.conf")?;
+        self.give_to_postgres(&settings_path)?;
+
+        if self.is_running()? {
+            tracing::warn!("the embedded PostgreSQL cluster was already running; using it");
+            return Ok(false);
+        }
+        let log = self.cluster_dir.join("server.log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                path_str(&self.cluster_dir)?,
+                "-l",
+                path_str(&log)?,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )?;
+        Ok(true)
+    }
+
+    fn prepare_dirs(&self) -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        for dir in [&self.cluster_dir, &self.socket_dir] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            self.give_to_postgres(dir)?;
+        }
+        if self.run_as_postgres {
+            check_traversable_by_others(&self.cluster_dir)?;
+        }
+        Ok(())
+    }
+
+    fn give_to_postgres(&self, path: &Path) -> anyhow::Result<()> {
+        if !self.run_as_postgres {
+            return Ok(());
+        }
+        let (uid, gid) = postgres_ids()?;
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+            .with_context(|| format!("giving {} to the postgres user", path.display()))
+    }
+
+    fn is_running(&self) -> anyhow::Result<bool> {
+        let output = self
+            .command("pg_ctl", &["-D", path_str(&self.cluster_dir)?, "status"])?
+            .output()?;
+        Ok(output.status.success())
+    }
+
+    /// Connection options for `database` as the cluster's superuser, over the Unix socket.
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .port(PORT)
+            .username(SUPERUSER)
+            .database(database)
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> anyhow::Result<Command> {
+        let binary = self.bin_dir.join(program);
+        let mut command = if self.run_as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", SUPERUSER, "--"]).arg(&binary);
+            c
+        } else {
+            Command::new(&binary)
+        };
+        command.args(args).env("LC_ALL", "C").current_dir("/");
+        Ok(command)
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> anyhow::Result<Output> {
+        let output = self
+            .command(program, args)?
+            .output()
+            .with_context(|| format!("running {program}"))?;
+        if !output.status.success() {
+            bail!(
+                "{program} failed ({}): {}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim(),
+                String::from_utf8_lossy(&output.stdout).trim()
+            );
+        }
+        Ok(output)
+    }
+}
+
+impl RunningCluster {
+    /// Connection options for the application database.
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.cluster.connect_options(DATABASE_NAME)
+    }
+
+    /// The cluster description.
+    pub fn cluster(&self) -> &EmbeddedPostgres {
+        &self.cluster
+    }
+
+    /// Stops the cluster (fast shutdown: open sessions are ended, committed data is kept).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        if !self.started_here {
+            return Ok(());
+        }
+        let cluster = self.cluster;
+        tokio::task::spawn_blocking(move || {
+            let dir = path_str(&cluster.cluster_dir)?.to_owned();
+            cluster
+                .run(
+                    "pg_ctl",
+                    &["-D", &dir, "-m", "fast", "-w", "-t", "30", "stop"],
+                )
+                .map(drop)
+        })
+        .await
+        .context("stopping PostgreSQL")??;
+        tracing::info!("embedded PostgreSQL stopped");
+        Ok(())
+    }
+}
+
+/// Starts the embedded cluster (initialising it on first use) and creates the application
+/// database; records whether this process started it. On failure nothing is left running.
+pub async fn start(data_dir: &Path) -> anyhow::Result<RunningCluster> {
+    let cluster = EmbeddedPostgres::new(data_dir)?;
+    let this = cluster.clone();
+    let started_here = tokio::task::spawn_blocking(move || this.start_blocking())
+        .await
+        .context("starting PostgreSQL")??;
+    let running = RunningCluster {
+        cluster,
+        started_here,
+    };
+    match create_database(&running.cluster).await {
+        Ok(()) => Ok(running),
+        Err(error) => {
+            running.stop().await.ok();
+            Err(error)
+        }
+    }
+}
+
+async fn create_database(cluster: &EmbeddedPostgres) -> anyhow::Result<()> {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = cluster
+        .connect_options("postgres")
+        .connect()
+        .await
+        .context("connecting to the embedded PostgreSQL")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(DATABASE_NAME)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {DATABASE_NAME}"
+        )))
+        .execute(&mut conn)
+        .await
+        .context("creating the database")?;
+    }
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// Finds `initdb` and `pg_ctl`: on `PATH` first, then the newest `/usr/lib/postgresql/*/bin`.
+pub fn find_binaries() -> anyhow::Result<PathBuf> {
+    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Some(path) = std::env::var_os("PATH") {
+        if let Some(dir) = std::env::split_paths(&path).find(|dir| has_tools(dir)) {
+            // Debian links a few tools into /usr/local/bin: use the directory they really live in.
+            let real = std::fs::canonicalize(dir.join("initdb")).ok();
+            return Ok(real
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .unwrap_or(dir));
+        }
+    }
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            has_tools(&bin).then_some((version, bin))
+        })
+        .collect();
+    candidates.sort();
+    match candidates.pop() {
+        Some((_, bin)) => Ok(bin),
+        None => bail!(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: \
+             install the `postgresql` package (apt-get install postgresql), or set DATABASE_URL"
+        ),
+    }
+}
+
+fn path_str(path: &Path) -> anyhow::Result<&str> {
+    path.to_str()
+        .with_context(|| format!("path is not UTF-8: {}", path.display()))
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // The owner of our own /proc entry is our effective user.
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+fn postgres_ids() -> anyhow::Result<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").context("reading /etc/passwd")?;
+    passwd
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.first() == Some(&SUPERUSER) && fields.len() > 3)
+                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
+                .flatten()
+        })
+        .context("running as root needs a `postgres` system user (installed with the postgresql package)")
+}
+
+/// As root the cluster runs as `postgres`, which must be able to reach its directory.
+fn check_traversable_by_others(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for ancestor in dir.ancestors().skip(1) {
+        if let Ok(meta) = std::fs::metadata(ancestor) {
+            if meta.permissions().mode() & 0o001 == 0 {
+                bail!(
+                    "the postgres user cannot reach {} ({} is not searchable by others): \
+                     choose a DATA_DIR outside it, or `chmod o+x {}`",
+                    dir.display(),
+                    ancestor.display(),
+                    ancestor.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Two pools over one database. `system` is the migrating owner (it bypasses RLS) and is used only
+//! for work that has no user context yet: migrations, sign-in lookups, session bookkeeping, jobs and
+//! the command line. `app` runs every statement as `huntzen_app` (no table, no BYPASSRLS), so request
+//! traffic sees exactly what the policies grant for the context that `context::begin` sets.
+
+pub mod context;
+pub mod embedded;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool};
+
+pub use context::{Principal, Tx};
+
+/// The request role every `app` connection switches to.
+pub const REQUEST_ROLE: &str = "huntzen_app";
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The database handles shared by the server.
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// Runs as the request role, under row-level security.
+    pub app: PgPool,
+    /// Runs as the owner; bypasses row-level security. Only for context-free work.
+    pub system: PgPool,
+}
+
+/// Pool sizes.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSizes {
+    /// Connections of the request pool.
+    pub app: u32,
+    /// Connections of the system pool.
+    pub system: u32,
+}
+
+impl Default for PoolSizes {
+    fn default() -> Self {
+        Self { app: 20, system: 5 }
+    }
+}
+
+impl Db {
+    /// Connects, applies pending migrations, then opens the request pool.
+    pub async fn connect(options: PgConnectOptions, sizes: PoolSizes) -> anyhow::Result<Self> {
+        let system = PgPoolOptions::new()
+            .max_connections(sizes.system)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.clone())
+            .await
+            .context("connecting to PostgreSQL")?;
+        migrate(&system).await?;
+        check_owner_privileges(&system).await?;
+        let app = PgPoolOptions::new()
+            .max_connections(sizes.app)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("SET ROLE huntzen_app").await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .context("opening the request pool")?;
+        Ok(Self { app, system })
+    }
+
+    /// Whether the database answers and every embedded migration is applied.
+    pub async fn is_ready(&self) -> bool {
+        let applied: Result<Vec<i64>, _> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.system)
+        .await;
+        let ping = sqlx::query("SELECT 1").execute(&self.app).await;
+        match (applied, ping) {
+            (Ok(applied), Ok(_)) => MIGRATOR.iter().all(|m| applied.contains(&m.version)),
+            _ => false,
+        }
+    }
+
+    /// Closes both pools.
+    pub async fn close(&self) {
+        self.app.close().await;
+        self.system.close().await;
+    }
+}
+
+/// Applies pending migrations (idempotent).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")
+}
+
+/// The owner must bypass RLS, since every table forces it (also on the owner).
+async fn check_owner_privileges(pool: &PgPool) -> anyhow::Result<()> {
+    let bypasses: bool = sqlx::query_scalar(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(pool)
+    .await?;
+    anyhow::ensure!(
+        bypasses,
+        "the DATABASE_URL role must be a superuser or have BYPASSRLS (ALTER ROLE ... BYPASSRLS): \
+         it runs migrations and sign-in lookups outside any user context"
+    );
+    Ok(())
+}

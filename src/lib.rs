@@ -1,0 +1,30 @@
+//! HuntZen Care: a confidential teleconsultation backend (REST + Socket.IO) on PostgreSQL with
+//! row-level security.
+#![forbid(unsafe_code)]
+
+/// The HTTP API: the route table, middleware and the OpenAPI document.
+pub mod api;
+/// Audit trail: who did what, never a secret.
+pub mod audit;
+/// Identity: passwords, access tokens, login sessions and the request extractors.
+pub mod auth;
+/// The `huntzen` command line: `serve`, `migrate`, `create-admin`.
+pub mod cli;
+/// Configuration from the environment, and secrets (generated in development).
+pub mod config;
+/// PostgreSQL: the embedded cluster, the two pools and per-request RLS context.
+pub mod db;
+/// The one error type, rendered as RFC 9457 problem details with stable codes.
+pub mod error;
+/// Request body extraction and input validation that answer in the error format.
+pub mod extract;
+/// Liveness and readiness.
+pub mod health;
+/// The caller's own account: `GET /api/me`.
+pub mod me;
+/// Listening, middleware stack and graceful shutdown.
+pub mod server;
+/// Shared application state handed to every handler.
+pub mod state;
+/// Logging: structured, JSON in production, rotated daily under `$DATA_DIR/logs`.
+pub mod telemetry;

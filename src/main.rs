@@ -1,0 +1,6 @@
+//! The `huntzen` binary: see `huntzen --help`.
+#![forbid(unsafe_code)]
+
+fn main() -> std::process::ExitCode {
+    huntzen::cli::main()
+}
