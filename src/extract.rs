@@ -35,32 +35,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 /// Parses JSON, mapping syntax errors to 400 and shape errors to 422 with the field's path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let malformed = || {
-        ApiError::bad_request(
+    // Syntax first, so that a malformed body is a 400 even when its start has the wrong shape.
+    if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
+        return Err(ApiError::bad_request(
             "request.malformed_json",
             "The request body is not valid JSON.",
-        )
-    };
-    match serde_path_to_error::deserialize(&mut deserializer) {
-        Ok(value) => {
-            deserializer.end().map_err(|_| malformed())?;
-            Ok(value)
-        }
-        Err(error) => {
-            let inner = error.inner();
-            if inner.is_data() {
-                let path = error.path().to_string();
-                let field = if path == "." { String::new() } else { path };
-                Err(ApiError::validation(vec![FieldError {
-                    field,
-                    message: inner.to_string(),
-                }]))
-            } else {
-                Err(malformed())
-            }
-        }
+        ));
     }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let message = error.inner().to_string();
+        let path = error.path().to_string();
+        let field = match path.as_str() {
+            // A missing field is reported on its parent: name the field itself.
+            "." => missing_field(&message).unwrap_or_default(),
+            _ => match missing_field(&message) {
+                Some(child) => format!("{path}.{child}"),
+                None => path,
+            },
+        };
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        ApiError::validation(vec![FieldError { field, message }])
+    })
+}
+
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_owned())
 }
 
 fn is_json(content_type: Option<&header::HeaderValue>) -> bool {

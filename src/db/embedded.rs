@@ -246,14 +246,14 @@ async fn create_database(cluster: &EmbeddedPostgres) -> anyhow::Result<()> {
 /// Finds `initdb` and `pg_ctl`: on `PATH` first, then the newest `/usr/lib/postgresql/*/bin`.
 pub fn find_binaries() -> anyhow::Result<PathBuf> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH") {
-        if let Some(dir) = std::env::split_paths(&path).find(|dir| has_tools(dir)) {
-            // Debian links a few tools into /usr/local/bin: use the directory they really live in.
-            let real = std::fs::canonicalize(dir.join("initdb")).ok();
-            return Ok(real
-                .and_then(|p| p.parent().map(Path::to_path_buf))
-                .unwrap_or(dir));
-        }
+    if let Some(path) = std::env::var_os("PATH")
+        && let Some(dir) = std::env::split_paths(&path).find(|dir| has_tools(dir))
+    {
+        // Debian links a few tools into /usr/local/bin: use the directory they really live in.
+        let real = std::fs::canonicalize(dir.join("initdb")).ok();
+        return Ok(real
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or(dir));
     }
     let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -305,16 +305,16 @@ fn postgres_ids() -> anyhow::Result<(u32, u32)> {
 fn check_traversable_by_others(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     for ancestor in dir.ancestors().skip(1) {
-        if let Ok(meta) = std::fs::metadata(ancestor) {
-            if meta.permissions().mode() & 0o001 == 0 {
-                bail!(
-                    "the postgres user cannot reach {} ({} is not searchable by others): \
+        if let Ok(meta) = std::fs::metadata(ancestor)
+            && meta.permissions().mode() & 0o001 == 0
+        {
+            bail!(
+                "the postgres user cannot reach {} ({} is not searchable by others): \
                      choose a DATA_DIR outside it, or `chmod o+x {}`",
-                    dir.display(),
-                    ancestor.display(),
-                    ancestor.display()
-                );
-            }
+                dir.display(),
+                ancestor.display(),
+                ancestor.display()
+            );
         }
     }
     Ok(())

@@ -1,0 +1,378 @@
+//! HTTP basics: the error format, token verification, sign-in and `/api/me`.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use huntzen::auth::Role;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use crate::helpers::{JWT_SECRET, PASSWORD, TestApp};
+
+#[tokio::test]
+async fn health_ready_and_openapi() {
+    let app = TestApp::spawn().await;
+    let health = app.get("/api/health", None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["status"], "ok");
+    assert!(health.headers.contains_key("x-request-id"));
+    assert_eq!(app.get("/api/ready", None).await.status, StatusCode::OK);
+
+    let doc = app.get("/api/openapi.json", None).await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(
+        doc.body["openapi"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("3.1")
+    );
+    for path in ["/api/health", "/api/ready", "/api/me", "/api/auth/login"] {
+        assert!(
+            doc.body["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let docs = app.get("/api/docs/", None).await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert!(
+        docs.body.as_str().unwrap_or("").contains("swagger"),
+        "docs page is not Swagger UI"
+    );
+}
+
+#[tokio::test]
+async fn unknown_route_and_wrong_method_are_problems() {
+    let app = TestApp::spawn().await;
+    app.get("/api/does-not-exist", None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "route.not_found");
+    app.call(Method::DELETE, "/api/health", None, None)
+        .await
+        .assert_problem(StatusCode::METHOD_NOT_ALLOWED, "route.method_not_allowed");
+}
+
+#[tokio::test]
+async fn bad_bodies_get_the_right_status() {
+    let app = TestApp::spawn().await;
+    let raw = |content_type: Option<&str>, body: &str| {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri("/api/auth/login");
+        if let Some(ct) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, ct);
+        }
+        builder.body(Body::from(body.to_owned())).expect("request")
+    };
+    app.send(raw(Some("application/json"), "{\"email\": "))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "request.malformed_json");
+    app.send(raw(Some("application/json"), "{} trailing"))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "request.malformed_json");
+    app.send(raw(Some("text/plain"), "{}"))
+        .await
+        .assert_problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request.unsupported_media_type",
+        );
+    app.send(raw(None, "{}")).await.assert_problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "request.unsupported_media_type",
+    );
+
+    let missing = app
+        .send(raw(Some("application/json"), "{\"email\": \"a@b.fr\"}"))
+        .await;
+    missing.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+    assert_eq!(missing.body["errors"][0]["field"], "password");
+    assert_eq!(
+        missing.body["errors"][0]["message"],
+        "missing field `password`"
+    );
+    let wrong_type = app
+        .send(raw(
+            Some("application/json"),
+            "{\"email\": 3, \"password\": \"x\"}",
+        ))
+        .await;
+    wrong_type.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+    assert_eq!(wrong_type.body["errors"][0]["field"], "email");
+    let empty = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "", "password": "" }),
+        )
+        .await;
+    empty.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+    assert_eq!(empty.body["errors"].as_array().map(Vec::len), Some(2));
+
+    let huge = format!(
+        "{{\"email\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    app.send(raw(Some("application/json"), &huge))
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large");
+}
+
+fn claims(sub: &str, sid: &str, exp_offset: i64, iss: &str, aud: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({ "sub": sub, "sid": sid, "role": "EMPLOYEE", "iss": iss, "aud": aud, "iat": now, "exp": now + exp_offset })
+}
+
+fn sign(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+#[tokio::test]
+async fn forged_expired_and_foreign_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    app.create_user("someone@huntzen.example", Role::AdminHuntzen, None)
+        .await;
+    let login = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "someone@huntzen.example", "password": PASSWORD }),
+        )
+        .await;
+    let access = login.body["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let refresh = login.body["refreshToken"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_eq!(
+        app.get("/api/me", Some(&access)).await.status,
+        StatusCode::OK
+    );
+
+    let payload: Value = {
+        let middle = access.split('.').nth(1).expect("payload");
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(middle).expect("b64")).expect("json")
+    };
+    let sub = payload["sub"].as_str().expect("sub");
+    let sid = payload["sid"].as_str().expect("sid");
+
+    let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let none_payload =
+        URL_SAFE_NO_PAD.encode(claims(sub, sid, 600, "huntzen", "huntzen-api").to_string());
+    let mut tampered_payload = payload.clone();
+    tampered_payload["role"] = json!("SUPER_ADMIN");
+    tampered_payload["sub"] = json!(uuid::Uuid::new_v4());
+    let parts: Vec<&str> = access.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(tampered_payload.to_string()),
+        parts[2]
+    );
+
+    let cases = [
+        ("alg none", format!("{none_header}.{none_payload}.")),
+        (
+            "expired",
+            sign(
+                &claims(sub, sid, -3600, "huntzen", "huntzen-api"),
+                JWT_SECRET,
+            ),
+        ),
+        (
+            "wrong key",
+            sign(
+                &claims(sub, sid, 600, "huntzen", "huntzen-api"),
+                "another-secret-another-secret-another-secret",
+            ),
+        ),
+        (
+            "wrong issuer",
+            sign(&claims(sub, sid, 600, "evil", "huntzen-api"), JWT_SECRET),
+        ),
+        (
+            "wrong audience",
+            sign(&claims(sub, sid, 600, "huntzen", "jitsi"), JWT_SECRET),
+        ),
+        ("tampered payload", tampered),
+        ("refresh token as access token", refresh),
+        ("garbage", "not-a-jwt".to_owned()),
+    ];
+    for (name, token) in cases {
+        let response = app.get("/api/me", Some(&token)).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNAUTHORIZED,
+            "{name} was accepted"
+        );
+        assert_eq!(response.code(), "auth.invalid_token", "{name}");
+    }
+    // Correctly signed, but for a session that does not exist.
+    let unknown_session = sign(
+        &claims(
+            sub,
+            &uuid::Uuid::new_v4().to_string(),
+            600,
+            "huntzen",
+            "huntzen-api",
+        ),
+        JWT_SECRET,
+    );
+    app.get("/api/me", Some(&unknown_session))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.session_ended");
+    app.get("/api/me", None)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.missing_token");
+}
+
+#[tokio::test]
+async fn login_returns_tokens_and_me_reads_the_account() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_user("Admin@HuntZen.example", Role::AdminHuntzen, None)
+        .await;
+    let login = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "admin@huntzen.example", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(login.body["expiresIn"], 900);
+    assert_eq!(login.body["user"]["id"], id.to_string());
+    assert_eq!(login.body["user"]["role"], "ADMIN_HUNTZEN");
+    assert!(login.body["user"]["companyId"].is_null());
+    assert!(
+        login.body["refreshToken"]
+            .as_str()
+            .is_some_and(|t| t.len() >= 40)
+    );
+
+    let me = app.get("/api/me", login.body["accessToken"].as_str()).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert_eq!(me.body["id"], id.to_string());
+    assert_eq!(me.body["role"], "ADMIN_HUNTZEN");
+    assert_eq!(me.body["twoFactorEnabled"], false);
+
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE user_id = $1 AND action = 'LOGIN'",
+    )
+    .bind(id)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_answer_the_same() {
+    let app = TestApp::spawn().await;
+    app.create_user("real@huntzen.example", Role::AdminHuntzen, None)
+        .await;
+    let wrong = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "real@huntzen.example", "password": "not the password" }),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "ghost@huntzen.example", "password": "not the password" }),
+        )
+        .await;
+    wrong.assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
+    unknown.assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
+    assert_eq!(wrong.body, unknown.body);
+    let failures: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'LOGIN_FAILED'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("audit");
+    assert_eq!(failures, 2);
+}
+
+#[tokio::test]
+async fn deactivation_blocks_the_next_request() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .create_user("soon-gone@huntzen.example", Role::AdminHuntzen, None)
+        .await;
+    let token = app.login("soon-gone@huntzen.example").await;
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    sqlx::query("UPDATE users SET is_active = false WHERE id = $1")
+        .bind(id)
+        .execute(&app.db().system)
+        .await
+        .expect("deactivate");
+    app.get("/api/me", Some(&token))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.session_ended");
+    let again = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "soon-gone@huntzen.example", "password": PASSWORD }),
+        )
+        .await;
+    again.assert_problem(StatusCode::UNAUTHORIZED, "auth.account_disabled");
+}
+
+#[tokio::test]
+async fn create_admin_then_login() {
+    let app = TestApp::spawn().await;
+    huntzen::cli::create_admin(app.db(), "Boss@HuntZen.example", Role::SuperAdmin, PASSWORD)
+        .await
+        .expect("create");
+    let duplicate =
+        huntzen::cli::create_admin(app.db(), "boss@huntzen.example", Role::SuperAdmin, PASSWORD)
+            .await;
+    assert!(duplicate.is_err());
+    let token = app.login("boss@huntzen.example").await;
+    let me = app.get("/api/me", Some(&token)).await;
+    assert_eq!(me.body["role"], "SUPER_ADMIN");
+    assert_eq!(me.body["email"], "boss@huntzen.example");
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app = TestApp::spawn().await;
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/auth/login")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(Body::empty())
+            .expect("request")
+    };
+    let allowed = app.send(preflight("http://allowed.example")).await;
+    assert_eq!(
+        allowed
+            .headers
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+        Some("http://allowed.example")
+    );
+    let denied = app.send(preflight("http://evil.example")).await;
+    assert!(
+        denied
+            .headers
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+}

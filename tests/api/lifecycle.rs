@@ -1,0 +1,231 @@
+//! The `huntzen` binary as a user runs it: embedded default, restart keeping data, clean shutdown
+//! leaving no PostgreSQL behind, and an external DATABASE_URL.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::{ConnectOptions, Connection};
+
+use crate::helpers::{PASSWORD, fresh_database};
+
+const BIN: &str = env!("CARGO_BIN_EXE_huntzen");
+
+/// A minimal HTTP/1.1 client: (status, body).
+fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+fn data_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("huntzen-life-")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    // As root the cluster runs as `postgres`, which must be able to enter DATA_DIR.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+fn huntzen(data_dir: &Path, addr: SocketAddr, database_url: Option<&str>) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATA_DIR", data_dir)
+        .env("HTTP_ADDR", addr.to_string())
+        .env("RUST_LOG", "warn");
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command
+}
+
+fn start(data_dir: &Path, addr: SocketAddr, database_url: Option<&str>) -> Child {
+    let mut child = huntzen(data_dir, addr, database_url)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn huntzen");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some((200, _)) = http(addr, "GET", "/api/ready", None) {
+            return child;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("huntzen serve exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    panic!("huntzen serve was not ready within 60 s");
+}
+
+fn terminate(mut child: Child) -> Duration {
+    let started = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "huntzen exited with {status}");
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "huntzen did not stop within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// PostgreSQL processes whose command line names this directory.
+fn postgres_processes_under(dir: &Path) -> Vec<String> {
+    let needle = dir.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|cmd| cmd.contains("postgres") && cmd.contains(&needle))
+        .collect()
+}
+
+fn create_admin(data_dir: &Path, addr: SocketAddr, email: &str) {
+    let mut child = huntzen(data_dir, addr, None)
+        .args(["create-admin", "--email", email, "--role", "SUPER_ADMIN"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn create-admin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "create-admin failed");
+}
+
+fn can_login(addr: SocketAddr, email: &str) -> bool {
+    let body = format!(r#"{{"email":"{email}","password":"{PASSWORD}"}}"#);
+    matches!(http(addr, "POST", "/api/auth/login", Some(&body)), Some((200, b)) if b.contains("accessToken"))
+}
+
+#[test]
+fn embedded_default_serves_stops_cleanly_and_keeps_data() {
+    let dir = data_dir();
+    let addr = free_addr();
+    let server = start(dir.path(), addr, None);
+    assert!(
+        !postgres_processes_under(dir.path()).is_empty(),
+        "no embedded PostgreSQL is running"
+    );
+    // Created while the server runs: the command line uses the running cluster and leaves it up.
+    create_admin(dir.path(), addr, "root@huntzen.example");
+    assert!(can_login(addr, "root@huntzen.example"));
+    let took = terminate(server);
+    assert!(took < Duration::from_secs(20));
+    assert_eq!(
+        postgres_processes_under(dir.path()),
+        Vec::<String>::new(),
+        "PostgreSQL outlived huntzen"
+    );
+
+    let server = start(dir.path(), addr, None);
+    assert!(
+        can_login(addr, "root@huntzen.example"),
+        "the admin did not survive a restart"
+    );
+    terminate(server);
+    assert!(postgres_processes_under(dir.path()).is_empty());
+    assert!(dir.path().join("secrets/JWT_SECRET").exists());
+    assert!(
+        std::fs::read_dir(dir.path().join("logs"))
+            .map(|d| d.count() > 0)
+            .unwrap_or(false),
+        "no log file"
+    );
+}
+
+#[tokio::test]
+async fn database_url_is_migrated_and_served_without_an_embedded_cluster() {
+    let options = fresh_database().await;
+    // An empty database next to the migrated one.
+    let empty = format!("empty_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = options.connect().await.expect("connect");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {empty}")))
+        .execute(&mut conn)
+        .await
+        .expect("create");
+    conn.close().await.ok();
+    let socket = options
+        .get_socket()
+        .expect("socket")
+        .to_string_lossy()
+        .into_owned();
+    let url = format!(
+        "postgres://postgres@localhost/{empty}?host={socket}&port={}",
+        options.get_port()
+    );
+
+    let dir = data_dir();
+    let addr = free_addr();
+    let url_for_thread = url.clone();
+    let dir_path = dir.path().to_path_buf();
+    let server = tokio::task::spawn_blocking(move || start(&dir_path, addr, Some(&url_for_thread)))
+        .await
+        .expect("start");
+    assert!(
+        !dir.path().join("postgres").exists(),
+        "an embedded cluster was started despite DATABASE_URL"
+    );
+    let migrated: i64 = {
+        let mut conn = url
+            .parse::<sqlx::postgres::PgConnectOptions>()
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect");
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count")
+    };
+    assert_eq!(migrated as usize, huntzen::db::MIGRATOR.iter().count());
+    tokio::task::spawn_blocking(move || terminate(server))
+        .await
+        .expect("stop");
+}

@@ -1,0 +1,7 @@
+//! Integration tests: one binary, the real router, a real PostgreSQL under RLS.
+
+mod fixtures;
+mod helpers;
+mod http;
+mod lifecycle;
+mod rls;
