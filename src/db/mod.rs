@@ -70,16 +70,26 @@ impl Db {
         Ok(Self { app, system })
     }
 
-    /// Whether the database answers and every embedded migration is applied.
+    /// Whether the database answers and every embedded migration (ours and the job queue's) is applied.
     pub async fn is_ready(&self) -> bool {
-        let applied: Result<Vec<i64>, _> = sqlx::query_scalar(
-            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
-        )
-        .fetch_all(&self.system)
-        .await;
+        let applied = |table: &'static str| async move {
+            let sql = format!("SELECT version FROM {table} WHERE success");
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&self.system)
+                .await
+        };
         let ping = sqlx::query("SELECT 1").execute(&self.app).await;
-        match (applied, ping) {
-            (Ok(applied), Ok(_)) => MIGRATOR.iter().all(|m| applied.contains(&m.version)),
+        match (
+            applied("_sqlx_migrations").await,
+            applied("apalis._sqlx_migrations").await,
+            ping,
+        ) {
+            (Ok(ours), Ok(queue), Ok(_)) => {
+                MIGRATOR.iter().all(|m| ours.contains(&m.version))
+                    && job_queue_migrations()
+                        .iter()
+                        .all(|m| queue.contains(&m.version))
+            }
             _ => false,
         }
     }
@@ -91,12 +101,21 @@ impl Db {
     }
 }
 
-/// Applies pending migrations (idempotent).
+/// The job queue's own migrations (schema `apalis`, migrations table `apalis._sqlx_migrations`).
+pub fn job_queue_migrations() -> sqlx::migrate::Migrator {
+    apalis_postgres::PostgresStorage::<()>::migrations()
+}
+
+/// Applies pending migrations (idempotent): ours, then the job queue's.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR
         .run(pool)
         .await
-        .context("applying database migrations")
+        .context("applying database migrations")?;
+    job_queue_migrations()
+        .run(pool)
+        .await
+        .context("applying the job queue's migrations")
 }
 
 /// The owner must bypass RLS, since every table forces it (also on the owner).

@@ -61,7 +61,8 @@ async fn cluster() -> EmbeddedPostgres {
 fn template_name() -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    for migration in huntzen::db::MIGRATOR.iter() {
+    let queue = huntzen::db::job_queue_migrations();
+    for migration in huntzen::db::MIGRATOR.iter().chain(queue.iter()) {
         hasher.update(migration.version.to_le_bytes());
         hasher.update(&migration.checksum);
     }

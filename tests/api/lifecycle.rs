@@ -229,3 +229,42 @@ async fn database_url_is_migrated_and_served_without_an_embedded_cluster() {
         .await
         .expect("stop");
 }
+
+#[test]
+fn production_refuses_missing_or_weak_secrets() {
+    let dir = data_dir();
+    let run = |extra: &[(&str, &str)]| {
+        let mut command = huntzen(dir.path(), free_addr(), None);
+        command.env("APP_ENV", "production").arg("serve");
+        for (key, value) in extra {
+            command.env(key, value);
+        }
+        let output = command.output().expect("run");
+        assert!(
+            !output.status.success(),
+            "production started with bad secrets"
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    assert!(run(&[]).contains("JWT_SECRET must be set when APP_ENV=production"));
+    assert!(run(&[("JWT_SECRET", "short")]).contains("JWT_SECRET is too weak"));
+    let strong = "Zq8p3LkT0vN4xWb7sR2yHc6mJf9dGa1e";
+    assert!(run(&[("JWT_SECRET", strong)]).contains("JITSI_APP_SECRET must be set"));
+    let stderr = run(&[
+        ("JWT_SECRET", strong),
+        ("JITSI_APP_SECRET", strong),
+        ("ENCRYPTION_KEY", "abcd"),
+    ]);
+    assert!(
+        stderr.contains("ENCRYPTION_KEY entry 1 is not 64 hex digits"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("postgres").exists(),
+        "something started before the secrets were checked"
+    );
+    assert!(
+        !dir.path().join("secrets").exists(),
+        "production generated secrets"
+    );
+}

@@ -207,6 +207,13 @@ async fn the_request_role_owns_nothing_and_cannot_bypass_rls() {
     .await
     .expect("owned");
     assert_eq!(owned, 0);
+    // The job queue (payloads name recipients) is system-only.
+    let queue_usage: bool =
+        sqlx::query_scalar("SELECT has_schema_privilege('huntzen_app', 'apalis', 'USAGE')")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("privilege");
+    assert!(!queue_usage, "the request role can reach the job queue");
     // Without a context, nothing at all is visible.
     for (table, _) in TENANT_ROWS {
         let mut tx = begin_anonymous(&app.db().app).await.expect("tx");
