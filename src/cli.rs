@@ -57,10 +57,7 @@ fn parse_admin_role(value: &str) -> Result<Role, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let _log_guard = crate::telemetry::init(&cli.settings.data_dir, cli.settings.app_env);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -107,13 +104,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (db, cluster) = open_database(&settings).await?;
     let served = async {
         let state = AppState::new(db.clone(), settings, &secrets)?;
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let jobs = tokio::spawn(crate::jobs::run(state.job_context()?, async move {
+            let mut stopped = jobs_stopped;
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
         tracing::info!(addr = %listener.local_addr()?, "serving");
-        crate::server::serve(
-            listener,
-            crate::server::app(state),
-            crate::server::shutdown_signal(),
-        )
-        .await?;
+        let result = crate::server::serve(listener, crate::server::app(state), crate::server::shutdown_signal()).await;
+        let _ = stop_jobs.send(true);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), jobs).await;
+        result?;
         anyhow::Ok(())
     }
     .await;
@@ -124,11 +124,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// Connects to DATABASE_URL, or starts the embedded cluster; migrations are applied either way.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<(Db, Option<RunningCluster>)> {
     let (options, cluster) = match &settings.database_url {
-        Some(url) => (
-            url.parse::<PgConnectOptions>()
-                .context("parsing DATABASE_URL")?,
-            None,
-        ),
+        Some(url) => (url.parse::<PgConnectOptions>().context("parsing DATABASE_URL")?, None),
         None => {
             let cluster = embedded::start(&settings.data_dir).await?;
             (cluster.connect_options(), Some(cluster))
@@ -173,12 +169,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 /// Creates a platform administrator (email verified, active).
-pub async fn create_admin(
-    db: &Db,
-    email: &str,
-    role: Role,
-    password: &str,
-) -> anyhow::Result<uuid::Uuid> {
+pub async fn create_admin(db: &Db, email: &str, role: Role, password: &str) -> anyhow::Result<uuid::Uuid> {
     let email = email.trim().to_lowercase();
     if !looks_like_email(&email) {
         bail!("`{email}` is not a valid email address");

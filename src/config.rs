@@ -27,12 +27,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
 
     /// Address the HTTP server listens on.
-    #[arg(
-        long,
-        env = "HTTP_ADDR",
-        default_value = "127.0.0.1:3000",
-        global = true
-    )]
+    #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:3000", global = true)]
     pub http_addr: SocketAddr,
 
     /// PostgreSQL URL. Unset: a private cluster is started under `$DATA_DIR/postgres`.
@@ -49,12 +44,7 @@ pub struct Settings {
     pub encryption_key: Option<String>,
 
     /// Public base URL of the web front end, used in mailed links.
-    #[arg(
-        long,
-        env = "PUBLIC_URL",
-        default_value = "http://localhost:3000",
-        global = true
-    )]
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:3000", global = true)]
     pub public_url: String,
 
     /// Origins allowed by CORS and Socket.IO, comma-separated (empty: same origin only).
@@ -62,12 +52,7 @@ pub struct Settings {
     pub cors_origins: String,
 
     /// Jitsi Meet domain for video rooms.
-    #[arg(
-        long,
-        env = "JITSI_DOMAIN",
-        default_value = "meet.jitsi.local",
-        global = true
-    )]
+    #[arg(long, env = "JITSI_DOMAIN", default_value = "meet.jitsi.local", global = true)]
     pub jitsi_domain: String,
 
     /// Jitsi application id (`iss` of room tokens).
@@ -81,6 +66,15 @@ pub struct Settings {
     /// SMTP server URL (e.g. `smtp://user:pass@host:587`). Unset: mail is written to `$DATA_DIR/outbox/`.
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "HuntZen Care <no-reply@huntzen.care>",
+        global = true
+    )]
+    pub mail_from: String,
 
     /// Redis URL for multi-node Socket.IO (must say `?protocol=resp3`). Unset: single node.
     #[arg(long, env = "REDIS_URL", global = true, hide_env_values = true)]
@@ -99,13 +93,7 @@ pub struct Settings {
     pub turn_secret: Option<String>,
 
     /// `development` or `production`.
-    #[arg(
-        long,
-        env = "APP_ENV",
-        value_enum,
-        default_value = "development",
-        global = true
-    )]
+    #[arg(long, env = "APP_ENV", value_enum, default_value = "development", global = true)]
     pub app_env: AppEnv,
 }
 
@@ -203,8 +191,7 @@ impl SecretStore {
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Ok(existing.trim().to_owned());
         }
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating {}", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
         set_mode(&self.dir, 0o700)?;
         let value = generate();
         std::fs::write(&path, &value).with_context(|| format!("writing {}", path.display()))?;
@@ -258,15 +245,10 @@ const PLACEHOLDERS: &[&str] = &[
 ];
 
 fn check_text_secret(name: &str, value: &str) -> anyhow::Result<()> {
-    let distinct = value
-        .chars()
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    let distinct = value.chars().collect::<std::collections::HashSet<_>>().len();
     let lower = value.to_ascii_lowercase();
     if value.len() < 32 || distinct < 8 || PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
-        bail!(
-            "{name} is too weak: use at least 32 random characters (e.g. `openssl rand -hex 32`)"
-        );
+        bail!("{name} is too weak: use at least 32 random characters (e.g. `openssl rand -hex 32`)");
     }
     Ok(())
 }
@@ -277,10 +259,7 @@ pub fn parse_keyring(value: &str) -> anyhow::Result<Vec<MasterKey>> {
     for (index, part) in value.split(',').map(str::trim).enumerate() {
         let mut key = Zeroizing::new([0u8; 32]);
         if part.len() != 64 || hex::decode_to_slice(part, key.as_mut()).is_err() {
-            bail!(
-                "ENCRYPTION_KEY entry {} is not 64 hex digits (32 bytes)",
-                index + 1
-            );
+            bail!("ENCRYPTION_KEY entry {} is not 64 hex digits (32 bytes)", index + 1);
         }
         if key.iter().collect::<std::collections::HashSet<_>>().len() < 8 {
             bail!(
@@ -314,9 +293,7 @@ mod tests {
     fn text_secrets_must_be_long_and_random() {
         assert!(check_text_secret("JWT_SECRET", "short").is_err());
         assert!(check_text_secret("JWT_SECRET", &"a".repeat(40)).is_err());
-        assert!(
-            check_text_secret("JWT_SECRET", "changeme-changeme-changeme-changeme-123").is_err()
-        );
+        assert!(check_text_secret("JWT_SECRET", "changeme-changeme-changeme-changeme-123").is_err());
         assert!(check_text_secret("JWT_SECRET", &generate_text()).is_ok());
     }
 }

@@ -30,15 +30,11 @@ pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Status>> {
     if state.db.is_ready().await {
         Ok(Json(Status { status: "ready" }))
     } else {
-        Err(ApiError::unavailable(
-            "The database is not reachable or not migrated.",
-        ))
+        Err(ApiError::unavailable("The database is not reachable or not migrated."))
     }
 }
 
 /// Routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(health))
-        .routes(routes!(ready))
+    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
 }

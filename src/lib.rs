@@ -12,6 +12,8 @@ pub mod auth;
 pub mod cli;
 /// Configuration from the environment, and secrets (generated in development).
 pub mod config;
+/// AES-256-GCM sealing with associated data and the master keyring.
+pub mod crypto;
 /// PostgreSQL: the embedded cluster, the two pools and per-request RLS context.
 pub mod db;
 /// The one error type, rendered as RFC 9457 problem details with stable codes.
@@ -20,8 +22,14 @@ pub mod error;
 pub mod extract;
 /// Liveness and readiness.
 pub mod health;
+/// Background jobs on the durable PostgreSQL queue (mail).
+pub mod jobs;
+/// Outgoing mail: SMTP, or `.eml` files in the outbox.
+pub mod mail;
 /// The caller's own account: `GET /api/me`.
 pub mod me;
+/// Practitioners: profiles, validation, search.
+pub mod practitioners;
 /// Listening, middleware stack and graceful shutdown.
 pub mod server;
 /// Shared application state handed to every handler.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::password::Passwords;
 use crate::auth::token::AccessTokens;
 use crate::config::{Secrets, Settings};
+use crate::crypto::Keyring;
 use crate::db::Db;
 
 /// Shared application state.
@@ -18,9 +19,24 @@ pub struct AppState {
     pub tokens: Arc<AccessTokens>,
     /// Password hashing pool.
     pub passwords: Passwords,
+    /// Master keyring (seals TOTP secrets, wraps data keys).
+    pub keyring: Arc<Keyring>,
 }
 
 impl AppState {
+    /// What background jobs need: the database, the mailer, the public URL.
+    pub fn job_context(&self) -> anyhow::Result<crate::jobs::JobContext> {
+        Ok(crate::jobs::JobContext {
+            db: self.db.clone(),
+            mailer: crate::mail::Mailer::new(
+                self.settings.smtp_url.as_deref(),
+                &self.settings.mail_from,
+                &self.settings.data_dir,
+            )?,
+            public_url: self.settings.public_url.clone(),
+        })
+    }
+
     /// Builds the state from connected pools, settings and resolved secrets.
     pub fn new(db: Db, settings: Settings, secrets: &Secrets) -> anyhow::Result<Self> {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -29,6 +45,7 @@ impl AppState {
             settings: Arc::new(settings),
             tokens: Arc::new(AccessTokens::new(&secrets.jwt_secret)),
             passwords: Passwords::new(workers)?,
+            keyring: Arc::new(Keyring::new(&secrets.master_keys)?),
         })
     }
 }

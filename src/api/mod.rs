@@ -58,9 +58,7 @@ pub fn router() -> Router<AppState> {
         .split_for_parts();
     router
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
-        .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "No such route.")
-        })
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "No such route.") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

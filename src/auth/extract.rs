@@ -76,23 +76,15 @@ impl<R: RoleSet> Auth<R> {
 impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        let claims = state.tokens.verify(token).ok_or_else(|| {
-            ApiError::unauthorized(
-                "auth.invalid_token",
-                "The access token is invalid or expired.",
-            )
-        })?;
-        let (tx, principal) = begin_as(&state.db.app, claims.sid).await?.ok_or_else(|| {
-            ApiError::unauthorized(
-                "auth.session_ended",
-                "This session has ended; sign in again.",
-            )
-        })?;
+        let claims = state
+            .tokens
+            .verify(token)
+            .ok_or_else(|| ApiError::unauthorized("auth.invalid_token", "The access token is invalid or expired."))?;
+        let (tx, principal) = begin_as(&state.db.app, claims.sid)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("auth.session_ended", "This session has ended; sign in again."))?;
         if principal.user_id != claims.sub {
             return Err(ApiError::unauthorized(
                 "auth.invalid_token",
@@ -116,18 +108,9 @@ fn bearer_token(parts: &Parts) -> ApiResult<&str> {
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            ApiError::unauthorized(
-                "auth.missing_token",
-                "Send `Authorization: Bearer <accessToken>`.",
-            )
-        })?;
+        .ok_or_else(|| ApiError::unauthorized("auth.missing_token", "Send `Authorization: Bearer <accessToken>`."))?;
     match value.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            Ok(token.trim())
-        }
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
         _ => Err(ApiError::unauthorized(
             "auth.missing_token",
             "Send `Authorization: Bearer <accessToken>`.",

@@ -10,6 +10,7 @@ use super::Role;
 use super::password::Verified;
 use super::session::{self, ClientMeta};
 use super::token::ACCESS_TTL_SECS;
+use super::{throttle, two_factor};
 use crate::audit::{Action, Entry};
 use crate::error::{ApiError, ApiResult, Validator};
 use crate::extract::ApiJson;
@@ -88,8 +89,12 @@ pub async fn login(
     v.check(body.password.len() <= 1024, "password", "is too long");
     v.finish()?;
 
-    // Sign-in happens before any user context exists: the lookup runs on the system pool.
+    // Sign-in happens before any user context exists: it runs on the system pool.
     let mut tx = state.db.system.begin().await?;
+    let account_key = throttle::account_key(&body.email);
+    let address = client.ip.as_deref();
+    let (per_account, per_address) = (throttle::LOGIN_PER_ACCOUNT, throttle::LOGIN_PER_ADDRESS);
+    throttle::check_both(&mut tx, per_account, &account_key, per_address, address).await?;
     let account = sqlx::query_as::<_, Account>(
         "SELECT u.id, u.email, u.password_hash, u.role, u.company_id, u.is_active, u.awaiting_approval, \
                 (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL)) AS company_usable, \
@@ -106,6 +111,7 @@ pub async fn login(
     let account = match (account, verified) {
         (Some(account), Verified::Yes | Verified::YesRehash) => account,
         (account, _) => {
+            throttle::record_both(&mut tx, per_account, &account_key, per_address, address).await?;
             let mut entry = Entry::new(Action::LoginFailed, "user").from_client(&client);
             if let Some(a) = &account {
                 entry = entry.by(a.id, a.role, a.company_id).target(a.id);
@@ -128,11 +134,21 @@ pub async fn login(
         ));
     }
     if account.totp_enabled {
-        // Two-factor sign-in is part of the identity issue; until then an enabled 2FA cannot be passed.
-        return Err(ApiError::unauthorized(
-            "auth.totp_required",
-            "Enter the code from your authenticator app.",
-        ));
+        let Some(code) = body.totp_code.as_deref().filter(|c| !c.trim().is_empty()) else {
+            return Err(ApiError::unauthorized("auth.totp_required", "Enter the code from your authenticator app."));
+        };
+        if !two_factor::check_code(&mut tx, &state.keyring, account.id, code, true).await? {
+            throttle::record_both(&mut tx, per_account, &account_key, per_address, address).await?;
+            Entry::new(Action::LoginFailed, "user")
+                .by(account.id, account.role, account.company_id)
+                .target(account.id)
+                .from_client(&client)
+                .details(serde_json::json!({ "reason": "totp" }))
+                .record(&mut tx)
+                .await?;
+            tx.commit().await?;
+            return Err(ApiError::unauthorized("auth.totp_invalid", "This code is not valid (or was already used)."));
+        }
     }
     if verified == Verified::YesRehash {
         let new_hash = state.passwords.hash(&body.password).await?;
@@ -156,9 +172,7 @@ pub async fn login(
         .await?;
     tx.commit().await?;
 
-    let access_token = state
-        .tokens
-        .issue(account.id, opened.session_id, account.role)?;
+    let access_token = state.tokens.issue(account.id, opened.session_id, account.role)?;
     Ok(Json(TokenPair {
         access_token,
         refresh_token: opened.refresh_token,

@@ -28,10 +28,7 @@ pub struct Principal {
 
 /// Opens a transaction for a live login session, or `None` when the session has ended or the user
 /// or their company is no longer active.
-pub async fn begin_as(
-    pool: &PgPool,
-    session_id: Uuid,
-) -> Result<Option<(Tx, Principal)>, sqlx::Error> {
+pub async fn begin_as(pool: &PgPool, session_id: Uuid) -> Result<Option<(Tx, Principal)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let principal = sqlx::query_as::<_, Principal>(
         "SELECT user_id, role, company_id, employee_id, practitioner_id FROM app_begin($1)",

@@ -57,10 +57,7 @@ impl EmbeddedPostgres {
                 "-E",
                 "UTF8",
             ];
-            self.run(
-                "initdb",
-                &[&pw_args[..], &["--locale=C", "--no-instructions"]].concat(),
-            )?;
+            self.run("initdb", &[&pw_args[..], &["--locale=C", "--no-instructions"]].concat())?;
             let conf = self.cluster_dir.join("postgresql.conf");
             let mut text = std::fs::read_to_string(&conf).context("reading postgresql.conf")?;
             text.push_str("\ninclude_if_exists = 'huntzen.conf'\n");
@@ -185,10 +182,7 @@ impl RunningCluster {
         tokio::task::spawn_blocking(move || {
             let dir = path_str(&cluster.cluster_dir)?.to_owned();
             cluster
-                .run(
-                    "pg_ctl",
-                    &["-D", &dir, "-m", "fast", "-w", "-t", "30", "stop"],
-                )
+                .run("pg_ctl", &["-D", &dir, "-m", "fast", "-w", "-t", "30", "stop"])
                 .map(drop)
         })
         .await
@@ -206,10 +200,7 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<RunningCluster> {
     let started_here = tokio::task::spawn_blocking(move || this.start_blocking())
         .await
         .context("starting PostgreSQL")??;
-    let running = RunningCluster {
-        cluster,
-        started_here,
-    };
+    let running = RunningCluster { cluster, started_here };
     match create_database(&running.cluster).await {
         Ok(()) => Ok(running),
         Err(error) => {
@@ -226,18 +217,15 @@ async fn create_database(cluster: &EmbeddedPostgres) -> anyhow::Result<()> {
         .connect()
         .await
         .context("connecting to the embedded PostgreSQL")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(DATABASE_NAME)
-            .fetch_one(&mut conn)
-            .await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(DATABASE_NAME)
+        .fetch_one(&mut conn)
+        .await?;
     if !exists {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE {DATABASE_NAME}"
-        )))
-        .execute(&mut conn)
-        .await
-        .context("creating the database")?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DATABASE_NAME}")))
+            .execute(&mut conn)
+            .await
+            .context("creating the database")?;
     }
     conn.close().await.ok();
     Ok(())
@@ -251,9 +239,7 @@ pub fn find_binaries() -> anyhow::Result<PathBuf> {
     {
         // Debian links a few tools into /usr/local/bin: use the directory they really live in.
         let real = std::fs::canonicalize(dir.join("initdb")).ok();
-        return Ok(real
-            .and_then(|p| p.parent().map(Path::to_path_buf))
-            .unwrap_or(dir));
+        return Ok(real.and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or(dir));
     }
     let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -283,9 +269,7 @@ fn path_str(path: &Path) -> anyhow::Result<&str> {
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     // The owner of our own /proc entry is our effective user.
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
 
 fn postgres_ids() -> anyhow::Result<(u32, u32)> {

@@ -86,9 +86,7 @@ impl Db {
         ) {
             (Ok(ours), Ok(queue), Ok(_)) => {
                 MIGRATOR.iter().all(|m| ours.contains(&m.version))
-                    && job_queue_migrations()
-                        .iter()
-                        .all(|m| queue.contains(&m.version))
+                    && job_queue_migrations().iter().all(|m| queue.contains(&m.version))
             }
             _ => false,
         }
@@ -106,25 +104,21 @@ pub fn job_queue_migrations() -> sqlx::migrate::Migrator {
     apalis_postgres::PostgresStorage::<()>::migrations()
 }
 
-/// Applies pending migrations (idempotent): ours, then the job queue's.
+/// Applies pending migrations (idempotent): the job queue's first (our grants refer to it), then ours.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR
-        .run(pool)
-        .await
-        .context("applying database migrations")?;
     job_queue_migrations()
         .run(pool)
         .await
-        .context("applying the job queue's migrations")
+        .context("applying the job queue's migrations")?;
+    MIGRATOR.run(pool).await.context("applying database migrations")
 }
 
 /// The owner must bypass RLS, since every table forces it (also on the owner).
 async fn check_owner_privileges(pool: &PgPool) -> anyhow::Result<()> {
-    let bypasses: bool = sqlx::query_scalar(
-        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(pool)
-    .await?;
+    let bypasses: bool =
+        sqlx::query_scalar("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(pool)
+            .await?;
     anyhow::ensure!(
         bypasses,
         "the DATABASE_URL role must be a superuser or have BYPASSRLS (ALTER ROLE ... BYPASSRLS): \

@@ -76,20 +76,17 @@ async fn ensure_template(cluster: &EmbeddedPostgres) {
         .connect()
         .await
         .expect("admin connection");
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await
-            .expect("template lookup");
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await
+        .expect("template lookup");
     if !exists {
         let building = format!("{name}_building");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {building}"
-        )))
-        .execute(&mut admin)
-        .await
-        .expect("drop stale template");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {building}")))
+            .execute(&mut admin)
+            .await
+            .expect("drop stale template");
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
             .execute(&mut admin)
             .await
@@ -148,6 +145,7 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         jitsi_app_id: "huntzen".to_owned(),
         jitsi_app_secret: None,
         smtp_url: None,
+        mail_from: "HuntZen Care <no-reply@huntzen.test>".to_owned(),
         redis_url: None,
         storage_url: None,
         turn_urls: None,
@@ -160,10 +158,7 @@ fn test_secrets() -> Secrets {
     Secrets {
         jwt_secret: Zeroizing::new(JWT_SECRET.as_bytes().to_vec()),
         jitsi_app_secret: Zeroizing::new(b"test-jitsi-secret-0123456789abcdefghijkl".to_vec()),
-        master_keys: parse_keyring(
-            "6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf",
-        )
-        .expect("key"),
+        master_keys: parse_keyring("6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf").expect("key"),
     }
 }
 
@@ -174,10 +169,7 @@ pub struct TestApp {
     /// The router with its middleware.
     pub router: axum::Router,
     /// Scratch directory (outbox, files), removed with the app.
-    #[expect(
-        dead_code,
-        reason = "kept alive for the server's DATA_DIR; read by later tests"
-    )]
+    #[expect(dead_code, reason = "kept alive for the server's DATA_DIR; read by later tests")]
     pub dir: tempfile::TempDir,
 }
 
@@ -200,9 +192,7 @@ impl TestResponse {
     pub fn assert_problem(&self, status: StatusCode, code: &str) {
         assert_eq!(self.status, status, "body: {}", self.body);
         assert_eq!(
-            self.headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
+            self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
             Some("application/problem+json")
         );
         assert_eq!(self.code(), code, "body: {}", self.body);
@@ -220,12 +210,9 @@ impl TestApp {
     /// A server on a fresh database with the given pool sizes.
     pub async fn spawn_with(sizes: PoolSizes) -> Self {
         let options = fresh_database().await;
-        let db = Db::connect(options, sizes)
-            .await
-            .expect("connect test database");
+        let db = Db::connect(options, sizes).await.expect("connect test database");
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = AppState::new(db, test_settings(dir.path().to_path_buf()), &test_secrets())
-            .expect("state");
+        let state = AppState::new(db, test_settings(dir.path().to_path_buf()), &test_secrets()).expect("state");
         let router = huntzen::server::app(state.clone());
         Self { state, router, dir }
     }
@@ -237,37 +224,17 @@ impl TestApp {
 
     /// Sends a request through the full middleware stack.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        TestResponse { status, headers, body }
     }
 
     /// A JSON request, optionally authenticated.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> TestResponse {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -316,15 +283,7 @@ impl TestApp {
                 serde_json::json!({ "email": email, "password": PASSWORD }),
             )
             .await;
-        assert_eq!(
-            response.status,
-            StatusCode::OK,
-            "login failed: {}",
-            response.body
-        );
-        response.body["accessToken"]
-            .as_str()
-            .expect("accessToken")
-            .to_owned()
+        assert_eq!(response.status, StatusCode::OK, "login failed: {}", response.body);
+        response.body["accessToken"].as_str().expect("accessToken").to_owned()
     }
 }

@@ -16,9 +16,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_huntzen");
 /// A minimal HTTP/1.1 client: (status, body).
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let body = body.unwrap_or("");
     write!(
         stream,
@@ -191,11 +189,7 @@ async fn database_url_is_migrated_and_served_without_an_embedded_cluster() {
         .await
         .expect("create");
     conn.close().await.ok();
-    let socket = options
-        .get_socket()
-        .expect("socket")
-        .to_string_lossy()
-        .into_owned();
+    let socket = options.get_socket().expect("socket").to_string_lossy().into_owned();
     let url = format!(
         "postgres://postgres@localhost/{empty}?host={socket}&port={}",
         options.get_port()
@@ -240,10 +234,7 @@ fn production_refuses_missing_or_weak_secrets() {
             command.env(key, value);
         }
         let output = command.output().expect("run");
-        assert!(
-            !output.status.success(),
-            "production started with bad secrets"
-        );
+        assert!(!output.status.success(), "production started with bad secrets");
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
     assert!(run(&[]).contains("JWT_SECRET must be set when APP_ENV=production"));
@@ -263,8 +254,5 @@ fn production_refuses_missing_or_weak_secrets() {
         !dir.path().join("postgres").exists(),
         "something started before the secrets were checked"
     );
-    assert!(
-        !dir.path().join("secrets").exists(),
-        "production generated secrets"
-    );
+    assert!(!dir.path().join("secrets").exists(), "production generated secrets");
 }

@@ -1,0 +1,3 @@
+//! Practitioners: vocabulary (specialties, formats), profiles, validation and search.
+
+pub mod model;
