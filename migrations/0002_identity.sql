@@ -287,19 +287,22 @@ CREATE POLICY practitioners_platform_update ON practitioners FOR UPDATE
 
 -- Policies cannot compare a row before and after an update: these guards stop a request from
 -- granting itself what only an administrator may grant. System work (no request context) passes.
-CREATE FUNCTION guard_self_service_update() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION guard_user_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF app_role() IS NULL THEN
-        RETURN NEW;
-    END IF;
-    IF TG_TABLE_NAME = 'users' AND OLD.id = app_user_id() AND (
+    IF app_role() IS NOT NULL AND OLD.id = app_user_id() AND (
         NEW.is_active IS DISTINCT FROM OLD.is_active
         OR NEW.awaiting_approval IS DISTINCT FROM OLD.awaiting_approval
         OR NEW.email_verified IS DISTINCT FROM OLD.email_verified
         OR NEW.email IS DISTINCT FROM OLD.email) THEN
         RAISE EXCEPTION 'a user cannot change their own account status' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF TG_TABLE_NAME = 'practitioners' AND app_role() <> 'ADMIN_HUNTZEN' AND (
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION guard_practitioner_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF app_role() IS NOT NULL AND app_role() <> 'ADMIN_HUNTZEN' AND (
         NEW.is_validated IS DISTINCT FROM OLD.is_validated
         OR NEW.validated_at IS DISTINCT FROM OLD.validated_at
         OR NEW.validated_by IS DISTINCT FROM OLD.validated_by
@@ -307,7 +310,13 @@ BEGIN
         OR NEW.is_active IS DISTINCT FROM OLD.is_active) THEN
         RAISE EXCEPTION 'only a platform administrator validates a practitioner' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF TG_TABLE_NAME = 'companies' AND app_role() <> 'ADMIN_HUNTZEN' AND (
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION guard_company_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF app_role() IS NOT NULL AND app_role() <> 'ADMIN_HUNTZEN' AND (
         NEW.is_active IS DISTINCT FROM OLD.is_active
         OR NEW.validated_at IS DISTINCT FROM OLD.validated_at
         OR NEW.deleted_at IS DISTINCT FROM OLD.deleted_at
@@ -318,6 +327,6 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER users_guard BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION guard_self_service_update();
-CREATE TRIGGER practitioners_guard BEFORE UPDATE ON practitioners FOR EACH ROW EXECUTE FUNCTION guard_self_service_update();
-CREATE TRIGGER companies_guard BEFORE UPDATE ON companies FOR EACH ROW EXECUTE FUNCTION guard_self_service_update();
+CREATE TRIGGER users_guard BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION guard_user_update();
+CREATE TRIGGER practitioners_guard BEFORE UPDATE ON practitioners FOR EACH ROW EXECUTE FUNCTION guard_practitioner_update();
+CREATE TRIGGER companies_guard BEFORE UPDATE ON companies FOR EACH ROW EXECUTE FUNCTION guard_company_update();

@@ -135,7 +135,10 @@ pub async fn login(
     }
     if account.totp_enabled {
         let Some(code) = body.totp_code.as_deref().filter(|c| !c.trim().is_empty()) else {
-            return Err(ApiError::unauthorized("auth.totp_required", "Enter the code from your authenticator app."));
+            return Err(ApiError::unauthorized(
+                "auth.totp_required",
+                "Enter the code from your authenticator app.",
+            ));
         };
         if !two_factor::check_code(&mut tx, &state.keyring, account.id, code, true).await? {
             throttle::record_both(&mut tx, per_account, &account_key, per_address, address).await?;
@@ -147,7 +150,10 @@ pub async fn login(
                 .record(&mut tx)
                 .await?;
             tx.commit().await?;
-            return Err(ApiError::unauthorized("auth.totp_invalid", "This code is not valid (or was already used)."));
+            return Err(ApiError::unauthorized(
+                "auth.totp_invalid",
+                "This code is not valid (or was already used).",
+            ));
         }
     }
     if verified == Verified::YesRehash {

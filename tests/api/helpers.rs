@@ -91,16 +91,11 @@ async fn ensure_template(cluster: &EmbeddedPostgres) {
             .execute(&mut admin)
             .await
             .expect("create template");
-        let mut conn = cluster
-            .connect_options(&building)
-            .connect()
+        let pool = sqlx::PgPool::connect_with(cluster.connect_options(&building))
             .await
-            .expect("template connection");
-        huntzen::db::MIGRATOR
-            .run(&mut conn)
-            .await
-            .expect("migrating the template");
-        conn.close().await.expect("close template connection");
+            .expect("template pool");
+        huntzen::db::migrate(&pool).await.expect("migrating the template");
+        pool.close().await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "ALTER DATABASE {building} RENAME TO {name}"
         )))
@@ -168,8 +163,7 @@ pub struct TestApp {
     pub state: AppState,
     /// The router with its middleware.
     pub router: axum::Router,
-    /// Scratch directory (outbox, files), removed with the app.
-    #[expect(dead_code, reason = "kept alive for the server's DATA_DIR; read by later tests")]
+    /// Scratch directory (the server's DATA_DIR: outbox, files), removed with the app.
     pub dir: tempfile::TempDir,
 }
 
@@ -209,11 +203,20 @@ impl TestApp {
 
     /// A server on a fresh database with the given pool sizes.
     pub async fn spawn_with(sizes: PoolSizes) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,huntzen=info"))
+            .try_init();
         let options = fresh_database().await;
         let db = Db::connect(options, sizes).await.expect("connect test database");
         let dir = tempfile::tempdir().expect("tempdir");
         let state = AppState::new(db, test_settings(dir.path().to_path_buf()), &test_secrets()).expect("state");
         let router = huntzen::server::app(state.clone());
+        // The real mail worker, writing to this test's outbox.
+        tokio::spawn(huntzen::jobs::run(
+            state.job_context().expect("job context"),
+            std::future::pending(),
+        ));
         Self { state, router, dir }
     }
 
@@ -247,6 +250,19 @@ impl TestApp {
             None => Body::empty(),
         };
         self.send(builder.body(body).expect("request")).await
+    }
+
+    /// A JSON `POST` from a given client address (as if over TCP).
+    pub async fn post_from(&self, address: &str, path: &str, body: Value) -> TestResponse {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let addr: std::net::SocketAddr = format!("{address}:40000").parse().expect("address");
+        request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        self.send(request).await
     }
 
     /// `GET` with a token.
@@ -286,4 +302,136 @@ impl TestApp {
         assert_eq!(response.status, StatusCode::OK, "login failed: {}", response.body);
         response.body["accessToken"].as_str().expect("accessToken").to_owned()
     }
+}
+
+/// A mail found in the outbox.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Mail {
+    /// The `token` of the first link to `{PUBLIC_URL}/{path}`.
+    pub fn token(&self, path: &str) -> String {
+        let prefix = format!("http://localhost:3000/{path}?token=");
+        let start = self
+            .body
+            .find(&prefix)
+            .unwrap_or_else(|| panic!("no {path} link in: {}", self.body))
+            + prefix.len();
+        self.body[start..].split_whitespace().next().expect("token").to_owned()
+    }
+}
+
+impl TestApp {
+    /// Every mail written to the outbox so far.
+    pub fn outbox(&self) -> Vec<Mail> {
+        let Ok(entries) = std::fs::read_dir(self.dir.path().join("outbox")) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|path| parse_eml(&std::fs::read_to_string(path).expect("read eml")))
+            .collect()
+    }
+
+    /// Waits (up to 15 s) for the `n`th mail (1-based) to `to`.
+    pub async fn wait_for_mail(&self, to: &str, n: usize) -> Mail {
+        for _ in 0..150 {
+            let mails: Vec<Mail> = self.outbox().into_iter().filter(|m| m.to.contains(to)).collect();
+            if mails.len() >= n {
+                return mails[n - 1].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no mail #{n} to {to} within 15 s; outbox: {:?}", self.outbox());
+    }
+}
+
+/// Parses the headers we need and decodes a quoted-printable or base64 plain-text body.
+pub fn parse_eml(raw: &str) -> Mail {
+    let raw = raw.replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    let mut headers = std::collections::HashMap::new();
+    let mut last = String::new();
+    for line in head.lines() {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some(v) = headers.get_mut(&last) {
+                let v: &mut String = v;
+                v.push_str(line.trim_start());
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            last = k.trim().to_ascii_lowercase();
+            headers.insert(last.clone(), v.trim().to_owned());
+        }
+    }
+    let encoding = headers
+        .get("content-transfer-encoding")
+        .cloned()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let body = match encoding.as_str() {
+        "base64" => {
+            use base64::Engine as _;
+            let joined: String = body.split_whitespace().collect();
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(joined).expect("b64")).expect("utf8")
+        }
+        "quoted-printable" => decode_qp(body),
+        _ => body.to_owned(),
+    };
+    let subject = headers.get("subject").cloned().unwrap_or_default();
+    Mail {
+        to: headers.get("to").cloned().unwrap_or_default(),
+        subject: decode_subject(&subject),
+        body,
+    }
+}
+
+fn decode_qp(text: &str) -> String {
+    let mut bytes = Vec::new();
+    let joined = text.replace("=\n", "");
+    let raw = joined.as_bytes();
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'='
+            && i + 2 < raw.len()
+            && let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            bytes.push(b);
+            i += 3;
+            continue;
+        }
+        bytes.push(raw[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn decode_subject(subject: &str) -> String {
+    // =?utf-8?b?...?= encoded words (lettre uses base64 for non-ASCII subjects).
+    let mut out = String::new();
+    for word in subject.split_whitespace() {
+        let lower = word.to_ascii_lowercase();
+        if lower.starts_with("=?utf-8?b?") && word.ends_with("?=") {
+            use base64::Engine as _;
+            let payload = &word[10..word.len() - 2];
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(payload) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+                continue;
+            }
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }

@@ -13,6 +13,9 @@ use crate::helpers::TestApp;
 /// They still have RLS (drafts, unvalidated practitioners); they are checked separately.
 const DIRECTORY_TABLES: &[&str] = &["practitioners", "availabilities", "articles"];
 
+/// Tables the request role cannot touch at all (the system pool's bookkeeping).
+const SYSTEM_TABLES: &[&str] = &["auth_throttle"];
+
 /// For each tenant-owned table: the ids of the rows that belong to tenant B
 /// (`$1` = B's company, `$2` = B's user ids).
 const TENANT_ROWS: &[(&str, &str)] = &[
@@ -188,6 +191,17 @@ async fn the_request_role_owns_nothing_and_cannot_bypass_rls() {
     .await
     .expect("privileges");
     assert!(insert && !select && !update && !delete);
+    for table in SYSTEM_TABLES {
+        let any: bool = sqlx::query_scalar(
+            "SELECT has_table_privilege('huntzen_app', $1, 'SELECT') OR has_table_privilege('huntzen_app', $1, 'INSERT') \
+                 OR has_table_privilege('huntzen_app', $1, 'UPDATE') OR has_table_privilege('huntzen_app', $1, 'DELETE')",
+        )
+        .bind(table)
+        .fetch_one(&app.db().system)
+        .await
+        .expect("privilege");
+        assert!(!any, "the request role has privileges on {table}");
+    }
     // Without a context, nothing at all is visible.
     for (table, _) in TENANT_ROWS {
         let mut tx = begin_anonymous(&app.db().app).await.expect("tx");
@@ -240,7 +254,9 @@ async fn a_tenant_sees_none_of_another_tenants_rows() {
     .expect("tables");
     for table in &all_tables {
         assert!(
-            TENANT_ROWS.iter().any(|(t, _)| t == table) || DIRECTORY_TABLES.contains(&table.as_str()),
+            TENANT_ROWS.iter().any(|(t, _)| t == table)
+                || DIRECTORY_TABLES.contains(&table.as_str())
+                || SYSTEM_TABLES.contains(&table.as_str()),
             "table {table} is not covered by the isolation test"
         );
     }
