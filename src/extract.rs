@@ -103,3 +103,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             })
     }
 }
+
+/// For `Option<Option<T>>` fields of partial updates: absent → `None` (unchanged),
+/// `null` → `Some(None)` (cleared), a value → `Some(Some(value))`.
+/// Use with `#[serde(default, deserialize_with = "crate::extract::patch")]`.
+pub fn patch<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
+/// Applies a partial-update field to its current value.
+pub fn apply<T>(current: &mut Option<T>, change: Option<Option<T>>) {
+    if let Some(value) = change {
+        *current = value;
+    }
+}

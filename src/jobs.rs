@@ -65,7 +65,7 @@ struct Recipient {
 async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     let mut tx = ctx.db.system.begin().await?;
     let recipient = sqlx::query_as::<_, Recipient>(
-        "SELECT u.email, u.locale, coalesce(e.first_name, p.first_name) AS name, u.erased_at IS NOT NULL AS erased \
+        "SELECT u.email, u.locale, coalesce(e.first_name, p.first_name, u.first_name) AS name, u.erased_at IS NOT NULL AS erased \
          FROM users u LEFT JOIN employees e ON e.user_id = u.id LEFT JOIN practitioners p ON p.user_id = u.id \
          WHERE u.id = $1",
     )

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod auth;
 /// The `huntzen` command line: `serve`, `migrate`, `create-admin`.
 pub mod cli;
+/// Companies (tenants): creation, validation, profile.
+pub mod companies;
 /// Configuration from the environment, and secrets (generated in development).
 pub mod config;
 /// AES-256-GCM sealing with associated data and the master keyring.
@@ -28,6 +30,8 @@ pub mod jobs;
 pub mod mail;
 /// The caller's own account: `GET /api/me`.
 pub mod me;
+/// Page-based list parameters and answers.
+pub mod pagination;
 /// Practitioners: profiles, validation, search.
 pub mod practitioners;
 /// Listening, middleware stack and graceful shutdown.

@@ -27,8 +27,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The full application: routes, state and middleware.
 pub fn app(state: AppState) -> Router {
     let cors = cors(&state.settings.allowed_origins());
-    crate::api::router()
-        .with_state(state)
+    // Aliases are rewritten before routing, so the outer router only wraps the rewritten one.
+    let routed = crate::api::router().with_state(state);
+    let rewritten = tower::ServiceBuilder::new()
+        .map_request(crate::api::aliases::rewrite::<axum::body::Body>)
+        .service(routed);
+    Router::new()
+        .fallback_service(rewritten)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(

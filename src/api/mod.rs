@@ -8,6 +8,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub mod aliases;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -42,6 +44,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::health::router())
         .merge(crate::auth::router())
         .merge(crate::me::router())
+        .merge(crate::companies::router())
 }
 
 /// The OpenAPI document of every route.

@@ -52,6 +52,10 @@ role_sets! {
     PlatformStaff => [AdminHuntzen, SuperAdmin];
     /// Operators.
     SuperAdmin => [SuperAdmin];
+    /// Who may read a company: the platform, and its own HR admin (RLS narrows to their company).
+    CompanyReader => [SuperAdmin, AdminHuntzen, AdminRh];
+    /// Who may edit a company: the platform, and its own HR admin.
+    CompanyEditor => [AdminHuntzen, AdminRh];
 }
 
 /// An authenticated request: its principal and its RLS-scoped transaction.
@@ -67,6 +71,17 @@ pub struct Auth<R: RoleSet = AnyRole> {
 }
 
 impl<R: RoleSet> Auth<R> {
+    /// Re-labels an already checked request for a handler with a wider role set (never narrower:
+    /// the role check is not repeated).
+    pub(crate) fn from_parts(principal: Principal, session_id: Uuid, tx: Tx) -> Self {
+        Self {
+            principal,
+            session_id,
+            tx,
+            roles: PhantomData,
+        }
+    }
+
     /// Commits the request's transaction.
     pub async fn commit(self) -> ApiResult<()> {
         self.tx.commit().await.map_err(ApiError::from)

@@ -1,0 +1,129 @@
+//! Where the brief names one action twice (role sections vs. module list), the second path is an
+//! alias: the request's path is rewritten to the canonical one before routing, so both reach the
+//! same handler with the same checks, and the OpenAPI document lists both.
+
+use axum::http::{Method, Request, Uri};
+
+/// `(method, alias, canonical)`; parameters are matched by name.
+pub const ALIASES: &[(Method, &str, &str)] = &[
+    (Method::POST, "/api/admin-huntzen/companies", "/api/companies"),
+    (
+        Method::PUT,
+        "/api/admin-huntzen/companies/{id}/activate",
+        "/api/companies/{id}/validate",
+    ),
+    (
+        Method::GET,
+        "/api/admin-huntzen/practitioners/pending",
+        "/api/practitioners/pending",
+    ),
+    (
+        Method::POST,
+        "/api/admin-huntzen/practitioners/{id}/validate",
+        "/api/practitioners/{id}/validate",
+    ),
+    (Method::GET, "/api/practitioners/search", "/api/practitioners"),
+];
+
+/// The canonical path for `method path`, if it is an alias.
+pub fn canonical(method: &Method, path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    ALIASES
+        .iter()
+        .filter(|(m, _, _)| m == method)
+        .find_map(|(_, alias, target)| {
+            let pattern: Vec<&str> = alias.split('/').collect();
+            if pattern.len() != segments.len() {
+                return None;
+            }
+            let mut params = Vec::new();
+            for (p, s) in pattern.iter().zip(&segments) {
+                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    if s.is_empty() {
+                        return None;
+                    }
+                    params.push((name, *s));
+                } else if p != s {
+                    return None;
+                }
+            }
+            let mut out = (*target).to_owned();
+            for (name, value) in params {
+                out = out.replace(&format!("{{{name}}}"), value);
+            }
+            Some(out)
+        })
+}
+
+/// Rewrites an aliased request to its canonical path (query string kept).
+pub fn rewrite<B>(mut request: Request<B>) -> Request<B> {
+    if let Some(path) = canonical(request.method(), request.uri().path()) {
+        let path_and_query = match request.uri().query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let mut parts = request.uri().clone().into_parts();
+        if let Ok(pq) = path_and_query.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
+}
+
+/// Adds each alias to the OpenAPI document, copying its canonical operation.
+pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::HttpMethod;
+    for (method, alias, target) in ALIASES {
+        let Some(item) = openapi.paths.paths.get(*target) else {
+            continue;
+        };
+        let operation = match *method {
+            Method::GET => item.get.clone(),
+            Method::POST => item.post.clone(),
+            Method::PUT => item.put.clone(),
+            Method::DELETE => item.delete.clone(),
+            _ => None,
+        };
+        let Some(mut operation) = operation else {
+            continue;
+        };
+        operation.operation_id = operation.operation_id.map(|id| format!("{id}_alias"));
+        operation.description = Some(format!("Alias of `{method} {target}`."));
+        let http = match *method {
+            Method::GET => HttpMethod::Get,
+            Method::POST => HttpMethod::Post,
+            Method::PUT => HttpMethod::Put,
+            _ => HttpMethod::Delete,
+        };
+        let entry = openapi.paths.paths.entry((*alias).to_owned()).or_default();
+        match http {
+            HttpMethod::Get => entry.get = Some(operation),
+            HttpMethod::Post => entry.post = Some(operation),
+            HttpMethod::Put => entry.put = Some(operation),
+            _ => entry.delete = Some(operation),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_map_parameters_by_name() {
+        let id = "0a4c8f4e-5b8e-4f55-9d5c-1f0f0e6f3a11";
+        assert_eq!(
+            canonical(&Method::PUT, &format!("/api/admin-huntzen/companies/{id}/activate")).as_deref(),
+            Some(format!("/api/companies/{id}/validate").as_str())
+        );
+        assert_eq!(
+            canonical(&Method::GET, "/api/practitioners/search").as_deref(),
+            Some("/api/practitioners")
+        );
+        assert_eq!(canonical(&Method::POST, "/api/practitioners/search"), None);
+        assert_eq!(canonical(&Method::GET, "/api/companies"), None);
+    }
+}

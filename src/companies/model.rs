@@ -1,0 +1,108 @@
+//! The company as stored and as sent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Company size (`company_size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[sqlx(type_name = "company_size", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CompanySize {
+    /// 1–50.
+    Small,
+    /// 51–250.
+    Medium,
+    /// 251–1000.
+    Large,
+    /// Over 1000.
+    Enterprise,
+}
+
+/// A company (tenant).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Company {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    /// Email domain of its employees (self-registration).
+    pub domain: Option<String>,
+    pub sector: Option<String>,
+    pub size: Option<CompanySize>,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub country: String,
+    pub logo_url: Option<String>,
+    pub cover_url: Option<String>,
+    pub primary_color: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub website_url: Option<String>,
+    /// Self-registered employees are active at once.
+    pub auto_approve_employees: bool,
+    pub allow_internal_news: bool,
+    /// Yearly consultation allowance per employee (null: unlimited).
+    pub sessions_per_employee_per_year: Option<i32>,
+    /// False until validated by the platform, and after deletion.
+    pub is_active: bool,
+    pub validated_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns of `Company`, for `SELECT`.
+pub const COLUMNS: &str = "id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, \
+    primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, \
+    sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at";
+
+/// A URL-safe slug from a name (ASCII letters and digits, dashes).
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let c = match c {
+            'à' | 'â' | 'ä' | 'á' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' | 'í' => 'i',
+            'ô' | 'ö' | 'ó' => 'o',
+            'ù' | 'û' | 'ü' | 'ú' => 'u',
+            'ç' => 'c',
+            other => other,
+        };
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-').to_owned();
+    if slug.is_empty() { "company".to_owned() } else { slug }
+}
+
+/// Normalises and checks an email domain (`acme.fr`, no `@`).
+pub fn normalise_domain(domain: &str) -> Option<String> {
+    let domain = domain.trim().trim_start_matches('@').to_lowercase();
+    let valid = domain.contains('.')
+        && domain.len() <= 253
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    valid.then_some(domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_domains() {
+        assert_eq!(slugify("Société Générale & Co"), "societe-generale-co");
+        assert_eq!(slugify("!!!"), "company");
+        assert_eq!(normalise_domain("@Acme.FR").as_deref(), Some("acme.fr"));
+        assert_eq!(normalise_domain("acme"), None);
+        assert_eq!(normalise_domain("ac me.fr"), None);
+    }
+}
