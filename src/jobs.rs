@@ -36,9 +36,26 @@ pub async fn enqueue_mail(
     kind: MailKind,
     user_id: Uuid,
 ) -> Result<(), crate::error::ApiError> {
-    let args = serde_json::to_vec(&MailJob { kind, user_id }).map_err(crate::error::ApiError::internal)?;
-    let task = TaskBuilder::new(args).max_attempts(8).build();
-    apalis_postgres::queries::push_tasks(conn, MAIL_QUEUE, vec![task])
+    enqueue_mails(conn, kind, &[user_id]).await
+}
+
+/// Enqueues one mail job per user, in one statement, in the caller's transaction.
+pub async fn enqueue_mails(
+    conn: &mut PgConnection,
+    kind: MailKind,
+    user_ids: &[Uuid],
+) -> Result<(), crate::error::ApiError> {
+    if user_ids.is_empty() {
+        return Ok(());
+    }
+    let tasks = user_ids
+        .iter()
+        .map(|&user_id| {
+            let args = serde_json::to_vec(&MailJob { kind, user_id }).map_err(crate::error::ApiError::internal)?;
+            Ok(TaskBuilder::new(args).max_attempts(8).build())
+        })
+        .collect::<Result<Vec<_>, crate::error::ApiError>>()?;
+    apalis_postgres::queries::push_tasks(conn, MAIL_QUEUE, tasks)
         .await
         .map_err(crate::error::ApiError::internal)
 }

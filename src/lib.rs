@@ -18,6 +18,8 @@ pub mod config;
 pub mod crypto;
 /// PostgreSQL: the embedded cluster, the two pools and per-request RLS context.
 pub mod db;
+/// Employees: HR management, CSV import, own profile.
+pub mod employees;
 /// The one error type, rendered as RFC 9457 problem details with stable codes.
 pub mod error;
 /// Request body extraction and input validation that answer in the error format.

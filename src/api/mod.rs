@@ -45,6 +45,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::auth::router())
         .merge(crate::me::router())
         .merge(crate::companies::router())
+        .merge(crate::employees::router())
 }
 
 /// The OpenAPI document of every route.
