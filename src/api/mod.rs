@@ -46,6 +46,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::me::router())
         .merge(crate::companies::router())
         .merge(crate::employees::router())
+        .merge(crate::practitioners::router())
 }
 
 /// The OpenAPI document of every route.

@@ -5,4 +5,5 @@ mod fixtures;
 mod helpers;
 mod http;
 mod lifecycle;
+mod onboarding;
 mod rls;
