@@ -49,18 +49,21 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::practitioners::router())
 }
 
-/// The OpenAPI document of every route.
+/// The OpenAPI document of every route, aliases included.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+    let mut openapi = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .nest("/api", routes())
-        .into_openapi()
+        .into_openapi();
+    aliases::document(&mut openapi);
+    openapi
 }
 
 /// The application router (state still to be provided).
 pub fn router() -> Router<AppState> {
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api", routes())
         .split_for_parts();
+    aliases::document(&mut openapi);
     router
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "No such route.") })

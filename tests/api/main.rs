@@ -7,3 +7,5 @@ mod http;
 mod lifecycle;
 mod onboarding;
 mod rls;
+mod role_matrix;
+mod tenancy;

@@ -1,0 +1,177 @@
+//! The role matrix (`role_matrix.txt`) against the router's real route list: every route is in the
+//! table, every role allowed passes authorisation, every other role gets 403, and no route but the
+//! public ones answers without a token.
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use huntzen::auth::Role;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TestApp};
+
+const MATRIX: &str = include_str!("role_matrix.txt");
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Route {
+    method: String,
+    path: String,
+}
+
+fn matrix() -> Vec<(Route, Option<Vec<Role>>)> {
+    MATRIX
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let mut parts = line.split_whitespace();
+            let (method, path, roles) = (
+                parts.next().expect("method"),
+                parts.next().expect("path"),
+                parts.next().expect("roles"),
+            );
+            let roles = match roles {
+                "PUBLIC" => None,
+                "ANY" => Some(Role::ALL.to_vec()),
+                list => Some(list.split(',').map(|r| r.parse().expect("role")).collect()),
+            };
+            (
+                Route {
+                    method: method.to_owned(),
+                    path: path.to_owned(),
+                },
+                roles,
+            )
+        })
+        .collect()
+}
+
+fn routes_of_the_router() -> BTreeSet<Route> {
+    let openapi = serde_json::to_value(huntzen::api::openapi()).expect("openapi");
+    let mut routes = BTreeSet::new();
+    for (path, item) in openapi["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "delete", "patch"] {
+            if item.get(method).is_some() {
+                routes.insert(Route {
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                });
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_route_is_in_the_matrix_and_nothing_else() {
+    let router = routes_of_the_router();
+    let table: BTreeSet<Route> = matrix().into_iter().map(|(r, _)| r).collect();
+    let missing: Vec<_> = router.difference(&table).collect();
+    let stale: Vec<_> = table.difference(&router).collect();
+    assert!(missing.is_empty(), "routes missing from role_matrix.txt: {missing:?}");
+    assert!(
+        stale.is_empty(),
+        "role_matrix.txt lists routes the router does not have: {stale:?}"
+    );
+}
+
+/// Signs in one user of each role.
+async fn tokens(app: &TestApp) -> Vec<(Role, String)> {
+    let system = &app.db().system;
+    let company: Uuid = sqlx::query_scalar(
+        "INSERT INTO companies (name, slug, domain, is_active) VALUES ('Matrix', 'matrix', 'matrix.test', true) RETURNING id",
+    )
+    .fetch_one(system)
+    .await
+    .expect("company");
+    let mut out = Vec::new();
+    for role in Role::ALL {
+        let email = format!("{}@matrix.test", role.as_str().to_lowercase());
+        let company_id = matches!(role, Role::AdminRh | Role::Employee).then_some(company);
+        let user = app.create_user(&email, role, company_id).await;
+        match role {
+            Role::Employee => {
+                sqlx::query(
+                    "INSERT INTO employees (user_id, company_id, first_name, last_name) VALUES ($1, $2, 'E', 'E')",
+                )
+                .bind(user)
+                .bind(company)
+                .execute(system)
+                .await
+                .expect("employee");
+            }
+            Role::Practitioner => {
+                sqlx::query(
+                    "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty) VALUES ($1, 'P', 'P', 'Dr.', 'PSYCHIATRE')",
+                )
+                .bind(user)
+                .execute(system)
+                .await
+                .expect("practitioner");
+            }
+            _ => {}
+        }
+        let login = app
+            .post("/api/auth/login", None, json!({ "email": email, "password": PASSWORD }))
+            .await;
+        out.push((role, login.body["accessToken"].as_str().expect("token").to_owned()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn roles_are_allowed_and_denied_exactly_as_the_matrix_says() {
+    let app = TestApp::spawn().await;
+    let tokens = tokens(&app).await;
+    let mut failures = Vec::new();
+    for (route, allowed) in matrix() {
+        let Some(allowed) = allowed else { continue };
+        let path = route
+            .path
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    Uuid::new_v4().to_string()
+                } else {
+                    s.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method: Method = route.method.parse().expect("method");
+        let body = matches!(method, Method::POST | Method::PUT).then(|| json!({}));
+        let anonymous = app.call(method.clone(), &path, None, body.clone()).await;
+        if anonymous.status != StatusCode::UNAUTHORIZED {
+            failures.push(format!(
+                "{} {} answered {} without a token",
+                route.method, route.path, anonymous.status
+            ));
+        }
+        for (role, token) in &tokens {
+            let response = app.call(method.clone(), &path, Some(token), body.clone()).await;
+            let denied = response.status == StatusCode::FORBIDDEN && response.code() == "auth.forbidden";
+            let expect_allowed = allowed.contains(role);
+            if expect_allowed
+                && (denied || response.status == StatusCode::UNAUTHORIZED || response.status.is_server_error())
+            {
+                failures.push(format!(
+                    "{} {} as {role}: expected allowed, got {} {}",
+                    route.method, route.path, response.status, response.body
+                ));
+            }
+            if !expect_allowed && !denied {
+                failures.push(format!(
+                    "{} {} as {role}: expected 403, got {} {}",
+                    route.method, route.path, response.status, response.body
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
