@@ -203,6 +203,11 @@ impl TestApp {
 
     /// A server on a fresh database with the given pool sizes.
     pub async fn spawn_with(sizes: PoolSizes) -> Self {
+        Self::spawn_configured(sizes, |_| {}).await
+    }
+
+    /// A server on a fresh database, with settings adjusted by `configure`.
+    pub async fn spawn_configured(sizes: PoolSizes, configure: impl FnOnce(&mut Settings)) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn,huntzen=info"))
@@ -210,7 +215,9 @@ impl TestApp {
         let options = fresh_database().await;
         let db = Db::connect(options, sizes).await.expect("connect test database");
         let dir = tempfile::tempdir().expect("tempdir");
-        let state = AppState::new(db, test_settings(dir.path().to_path_buf()), &test_secrets()).expect("state");
+        let mut settings = test_settings(dir.path().to_path_buf());
+        configure(&mut settings);
+        let state = AppState::new(db, settings, &test_secrets()).expect("state");
         let router = huntzen::server::app(state.clone());
         // The real mail worker, writing to this test's outbox.
         tokio::spawn(huntzen::jobs::run(

@@ -5,6 +5,7 @@ mod fixtures;
 mod helpers;
 mod http;
 mod lifecycle;
+mod mail_smtp;
 mod onboarding;
 mod rls;
 mod role_matrix;
