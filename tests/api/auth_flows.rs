@@ -463,3 +463,33 @@ async fn an_office_behind_one_address_signs_in_freely() {
         assert_eq!(response.status, StatusCode::OK, "login {i}: {}", response.body);
     }
 }
+
+#[tokio::test]
+async fn an_outdated_hash_is_upgraded_at_sign_in() {
+    use argon2::password_hash::PasswordHasher as _;
+    let app = TestApp::spawn().await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(8 * 1024, 1, 1, None).expect("params"),
+    )
+    .hash_password(PASSWORD.as_bytes())
+    .expect("hash")
+    .to_string();
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO users (email, password_hash, role) VALUES ('old@huntzen.test', $1, 'ADMIN_HUNTZEN') RETURNING id",
+    )
+    .bind(&weak)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("user");
+    app.login("old@huntzen.test").await;
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db().system)
+        .await
+        .expect("hash");
+    assert_ne!(stored, weak);
+    assert!(stored.contains("m=19456,t=2,p=1"), "{stored}");
+    app.login("old@huntzen.test").await;
+}

@@ -425,3 +425,49 @@ async fn practitioner_profile_and_settings() {
         "a practitioner sees their own unlisted profile"
     );
 }
+
+#[tokio::test]
+async fn imports_over_the_limits_are_refused() {
+    let app = TestApp::spawn().await;
+    let admin = platform_admin(&app).await;
+    let (_, hr) = onboard_company(&app, &admin, "Big", "big.test").await;
+    let mut big = String::from("email,firstName,lastName\n");
+    while big.len() <= huntzen::employees::import::MAX_BYTES {
+        big.push_str("someone.with.a.long.address@big.test,Firstname,Lastname\n");
+    }
+    import_csv(&app, &hr, &big, "")
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large");
+    let mut many = String::from("email,firstName,lastName\n");
+    for i in 0..=huntzen::employees::import::MAX_ROWS {
+        many.push_str(&format!("u{i}@big.test,A,B\n"));
+    }
+    import_csv(&app, &hr, &many, "")
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large");
+    let json = app.post("/api/employees/import", Some(&hr), json!({})).await;
+    json.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.unsupported_media_type");
+    let missing = import_csv(&app, &hr, "mail;nom\nx@big.test;Y\n", "").await;
+    missing.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+    assert_eq!(app.get("/api/employees", Some(&hr)).await.body["total"], 0);
+}
+
+#[tokio::test]
+async fn import_accepts_a_multipart_file_field() {
+    let app = TestApp::spawn().await;
+    let admin = platform_admin(&app).await;
+    let (_, hr) = onboard_company(&app, &admin, "Parts", "parts.test").await;
+    let body = "--XBOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"staff.csv\"\r\n\
+                Content-Type: text/csv\r\n\r\nemail,firstName,lastName\nzoe@parts.test,Zoé,Zed\n\r\n--XBOUNDARY--\r\n";
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/employees/import")
+        .header(header::AUTHORIZATION, format!("Bearer {hr}"))
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XBOUNDARY")
+        .body(Body::from(body))
+        .expect("request");
+    let report = app.send(request).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert_eq!(report.body["created"], 1);
+    assert_eq!(app.get("/api/employees?q=zoé", Some(&hr)).await.body["total"], 1);
+}
