@@ -36,6 +36,8 @@ pub mod me;
 pub mod pagination;
 /// Practitioners: profiles, validation, search.
 pub mod practitioners;
+/// Scheduling: availability, slots, consultations, rooms.
+pub mod scheduling;
 /// Listening, middleware stack and graceful shutdown.
 pub mod server;
 /// Shared application state handed to every handler.
