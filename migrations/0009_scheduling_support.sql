@@ -3,6 +3,7 @@
 
 ALTER TYPE consultation_event_type ADD VALUE IF NOT EXISTS 'ROOM_CREATED';
 ALTER TYPE consultation_event_type ADD VALUE IF NOT EXISTS 'ROOM_DESTROYED';
+ALTER TYPE notification_type ADD VALUE IF NOT EXISTS 'CONSULTATION_BOOKED';
 
 -- Events reported by Jitsi (event_sync) may have no known actor; `source` says who reported it.
 ALTER TABLE consultation_events

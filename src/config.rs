@@ -63,6 +63,15 @@ pub struct Settings {
     #[arg(long, env = "JITSI_APP_SECRET", global = true, hide_env_values = true)]
     pub jitsi_app_secret: Option<String>,
 
+    /// Shared secret Jitsi's event_sync module sends (`Authorization: Bearer …`) to
+    /// `/api/webhooks/jitsi/events`. Unset: the webhook refuses every call.
+    #[arg(long, env = "JITSI_WEBHOOK_SECRET", global = true, hide_env_values = true)]
+    pub jitsi_webhook_secret: Option<String>,
+
+    /// Most live future bookings an employee may hold at once.
+    #[arg(long, env = "MAX_LIVE_BOOKINGS", default_value_t = 3, global = true)]
+    pub max_live_bookings: i64,
+
     /// SMTP server URL (e.g. `smtp://user:pass@host:587`). Unset: mail is written to `$DATA_DIR/outbox/`.
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,

@@ -121,3 +121,15 @@ pub fn apply<T>(current: &mut Option<T>, change: Option<Option<T>>) {
         *current = value;
     }
 }
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    /// No `Content-Type` (an empty body) is `None`; anything else must be valid JSON.
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if req.headers().get(header::CONTENT_TYPE).is_none() {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+    }
+}

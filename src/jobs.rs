@@ -108,38 +108,160 @@ async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynE
     Ok(())
 }
 
-/// Runs the job workers until `shutdown` resolves.
-pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
-    let backend = PostgresStorage::<MailJob>::new(&ctx.db.system)
-        .with_config(Config::default().queue(MAIL_QUEUE))
-        .with_pubsub();
-    let backoff = tower::retry::backoff::ExponentialBackoffMaker::new(
+/// Queue of consultation reminders.
+pub const REMINDER_QUEUE: &str = "reminders";
+
+/// Remind both participants of a consultation. Carries the start it was planned for: a reminder
+/// whose consultation was cancelled or moved does nothing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReminderJob {
+    pub consultation_id: Uuid,
+    pub scheduled_at: chrono::DateTime<chrono::Utc>,
+    pub hours_before: i64,
+}
+
+/// Hours before the start at which reminders go out.
+pub const REMINDER_HOURS: [i64; 2] = [24, 1];
+
+/// Schedules the reminders of a consultation (those still in the future), in the caller's transaction.
+pub async fn schedule_reminders(
+    conn: &mut PgConnection,
+    consultation_id: Uuid,
+    scheduled_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), crate::error::ApiError> {
+    let now = chrono::Utc::now();
+    let mut tasks = Vec::new();
+    for hours_before in REMINDER_HOURS {
+        let run_at = scheduled_at - chrono::Duration::hours(hours_before);
+        if run_at <= now {
+            continue;
+        }
+        let args = serde_json::to_vec(&ReminderJob {
+            consultation_id,
+            scheduled_at,
+            hours_before,
+        })
+        .map_err(crate::error::ApiError::internal)?;
+        let run_at = u64::try_from(run_at.timestamp()).unwrap_or_default();
+        tasks.push(TaskBuilder::new(args).run_at_timestamp(run_at).max_attempts(5).build());
+    }
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    apalis_postgres::queries::push_tasks(conn, REMINDER_QUEUE, tasks)
+        .await
+        .map_err(crate::error::ApiError::internal)
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ReminderTarget {
+    user_id: Uuid,
+    email: String,
+    locale: String,
+    name: String,
+}
+
+async fn remind(job: ReminderJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let mut tx = ctx.db.system.begin().await?;
+    let current: Option<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(
+        "SELECT c.scheduled_at, c.status::text, p.time_zone FROM consultations c \
+         JOIN practitioners p ON p.id = c.practitioner_id WHERE c.id = $1",
+    )
+    .bind(job.consultation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((scheduled_at, status, zone)) = current else {
+        return Ok(());
+    };
+    if scheduled_at != job.scheduled_at || !matches!(status.as_str(), "SCHEDULED" | "CONFIRMED") {
+        return Ok(());
+    }
+    let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let when = scheduled_at
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M (%Z)")
+        .to_string();
+    let targets: Vec<ReminderTarget> = sqlx::query_as(
+        "SELECT u.id AS user_id, u.email, u.locale, e.first_name AS name FROM consultations c \
+           JOIN employees e ON e.id = c.employee_id JOIN users u ON u.id = e.user_id \
+           WHERE c.id = $1 AND u.erased_at IS NULL \
+         UNION ALL \
+         SELECT u.id, u.email, u.locale, p.first_name FROM consultations c \
+           JOIN practitioners p ON p.id = c.practitioner_id JOIN users u ON u.id = p.user_id \
+           WHERE c.id = $1 AND u.erased_at IS NULL",
+    )
+    .bind(job.consultation_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for target in &targets {
+        let rendered = templates::reminder(&target.locale, &target.name, &when, job.hours_before);
+        sqlx::query(
+            "INSERT INTO notifications (user_id, type, title, message, link_url) VALUES ($1, 'CONSULTATION_REMINDER', $2, $3, $4)",
+        )
+        .bind(target.user_id)
+        .bind(&rendered.subject)
+        .bind(format!("{when}"))
+        .bind(format!("/consultations/{}", job.consultation_id))
+        .execute(&mut *tx)
+        .await?;
+        ctx.mailer.send(&target.email, &rendered).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(consultation_id = %job.consultation_id, hours_before = job.hours_before, "reminders sent");
+    Ok(())
+}
+
+fn retry_policy() -> Option<apalis::layers::retry::BackoffRetryPolicy<tower::retry::backoff::ExponentialBackoff>> {
+    use tower::retry::backoff::MakeBackoff;
+    let mut maker = tower::retry::backoff::ExponentialBackoffMaker::new(
         Duration::from_secs(1),
         Duration::from_secs(300),
         0.5,
         tower::util::rng::HasherRng::default(),
     )
-    .map(|maker| {
-        use tower::retry::backoff::MakeBackoff;
-        let mut maker = maker;
-        maker.make_backoff()
-    });
-    let Ok(backoff) = backoff else {
-        tracing::error!("invalid mail retry backoff");
+    .ok()?;
+    Some(RetryPolicy::retries(5).with_backoff(maker.make_backoff()))
+}
+
+/// Runs the job workers (mail, reminders) until `shutdown` resolves.
+pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+    use futures::FutureExt;
+    let Some(policy) = retry_policy() else {
+        tracing::error!("invalid job retry backoff");
         return;
     };
-    let worker = WorkerBuilder::new("mailer")
-        .backend(backend)
-        .data(Arc::new(ctx))
-        .retry(RetryPolicy::retries(5).with_backoff(backoff))
+    let shutdown = shutdown.boxed().shared();
+    let stop = |shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>| async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    };
+    let ctx = Arc::new(ctx);
+    let mail = WorkerBuilder::new("mailer")
+        .backend(
+            PostgresStorage::<MailJob>::new(&ctx.db.system)
+                .with_config(Config::default().queue(MAIL_QUEUE))
+                .with_pubsub(),
+        )
+        .data(ctx.clone())
+        .retry(policy.clone())
         .build(deliver);
-    if let Err(error) = worker
-        .run_until(async move {
-            shutdown.await;
-            Ok::<(), std::io::Error>(())
-        })
-        .await
-    {
-        tracing::error!(%error, "mail worker stopped");
+    let reminders = WorkerBuilder::new("reminders")
+        .backend(
+            PostgresStorage::<ReminderJob>::new(&ctx.db.system)
+                .with_config(Config::default().queue(REMINDER_QUEUE))
+                .with_pubsub(),
+        )
+        .data(ctx.clone())
+        .retry(policy)
+        .build(remind);
+    let (mail, reminders) = tokio::join!(
+        mail.run_until(stop(shutdown.clone())),
+        reminders.run_until(stop(shutdown))
+    );
+    for (name, result) in [("mail", mail), ("reminders", reminders)] {
+        if let Err(error) = result {
+            tracing::error!(%error, worker = name, "job worker stopped");
+        }
     }
 }

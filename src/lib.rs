@@ -32,6 +32,8 @@ pub mod jobs;
 pub mod mail;
 /// The caller's own account: `GET /api/me`.
 pub mod me;
+/// A user's notifications.
+pub mod notifications;
 /// Page-based list parameters and answers.
 pub mod pagination;
 /// Practitioners: profiles, validation, search.

@@ -41,6 +41,9 @@ pub struct Me {
     #[sqlx(default)]
     #[schema(value_type = Option<Object>)]
     pub profile: Option<Value>,
+    /// Employees and practitioners: completed consultations and their minutes.
+    #[sqlx(skip)]
+    pub usage: Option<crate::scheduling::usage::Usage>,
 }
 
 /// The caller's account and profile.
@@ -64,6 +67,10 @@ pub async fn me(mut auth: Auth) -> ApiResult<Json<Me>> {
     .bind(auth.principal.user_id)
     .fetch_one(&mut *auth.tx)
     .await?;
+    let mut me = me;
+    if matches!(me.role, Role::Employee | Role::Practitioner) {
+        me.usage = Some(crate::scheduling::usage::own_totals(&mut auth.tx).await?);
+    }
     auth.commit().await?;
     Ok(Json(me))
 }

@@ -21,13 +21,22 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Master keyring (seals TOTP secrets, wraps data keys).
     pub keyring: Arc<Keyring>,
+    /// Key of Jitsi room tokens and room names.
+    pub jitsi_secret: Arc<zeroize::Zeroizing<Vec<u8>>>,
 }
 
 impl AppState {
-    /// What background jobs need: the database, the mailer, the public URL.
+    /// What background jobs need: the database (their own small owner pool, so that queue polling
+    /// and listening never starve sign-ins), the mailer, the public URL.
     pub fn job_context(&self) -> anyhow::Result<crate::jobs::JobContext> {
+        let jobs_pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with((*self.db.system.connect_options()).clone());
         Ok(crate::jobs::JobContext {
-            db: self.db.clone(),
+            db: crate::db::Db {
+                app: self.db.app.clone(),
+                system: jobs_pool,
+            },
             mailer: crate::mail::Mailer::new(
                 self.settings.smtp_url.as_deref(),
                 &self.settings.mail_from,
@@ -46,6 +55,7 @@ impl AppState {
             tokens: Arc::new(AccessTokens::new(&secrets.jwt_secret)),
             passwords: Passwords::new(workers)?,
             keyring: Arc::new(Keyring::new(&secrets.master_keys)?),
+            jitsi_secret: Arc::new(secrets.jitsi_app_secret.clone()),
         })
     }
 }

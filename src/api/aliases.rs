@@ -23,6 +23,38 @@ pub const ALIASES: &[(Method, &str, &str)] = &[
         "/api/practitioners/{id}/validate",
     ),
     (Method::GET, "/api/practitioners/search", "/api/practitioners"),
+    (Method::GET, "/api/practitioners/me/availability", "/api/availability"),
+    (Method::POST, "/api/practitioners/me/availability", "/api/availability"),
+    (
+        Method::PUT,
+        "/api/consultations/{id}/accept",
+        "/api/consultations/{id}/confirm",
+    ),
+    (
+        Method::GET,
+        "/api/consultations/{id}/room-link",
+        "/api/consultations/{id}/room",
+    ),
+    (
+        Method::POST,
+        "/api/webhooks/jitsi/events/room/created",
+        "/api/webhooks/jitsi/events",
+    ),
+    (
+        Method::POST,
+        "/api/webhooks/jitsi/events/room/destroyed",
+        "/api/webhooks/jitsi/events",
+    ),
+    (
+        Method::POST,
+        "/api/webhooks/jitsi/events/occupant/joined",
+        "/api/webhooks/jitsi/events",
+    ),
+    (
+        Method::POST,
+        "/api/webhooks/jitsi/events/occupant/left",
+        "/api/webhooks/jitsi/events",
+    ),
 ];
 
 /// The canonical path for `method path`, if it is an alias.

@@ -47,6 +47,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::companies::router())
         .merge(crate::employees::router())
         .merge(crate::practitioners::router())
+        .merge(crate::scheduling::router())
+        .merge(crate::notifications::router())
 }
 
 /// The OpenAPI document of every route, aliases included.

@@ -74,3 +74,26 @@ pub fn render(kind: MailKind, locale: &str, name: &str, link: &str, hours_valid:
     };
     Rendered { subject, body }
 }
+
+/// A consultation reminder in `locale` for `name`: `when` is already formatted with its zone.
+pub fn reminder(locale: &str, name: &str, when: &str, hours_before: i64) -> Rendered {
+    if locale == "en" {
+        let soon = if hours_before <= 1 { "in one hour" } else { "tomorrow" };
+        Rendered {
+            subject: format!("Reminder: your consultation {soon} — HuntZen Care"),
+            body: format!(
+                "Hello {name},\n\nA reminder: your consultation is on {when}.\n\
+                 Open HuntZen Care a few minutes before to join.\n\nThe HuntZen Care team\n"
+            ),
+        }
+    } else {
+        let soon = if hours_before <= 1 { "dans une heure" } else { "demain" };
+        Rendered {
+            subject: format!("Rappel : votre consultation {soon} — HuntZen Care"),
+            body: format!(
+                "Bonjour {name},\n\nPetit rappel : votre consultation a lieu le {when}.\n\
+                 Ouvrez HuntZen Care quelques minutes avant pour la rejoindre.\n\nL'équipe HuntZen Care\n"
+            ),
+        }
+    }
+}

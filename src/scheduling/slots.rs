@@ -269,3 +269,195 @@ mod tests {
         assert_eq!(starts, ["2026-12-14T10:00:00+00:00", "2026-12-21T10:00:00+00:00"]);
     }
 }
+
+/// Loading and serving slots.
+pub mod http {
+    use axum::Json;
+    use axum::extract::Path;
+    use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+    use chrono_tz::Tz;
+    use serde::{Deserialize, Serialize};
+    use uuid::Uuid;
+
+    use super::{Constraints, Exception, Slot, Weekly, free_slots};
+    use crate::auth::Auth;
+    use crate::auth::extract::AnyRole;
+    use crate::db::Tx;
+    use crate::error::{ApiError, ApiResult, Validator};
+    use crate::extract::ApiQuery;
+
+    /// Longest window asked at once, in days.
+    pub const MAX_DAYS: i64 = 62;
+
+    /// A window of local dates (default: today and the next 13 days).
+    #[derive(Debug, Deserialize, utoipa::IntoParams)]
+    #[serde(rename_all = "camelCase")]
+    #[into_params(parameter_in = Query)]
+    pub struct Window {
+        /// First local date, `YYYY-MM-DD`.
+        pub from: Option<NaiveDate>,
+        /// Last local date (inclusive), at most 62 days after `from`.
+        pub to: Option<NaiveDate>,
+    }
+
+    /// The same, naming the practitioner.
+    #[derive(Debug, Deserialize, utoipa::IntoParams)]
+    #[serde(rename_all = "camelCase")]
+    #[into_params(parameter_in = Query)]
+    pub struct SlotsQuery {
+        pub practitioner_id: Uuid,
+        pub from: Option<NaiveDate>,
+        pub to: Option<NaiveDate>,
+    }
+
+    /// Free slots, in UTC, and the zone they were computed in.
+    #[derive(Debug, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Slots {
+        pub time_zone: String,
+        pub slots: Vec<Slot>,
+    }
+
+    /// What slot computation needs to know about a practitioner.
+    #[derive(Debug, sqlx::FromRow)]
+    pub struct Bookable {
+        pub time_zone: String,
+        pub minimum_notice_minutes: i32,
+        pub booking_horizon_days: Option<i32>,
+        pub is_validated: bool,
+        pub is_active: bool,
+        pub offers_video: bool,
+        pub offers_phone: bool,
+        pub offers_in_person: bool,
+        pub user_id: Uuid,
+    }
+
+    /// The practitioner as the caller may see them, or 404.
+    pub async fn bookable(tx: &mut Tx, id: Uuid) -> ApiResult<Bookable> {
+        sqlx::query_as(
+            "SELECT time_zone, minimum_notice_minutes, booking_horizon_days, is_validated, is_active, offers_video, \
+                    offers_phone, offers_in_person, user_id FROM practitioners WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("practitioner.not_found"))
+    }
+
+    /// Free slots of a practitioner for local dates `from..=to`, with slot lengths.
+    pub async fn compute(
+        tx: &mut Tx,
+        id: Uuid,
+        p: &Bookable,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> ApiResult<(Tz, Vec<Slot>)> {
+        let zone: Tz = p
+            .time_zone
+            .parse()
+            .map_err(|_| ApiError::internal("stored time zone is invalid"))?;
+        let rows: Vec<(
+            bool,
+            Option<i16>,
+            Option<NaiveTime>,
+            Option<NaiveTime>,
+            i32,
+            Option<NaiveDate>,
+        )> = sqlx::query_as(
+            "SELECT is_exception, day_of_week, start_time, end_time, slot_duration, exception_date \
+             FROM availabilities WHERE practitioner_id = $1 AND is_active",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut weekly = Vec::new();
+        let mut exceptions = Vec::new();
+        for (is_exception, day, start, end, slot, date) in rows {
+            match (is_exception, day, start, end, date) {
+                (false, Some(day), Some(start), Some(end), _) => weekly.push(Weekly {
+                    day_of_week: day as u32,
+                    start,
+                    end,
+                    slot_minutes: i64::from(slot),
+                }),
+                (true, _, start, end, Some(date)) => exceptions.push(Exception {
+                    date,
+                    range: start.zip(end),
+                }),
+                _ => {}
+            }
+        }
+        let now = Utc::now();
+        let window_start = super::to_utc(zone, from.and_time(NaiveTime::MIN)).unwrap_or(now) - Duration::days(1);
+        let window_end = super::to_utc(zone, to.and_time(NaiveTime::MIN)).unwrap_or(now) + Duration::days(2);
+        let busy: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+            sqlx::query_as("SELECT starts_at, ends_at FROM practitioner_busy($1, $2, $3)")
+                .bind(id)
+                .bind(window_start)
+                .bind(window_end)
+                .fetch_all(&mut **tx)
+                .await?;
+        let constraints = Constraints {
+            not_before: now + Duration::minutes(i64::from(p.minimum_notice_minutes)),
+            not_after: p.booking_horizon_days.map(|days| now + Duration::days(i64::from(days))),
+            busy,
+        };
+        Ok((zone, free_slots(zone, &weekly, &exceptions, from, to, &constraints)))
+    }
+
+    async fn serve(
+        mut auth: Auth<AnyRole>,
+        id: Uuid,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> ApiResult<Json<Slots>> {
+        let p = bookable(&mut auth.tx, id).await?;
+        if !p.is_validated || !p.is_active {
+            // Not bookable: no slots (the practitioner themselves may still look).
+            if auth.principal.practitioner_id != Some(id) {
+                return Err(ApiError::not_found("practitioner.not_found"));
+            }
+        }
+        let zone: Tz = p
+            .time_zone
+            .parse()
+            .map_err(|_| ApiError::internal("stored time zone is invalid"))?;
+        let today = Utc::now().with_timezone(&zone).date_naive();
+        let from = from.unwrap_or(today);
+        let to = to.unwrap_or(from + Duration::days(13));
+        let mut v = Validator::new();
+        v.check(to >= from, "to", "must not be before from");
+        v.check(
+            (to - from).num_days() < MAX_DAYS,
+            "to",
+            format!("the window is at most {MAX_DAYS} days"),
+        );
+        v.finish()?;
+        let (_, slots) = compute(&mut auth.tx, id, &p, from, to).await?;
+        auth.commit().await?;
+        Ok(Json(Slots {
+            time_zone: p.time_zone,
+            slots,
+        }))
+    }
+
+    /// A practitioner's free slots between two local dates.
+    #[utoipa::path(get, path = "/practitioners/{id}/availability", tag = "availability", security(("bearer" = [])),
+        params(Window), responses((status = 200, body = Slots), (status = 404, body = crate::error::Problem),
+                                  (status = 422, body = crate::error::Problem)))]
+    pub async fn for_practitioner(
+        auth: Auth<AnyRole>,
+        Path(id): Path<Uuid>,
+        ApiQuery(w): ApiQuery<Window>,
+    ) -> ApiResult<Json<Slots>> {
+        serve(auth, id, w.from, w.to).await
+    }
+
+    /// The same, with the practitioner in the query string.
+    #[utoipa::path(get, path = "/availability/slots", tag = "availability", security(("bearer" = [])),
+        params(SlotsQuery), responses((status = 200, body = Slots), (status = 404, body = crate::error::Problem),
+                                      (status = 422, body = crate::error::Problem)))]
+    pub async fn by_query(auth: Auth<AnyRole>, ApiQuery(q): ApiQuery<SlotsQuery>) -> ApiResult<Json<Slots>> {
+        serve(auth, q.practitioner_id, q.from, q.to).await
+    }
+}

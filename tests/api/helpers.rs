@@ -23,6 +23,10 @@ use zeroize::Zeroizing;
 
 /// The JWT secret every test server uses (tests forge tokens with it).
 pub const JWT_SECRET: &str = "test-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+/// The Jitsi app secret of test servers (room tokens verify with it).
+pub const JITSI_SECRET: &str = "test-jitsi-secret-0123456789abcdefghijkl";
+/// The shared secret of the Jitsi event webhook in tests.
+pub const JITSI_WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 /// A password that passes every rule.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -140,6 +144,8 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         jitsi_app_id: "huntzen".to_owned(),
         jitsi_app_secret: None,
         smtp_url: None,
+        jitsi_webhook_secret: Some(JITSI_WEBHOOK_SECRET.to_owned()),
+        max_live_bookings: 3,
         mail_from: "HuntZen Care <no-reply@huntzen.test>".to_owned(),
         redis_url: None,
         storage_url: None,
@@ -152,7 +158,7 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
 fn test_secrets() -> Secrets {
     Secrets {
         jwt_secret: Zeroizing::new(JWT_SECRET.as_bytes().to_vec()),
-        jitsi_app_secret: Zeroizing::new(b"test-jitsi-secret-0123456789abcdefghijkl".to_vec()),
+        jitsi_app_secret: Zeroizing::new(JITSI_SECRET.as_bytes().to_vec()),
         master_keys: parse_keyring("6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf").expect("key"),
     }
 }

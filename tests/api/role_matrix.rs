@@ -32,7 +32,7 @@ fn matrix() -> Vec<(Route, Option<Vec<Role>>)> {
                 parts.next().expect("roles"),
             );
             let roles = match roles {
-                "PUBLIC" => None,
+                "PUBLIC" | "WEBHOOK" => None,
                 "ANY" => Some(Role::ALL.to_vec()),
                 list => Some(list.split(',').map(|r| r.parse().expect("role")).collect()),
             };
