@@ -201,7 +201,7 @@ async fn remind(job: ReminderJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxD
         )
         .bind(target.user_id)
         .bind(&rendered.subject)
-        .bind(format!("{when}"))
+        .bind(&when)
         .bind(format!("/consultations/{}", job.consultation_id))
         .execute(&mut *tx)
         .await?;

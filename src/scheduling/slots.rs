@@ -332,6 +332,16 @@ pub mod http {
         pub user_id: Uuid,
     }
 
+    /// (is_exception, day_of_week, start_time, end_time, slot_duration, exception_date)
+    type AvailabilityRow = (
+        bool,
+        Option<i16>,
+        Option<NaiveTime>,
+        Option<NaiveTime>,
+        i32,
+        Option<NaiveDate>,
+    );
+
     /// The practitioner as the caller may see them, or 404.
     pub async fn bookable(tx: &mut Tx, id: Uuid) -> ApiResult<Bookable> {
         sqlx::query_as(
@@ -356,14 +366,7 @@ pub mod http {
             .time_zone
             .parse()
             .map_err(|_| ApiError::internal("stored time zone is invalid"))?;
-        let rows: Vec<(
-            bool,
-            Option<i16>,
-            Option<NaiveTime>,
-            Option<NaiveTime>,
-            i32,
-            Option<NaiveDate>,
-        )> = sqlx::query_as(
+        let rows: Vec<AvailabilityRow> = sqlx::query_as(
             "SELECT is_exception, day_of_week, start_time, end_time, slot_duration, exception_date \
              FROM availabilities WHERE practitioner_id = $1 AND is_active",
         )

@@ -9,4 +9,5 @@ mod mail_smtp;
 mod onboarding;
 mod rls;
 mod role_matrix;
+mod scheduling;
 mod tenancy;
