@@ -33,6 +33,13 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Re-wrap every data key under the current master key (the first of ENCRYPTION_KEY).
+    /// Safe to interrupt and run again.
+    RotateKeys {
+        /// Data keys per committed batch.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
     /// Create a platform administrator; the password is read from standard input.
     CreateAdmin {
         /// The administrator's email.
@@ -82,6 +89,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (db, cluster) = open_database(&settings).await?;
             tracing::info!("migrations applied");
             close(db, cluster).await
+        }
+        Command::RotateKeys { batch } => {
+            let secrets = settings.secrets()?;
+            let keyring = crate::crypto::Keyring::new(&secrets.master_keys)?;
+            let (db, cluster) = open_database(&settings).await?;
+            let result = crate::crypto::rotation::rotate(&db, &keyring, batch.max(1), &mut std::io::stdout()).await;
+            close(db, cluster).await?;
+            result.map(drop)
         }
         Command::CreateAdmin { email, role } => {
             let password = read_password()?;

@@ -8,8 +8,12 @@ pub mod api;
 pub mod audit;
 /// Identity: passwords, access tokens, login sessions and the request extractors.
 pub mod auth;
+/// Chat beside a consultation (sealed messages, attachments).
+pub mod chat;
 /// The `huntzen` command line: `serve`, `migrate`, `create-admin`.
 pub mod cli;
+/// Clinical notes: the practitioner's own, sealed, every read audited.
+pub mod clinical;
 /// Companies (tenants): creation, validation, profile.
 pub mod companies;
 /// Configuration from the environment, and secrets (generated in development).
@@ -24,10 +28,14 @@ pub mod employees;
 pub mod error;
 /// Request body extraction and input validation that answer in the error format.
 pub mod extract;
+/// Uploaded files: type sniffing, sealing, download.
+pub mod files;
 /// Liveness and readiness.
 pub mod health;
 /// Background jobs on the durable PostgreSQL queue (mail).
 pub mod jobs;
+/// The employee's private journal, sealed.
+pub mod journal;
 /// Outgoing mail: SMTP, or `.eml` files in the outbox.
 pub mod mail;
 /// The caller's own account: `GET /api/me`.
@@ -44,5 +52,7 @@ pub mod scheduling;
 pub mod server;
 /// Shared application state handed to every handler.
 pub mod state;
+/// Blob storage of encrypted files.
+pub mod storage;
 /// Logging: structured, JSON in production, rotated daily under `$DATA_DIR/logs`.
 pub mod telemetry;

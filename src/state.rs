@@ -23,6 +23,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Key of Jitsi room tokens and room names.
     pub jitsi_secret: Arc<zeroize::Zeroizing<Vec<u8>>>,
+    /// Blob store of (encrypted) files.
+    pub store: crate::storage::Store,
 }
 
 impl AppState {
@@ -51,11 +53,12 @@ impl AppState {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
             db,
-            settings: Arc::new(settings),
+            settings: Arc::new(settings.clone()),
             tokens: Arc::new(AccessTokens::new(&secrets.jwt_secret)),
             passwords: Passwords::new(workers)?,
             keyring: Arc::new(Keyring::new(&secrets.master_keys)?),
             jitsi_secret: Arc::new(secrets.jitsi_app_secret.clone()),
+            store: crate::storage::Store::new(settings.storage_url.as_deref(), &settings.data_dir)?,
         })
     }
 }

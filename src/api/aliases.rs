@@ -23,6 +23,8 @@ pub const ALIASES: &[(Method, &str, &str)] = &[
         "/api/practitioners/{id}/validate",
     ),
     (Method::GET, "/api/practitioners/search", "/api/practitioners"),
+    (Method::GET, "/api/journal/entries", "/api/journal"),
+    (Method::POST, "/api/journal/entries", "/api/journal"),
     (Method::GET, "/api/practitioners/me/availability", "/api/availability"),
     (Method::POST, "/api/practitioners/me/availability", "/api/availability"),
     (

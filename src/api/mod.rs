@@ -49,6 +49,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::practitioners::router())
         .merge(crate::scheduling::router())
         .merge(crate::notifications::router())
+        .merge(crate::chat::router())
+        .merge(crate::clinical::router())
+        .merge(crate::journal::router())
 }
 
 /// The OpenAPI document of every route, aliases included.

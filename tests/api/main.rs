@@ -1,6 +1,7 @@
 //! Integration tests: one binary, the real router, a real PostgreSQL under RLS.
 
 mod auth_flows;
+mod confidential;
 mod fixtures;
 mod helpers;
 mod http;

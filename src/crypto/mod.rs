@@ -11,6 +11,9 @@ use zeroize::Zeroizing;
 
 use crate::config::MasterKey;
 
+pub mod data_keys;
+pub mod rotation;
+
 const VERSION: u8 = 1;
 const HEADER: usize = 1 + 4 + 12;
 
@@ -61,6 +64,11 @@ impl Keyring {
         let id = key_id(sealed)?;
         let (_, key) = self.keys.iter().find(|(k, _)| *k == id).ok_or(CryptoError::Malformed)?;
         open_with(key, aad, sealed)
+    }
+
+    /// The current master key's id, as stored in `data_keys.master_key_id`.
+    pub fn current_id(&self) -> String {
+        format!("{:08x}", self.keys[0].0)
     }
 
     /// Whether a value is sealed under the current key (rotation skips those).
@@ -158,7 +166,7 @@ mod tests {
     fn nonces_are_fresh() {
         let ring = ring(K1);
         let mut seen = std::collections::HashSet::new();
-        for _ in 0..10_000 {
+        for _ in 0..100_000 {
             let sealed = ring.seal(b"a", b"same plaintext");
             assert!(seen.insert(sealed[5..HEADER].to_vec()), "nonce repeated");
         }

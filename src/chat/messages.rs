@@ -1,0 +1,282 @@
+//! Chat messages: stored sealed with the consultation's data key (bound to the message id), read
+//! and written under the caller's RLS context — so only the two participants ever reach them.
+//! Used by the REST routes and by the Socket.IO `/chat` namespace alike.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::Role;
+use crate::crypto::Keyring;
+use crate::crypto::data_keys::{self, Subject};
+use crate::db::{Principal, Tx};
+use crate::error::{ApiError, ApiResult, Validator};
+use crate::scheduling::model::Status;
+
+/// Longest message, in characters.
+pub const MAX_CHARS: usize = 5000;
+
+/// A file attached to a message.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub id: Uuid,
+    /// `GET` it with a bearer token.
+    pub url: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// A message as its participants see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: Uuid,
+    pub consultation_id: Uuid,
+    pub sender_id: Uuid,
+    pub sender_role: Role,
+    /// The text (`null` once its keys were destroyed by an erasure).
+    pub content: Option<String>,
+    pub client_message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub attachment: Option<Attachment>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    consultation_id: Uuid,
+    sender_id: Uuid,
+    sender_role: Role,
+    content: Vec<u8>,
+    key_id: Uuid,
+    client_message_id: Option<String>,
+    created_at: DateTime<Utc>,
+    read_at: Option<DateTime<Utc>>,
+    attachment_file_id: Option<Uuid>,
+    attachment_type: Option<String>,
+    attachment_size: Option<i64>,
+}
+
+const SELECT: &str = "SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, \
+    m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS attachment_type, \
+    f.size AS attachment_size FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id";
+
+async fn decrypt(tx: &mut Tx, keyring: &Keyring, rows: Vec<Row>) -> ApiResult<Vec<Message>> {
+    let mut keys: std::collections::HashMap<Uuid, Option<data_keys::DataKey>> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(row.key_id) {
+            slot.insert(data_keys::by_id(tx, keyring, row.key_id).await?);
+        }
+        let content = match keys.get(&row.key_id).and_then(Option::as_ref) {
+            Some(key) => Some(key.open_text("messages", "content", row.id, &row.content)?),
+            None => None,
+        };
+        let attachment = match (row.attachment_file_id, row.attachment_type, row.attachment_size) {
+            (Some(id), Some(content_type), Some(size)) => Some(Attachment {
+                id,
+                url: format!("/api/files/{id}"),
+                content_type,
+                size,
+            }),
+            _ => None,
+        };
+        out.push(Message {
+            id: row.id,
+            consultation_id: row.consultation_id,
+            sender_id: row.sender_id,
+            sender_role: row.sender_role,
+            content,
+            client_message_id: row.client_message_id,
+            created_at: row.created_at,
+            read_at: row.read_at,
+            attachment,
+        });
+    }
+    Ok(out)
+}
+
+/// The consultation's status and end, if the caller takes part in it (else 404).
+async fn consultation(tx: &mut Tx, id: Uuid) -> ApiResult<(Status, DateTime<Utc>, Option<DateTime<Utc>>)> {
+    sqlx::query_as("SELECT status, add_minutes(scheduled_at, duration), ended_at FROM consultations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("consultation.not_found"))
+}
+
+/// 404 unless the caller takes part in the consultation (reading is always open to them).
+pub async fn ensure_participant(tx: &mut Tx, id: Uuid) -> ApiResult<()> {
+    consultation(tx, id).await.map(drop)
+}
+
+/// Sending is open from booking until 7 days after the end; never on CANCELLED or NO_SHOW.
+pub async fn ensure_open(tx: &mut Tx, id: Uuid) -> ApiResult<()> {
+    let (status, planned_end, ended_at) = consultation(tx, id).await?;
+    let closed = match status {
+        Status::Cancelled | Status::NoShow => true,
+        Status::Completed => Utc::now() > ended_at.unwrap_or(planned_end) + Duration::days(7),
+        _ => false,
+    };
+    if closed {
+        return Err(ApiError::conflict(
+            "chat.closed",
+            "This conversation is closed to new messages.",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a message text.
+pub fn check_content(content: &str, attachment: bool) -> ApiResult<String> {
+    let text = content.trim().to_owned();
+    let mut v = Validator::new();
+    v.check(attachment || !text.is_empty(), "content", "is required");
+    v.check(
+        text.chars().count() <= MAX_CHARS,
+        "content",
+        format!("must have at most {MAX_CHARS} characters"),
+    );
+    v.finish()?;
+    Ok(text)
+}
+
+/// Stores a message (sealed). With a `client_message_id` already used by this sender in this
+/// consultation, nothing is stored and the first message is returned with `false`.
+pub async fn send(
+    tx: &mut Tx,
+    keyring: &Keyring,
+    sender: &Principal,
+    consultation_id: Uuid,
+    content: &str,
+    client_message_id: Option<&str>,
+    attachment: Option<Uuid>,
+) -> ApiResult<(Message, bool)> {
+    let content = check_content(content, attachment.is_some())?;
+    let client_message_id = client_message_id.map(str::trim).filter(|c| !c.is_empty());
+    let mut v = Validator::new();
+    v.check(
+        client_message_id.is_none_or(|c| c.len() <= 100),
+        "clientMessageId",
+        "must have at most 100 characters",
+    );
+    v.finish()?;
+    ensure_open(tx, consultation_id).await?;
+    if let Some(client_id) = client_message_id
+        && let Some(first) = by_client_id(tx, keyring, consultation_id, sender.user_id, client_id).await?
+    {
+        return Ok((first, false));
+    }
+    let key = data_keys::get_or_create(tx, keyring, Subject::Consultation, consultation_id).await?;
+    let id = Uuid::new_v4();
+    let sealed = key.seal("messages", "content", id, content.as_bytes());
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, consultation_id, sender_id, sender_role, content, key_id, client_message_id, attachment_file_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consultation_id, sender_id, client_message_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(consultation_id)
+    .bind(sender.user_id)
+    .bind(sender.role)
+    .bind(sealed)
+    .bind(key.id)
+    .bind(client_message_id)
+    .bind(attachment)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        // A concurrent retry stored it first.
+        let client_id = client_message_id.unwrap_or_default();
+        let first = by_client_id(tx, keyring, consultation_id, sender.user_id, client_id).await?;
+        return first
+            .map(|m| (m, false))
+            .ok_or_else(|| ApiError::internal("message vanished"));
+    }
+    let message = one(tx, keyring, id).await?;
+    Ok((message, true))
+}
+
+async fn by_client_id(
+    tx: &mut Tx,
+    keyring: &Keyring,
+    consultation: Uuid,
+    sender: Uuid,
+    client_id: &str,
+) -> ApiResult<Option<Message>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE m.consultation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"
+    )))
+    .bind(consultation)
+    .bind(sender)
+    .bind(client_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(decrypt(tx, keyring, rows).await?.into_iter().next())
+}
+
+/// One message the caller may read (else 404).
+pub async fn one(tx: &mut Tx, keyring: &Keyring, id: Uuid) -> ApiResult<Message> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE m.id = $1")))
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+    decrypt(tx, keyring, rows)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found("message.not_found"))
+}
+
+/// A page of history ending before `before` (oldest first), and the cursor of the page before it.
+pub async fn history(
+    tx: &mut Tx,
+    keyring: &Keyring,
+    consultation_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> ApiResult<(Vec<Message>, Option<Uuid>)> {
+    ensure_participant(tx, consultation_id).await?;
+    let mut rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE m.consultation_id = $1 AND ($2::uuid IS NULL OR (m.created_at, m.id) < \
+             (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1)) \
+         ORDER BY m.created_at DESC, m.id DESC LIMIT $3"
+    )))
+    .bind(consultation_id)
+    .bind(before)
+    .bind(limit + 1)
+    .fetch_all(&mut **tx)
+    .await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    rows.reverse();
+    let next = if more { rows.first().map(|r| r.id) } else { None };
+    Ok((decrypt(tx, keyring, rows).await?, next))
+}
+
+/// Messages after `since` (a message id the client saw last), oldest first: what a client missed.
+pub async fn since(tx: &mut Tx, keyring: &Keyring, consultation_id: Uuid, since: Uuid) -> ApiResult<Vec<Message>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE m.consultation_id = $1 AND (m.created_at, m.id) > \
+             (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1) \
+         ORDER BY m.created_at, m.id LIMIT 500"
+    )))
+    .bind(consultation_id)
+    .bind(since)
+    .fetch_all(&mut **tx)
+    .await?;
+    decrypt(tx, keyring, rows).await
+}
+
+/// Marks a message read by its recipient (the sender's own messages stay as they are).
+pub async fn mark_read(tx: &mut Tx, keyring: &Keyring, reader: &Principal, id: Uuid) -> ApiResult<Message> {
+    sqlx::query(
+        "UPDATE messages SET is_read = true, read_at = coalesce(read_at, now()) WHERE id = $1 AND sender_id <> $2",
+    )
+    .bind(id)
+    .bind(reader.user_id)
+    .execute(&mut **tx)
+    .await?;
+    one(tx, keyring, id).await
+}

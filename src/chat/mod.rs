@@ -1,0 +1,154 @@
+//! Chat beside a consultation: REST here, Socket.IO in `realtime`. Messages are sealed at rest.
+
+pub mod messages;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::Auth;
+use crate::auth::extract::Participant;
+use crate::error::{ApiResult, Validator};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::files::{self, Upload};
+use crate::state::AppState;
+use messages::Message;
+
+/// History cursor.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// A message id: return messages before it.
+    pub before: Option<Uuid>,
+    /// At most 100 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// A page of history, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    pub items: Vec<Message>,
+    /// Pass as `before` for the page before this one; `null` at the beginning.
+    pub next_cursor: Option<Uuid>,
+}
+
+/// A new message.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendRequest {
+    pub content: String,
+    /// The client's id for this message: a retry with the same id returns the first message.
+    pub client_message_id: Option<String>,
+}
+
+/// Messages of a consultation (participants only).
+#[utoipa::path(get, path = "/chat/{consultationId}/messages", tag = "chat", security(("bearer" = [])), params(HistoryQuery),
+    responses((status = 200, body = History), (status = 404, body = crate::error::Problem)))]
+pub async fn history(
+    State(state): State<AppState>,
+    mut auth: Auth<Participant>,
+    Path(consultation_id): Path<Uuid>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> ApiResult<Json<History>> {
+    let limit = query.limit.unwrap_or(50);
+    let mut v = Validator::new();
+    v.check((1..=100).contains(&limit), "limit", "must be between 1 and 100");
+    v.finish()?;
+    let (items, next_cursor) =
+        messages::history(&mut auth.tx, &state.keyring, consultation_id, query.before, limit).await?;
+    auth.commit().await?;
+    Ok(Json(History { items, next_cursor }))
+}
+
+/// Send a message.
+#[utoipa::path(post, path = "/chat/{consultationId}/messages", tag = "chat", security(("bearer" = [])), request_body = SendRequest,
+    responses((status = 201, body = Message), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn send(
+    State(state): State<AppState>,
+    mut auth: Auth<Participant>,
+    Path(consultation_id): Path<Uuid>,
+    ApiJson(body): ApiJson<SendRequest>,
+) -> ApiResult<(StatusCode, Json<Message>)> {
+    let principal = auth.principal.clone();
+    let (message, _) = messages::send(
+        &mut auth.tx,
+        &state.keyring,
+        &principal,
+        consultation_id,
+        &body.content,
+        body.client_message_id.as_deref(),
+        None,
+    )
+    .await?;
+    auth.commit().await?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+/// Mark a message read (by its recipient).
+#[utoipa::path(put, path = "/chat/messages/{id}/read", tag = "chat", security(("bearer" = [])),
+    responses((status = 200, body = Message), (status = 404, body = crate::error::Problem)))]
+pub async fn read(
+    State(state): State<AppState>,
+    mut auth: Auth<Participant>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Message>> {
+    let principal = auth.principal.clone();
+    let message = messages::mark_read(&mut auth.tx, &state.keyring, &principal, id).await?;
+    auth.commit().await?;
+    Ok(Json(message))
+}
+
+/// Send a file (PNG, JPEG, WebP or PDF, at most 10 MiB) as a message; optional fields `content`
+/// and `clientMessageId`.
+#[utoipa::path(post, path = "/chat/{consultationId}/upload", tag = "chat", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", content = String),
+    responses((status = 201, body = Message), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    mut auth: Auth<Participant>,
+    Path(consultation_id): Path<Uuid>,
+    upload: Upload,
+) -> ApiResult<(StatusCode, Json<Message>)> {
+    let principal = auth.principal.clone();
+    messages::ensure_open(&mut auth.tx, consultation_id).await?;
+    let stored = files::store(
+        &state,
+        &mut auth.tx,
+        &principal,
+        &upload,
+        Some(consultation_id),
+        "CHAT_ATTACHMENT",
+    )
+    .await?;
+    let caption = upload.fields.get("content").map(String::as_str).unwrap_or("");
+    let (message, _) = messages::send(
+        &mut auth.tx,
+        &state.keyring,
+        &principal,
+        consultation_id,
+        caption,
+        upload.fields.get("clientMessageId").map(String::as_str),
+        Some(stored.id),
+    )
+    .await?;
+    auth.commit().await?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+/// Routes of this feature.
+pub fn router() -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(upload))
+        .route_layer(DefaultBodyLimit::max(files::MAX_BYTES + 256 * 1024));
+    OpenApiRouter::new()
+        .merge(uploads)
+        .routes(routes!(history, send))
+        .routes(routes!(read))
+        .routes(routes!(files::download))
+}

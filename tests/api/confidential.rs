@@ -1,0 +1,561 @@
+//! Confidential content over REST: chat (idempotent, cursor, receipts, window), attachments,
+//! clinical notes (author only, audited reads), journal (owner only); nothing readable by anyone
+//! else; only ciphertext at rest; key rotation keeps everything readable.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use huntzen::auth::Role;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestResponse};
+
+struct Pair {
+    consultation: Uuid,
+    employee: String,
+    practitioner: String,
+    other_employee: String,
+    other_practitioner: String,
+    hr: String,
+    admin: String,
+}
+
+async fn pair(app: &TestApp) -> Pair {
+    let system = &app.db().system;
+    let company: Uuid = sqlx::query_scalar(
+        "INSERT INTO companies (name, slug, domain, is_active) VALUES ('C', 'c', 'c.test', true) RETURNING id",
+    )
+    .fetch_one(system)
+    .await
+    .expect("company");
+    let mut employees = Vec::new();
+    for who in ["emma", "eric"] {
+        let user = app
+            .create_user(&format!("{who}@c.test"), Role::Employee, Some(company))
+            .await;
+        let id: Uuid = sqlx::query_scalar(
+            "INSERT INTO employees (user_id, company_id, first_name, last_name) VALUES ($1, $2, $3, 'E') RETURNING id",
+        )
+        .bind(user)
+        .bind(company)
+        .bind(who)
+        .fetch_one(system)
+        .await
+        .expect("employee");
+        employees.push(id);
+    }
+    let mut practitioners = Vec::new();
+    for who in ["paula", "peter"] {
+        let user = app
+            .create_user(&format!("{who}@cabinet.test"), Role::Practitioner, None)
+            .await;
+        let id: Uuid = sqlx::query_scalar(
+            "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, $2, 'P', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
+        )
+        .bind(user)
+        .bind(who)
+        .fetch_one(system)
+        .await
+        .expect("practitioner");
+        practitioners.push(id);
+    }
+    let consultation: Uuid = sqlx::query_scalar(
+        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status) \
+         VALUES ($1, $2, $3, now() + interval '1 day', 'VIDEO', 'CONFIRMED') RETURNING id",
+    )
+    .bind(company)
+    .bind(employees[0])
+    .bind(practitioners[0])
+    .fetch_one(system)
+    .await
+    .expect("consultation");
+    app.create_user("hr@c.test", Role::AdminRh, Some(company)).await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    Pair {
+        consultation,
+        employee: app.login("emma@c.test").await,
+        practitioner: app.login("paula@cabinet.test").await,
+        other_employee: app.login("eric@c.test").await,
+        other_practitioner: app.login("peter@cabinet.test").await,
+        hr: app.login("hr@c.test").await,
+        admin: app.login("ops@huntzen.test").await,
+    }
+}
+
+fn multipart(token: &str, uri: &str, bytes: &[u8], extra: &[(&str, &str)]) -> Request<Body> {
+    let mut body = Vec::new();
+    for (name, value) in extra {
+        body.extend_from_slice(
+            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan.png\"\r\nContent-Type: image/png\r\n\r\n");
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(b"\r\n--B--\r\n");
+    Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=B")
+        .body(Body::from(body))
+        .expect("request")
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR-canary-attachment-bytes";
+
+#[tokio::test]
+async fn chat_between_the_two_participants_only() {
+    let app = TestApp::spawn().await;
+    let p = pair(&app).await;
+    let url = format!("/api/chat/{}/messages", p.consultation);
+    let first = app
+        .post(
+            &url,
+            Some(&p.employee),
+            json!({ "content": "Bonjour docteur", "clientMessageId": "c-1" }),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["content"], "Bonjour docteur");
+    assert_eq!(first.body["senderRole"], "EMPLOYEE");
+    let retry = app
+        .post(
+            &url,
+            Some(&p.employee),
+            json!({ "content": "Bonjour docteur", "clientMessageId": "c-1" }),
+        )
+        .await;
+    assert_eq!(retry.body["id"], first.body["id"], "a retry returns the first message");
+    for i in 0..4 {
+        app.post(
+            &url,
+            Some(&p.practitioner),
+            json!({ "content": format!("réponse {i}") }),
+        )
+        .await;
+    }
+    let page = app.get(&format!("{url}?limit=2"), Some(&p.employee)).await;
+    assert_eq!(page.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        page.body["items"][1]["content"], "réponse 3",
+        "oldest first within a page, newest page first"
+    );
+    let cursor = page.body["nextCursor"].as_str().expect("cursor").to_owned();
+    let older = app
+        .get(&format!("{url}?limit=10&before={cursor}"), Some(&p.employee))
+        .await;
+    assert_eq!(older.body["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(older.body["items"][0]["content"], "Bonjour docteur");
+    assert!(older.body["nextCursor"].is_null());
+    app.get(&format!("{url}?limit=101"), Some(&p.employee))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+
+    let id = first.body["id"].as_str().expect("id");
+    let own = app
+        .call(
+            Method::PUT,
+            &format!("/api/chat/messages/{id}/read"),
+            Some(&p.employee),
+            None,
+        )
+        .await;
+    assert!(
+        own.body["readAt"].is_null(),
+        "the sender does not mark their own message read"
+    );
+    let read = app
+        .call(
+            Method::PUT,
+            &format!("/api/chat/messages/{id}/read"),
+            Some(&p.practitioner),
+            None,
+        )
+        .await;
+    assert!(read.body["readAt"].is_string(), "{}", read.body);
+
+    for token in [&p.other_employee, &p.other_practitioner] {
+        app.get(&url, Some(token))
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "consultation.not_found");
+        app.post(&url, Some(token), json!({ "content": "intrusion" }))
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "consultation.not_found");
+        app.call(Method::PUT, &format!("/api/chat/messages/{id}/read"), Some(token), None)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "message.not_found");
+    }
+    for token in [&p.hr, &p.admin] {
+        app.get(&url, Some(token))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    }
+    app.post(&url, Some(&p.employee), json!({ "content": "   " }))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+
+    sqlx::query("UPDATE consultations SET status = 'CANCELLED' WHERE id = $1")
+        .bind(p.consultation)
+        .execute(&app.db().system)
+        .await
+        .expect("cancel");
+    app.post(&url, Some(&p.employee), json!({ "content": "encore ?" }))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "chat.closed");
+    assert_eq!(
+        app.get(&url, Some(&p.employee)).await.status,
+        StatusCode::OK,
+        "reading stays open"
+    );
+    sqlx::query("UPDATE consultations SET status = 'COMPLETED', ended_at = now() - interval '8 days' WHERE id = $1")
+        .bind(p.consultation)
+        .execute(&app.db().system)
+        .await
+        .expect("complete");
+    app.post(&url, Some(&p.employee), json!({ "content": "trop tard" }))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "chat.closed");
+}
+
+#[tokio::test]
+async fn attachments_are_typed_limited_sealed_and_private() {
+    let app = TestApp::spawn().await;
+    let p = pair(&app).await;
+    let uri = format!("/api/chat/{}/upload", p.consultation);
+    let sent = app
+        .send(multipart(&p.employee, &uri, PNG, &[("content", "mon ordonnance")]))
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
+    assert_eq!(sent.body["attachment"]["contentType"], "image/png");
+    let url = sent.body["attachment"]["url"].as_str().expect("url").to_owned();
+    let download = app
+        .send(
+            Request::builder()
+                .uri(&url)
+                .header(header::AUTHORIZATION, format!("Bearer {}", p.practitioner))
+                .body(Body::empty())
+                .expect("r"),
+        )
+        .await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(
+        download.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        Some("image/png")
+    );
+    for token in [&p.other_employee, &p.hr, &p.admin] {
+        let denied = app
+            .send(
+                Request::builder()
+                    .uri(&url)
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .expect("r"),
+            )
+            .await;
+        denied.assert_problem(StatusCode::NOT_FOUND, "file.not_found");
+    }
+    let text = app
+        .send(multipart(&p.employee, &uri, b"just text, not an image", &[]))
+        .await;
+    text.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "file.unsupported_type");
+    let mut big = PNG.to_vec();
+    big.resize(10 * 1024 * 1024 + 1, 0);
+    app.send(multipart(&p.employee, &uri, &big, &[]))
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large");
+    let json = app.post(&uri, Some(&p.employee), json!({})).await;
+    json.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.unsupported_media_type");
+}
+
+#[tokio::test]
+async fn clinical_notes_belong_to_their_author() {
+    let app = TestApp::spawn().await;
+    let p = pair(&app).await;
+    let created = app
+        .post(
+            "/api/clinical-notes",
+            Some(&p.practitioner),
+            json!({ "consultationId": p.consultation, "content": "Anxiété au travail." }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let second = app
+        .post(
+            &format!("/api/consultations/{}/notes", p.consultation),
+            Some(&p.practitioner),
+            json!({ "content": "Suivi dans 2 semaines." }),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    let listed = app
+        .get(
+            &format!("/api/clinical-notes/consultation/{}", p.consultation),
+            Some(&p.practitioner),
+        )
+        .await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(2));
+    assert_eq!(listed.body[0]["content"], "Anxiété au travail.");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'READ' AND resource = 'clinical_note'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("audit");
+    assert_eq!(audited, 2, "each note read is audited");
+    let leaked: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE details::text LIKE '%Anxiété%'")
+        .fetch_one(&app.db().system)
+        .await
+        .expect("audit");
+    assert_eq!(leaked, 0);
+
+    let updated = app
+        .call(
+            Method::PUT,
+            &format!("/api/clinical-notes/{id}"),
+            Some(&p.practitioner),
+            Some(json!({ "content": "Revu." })),
+        )
+        .await;
+    assert_eq!(updated.body["content"], "Revu.");
+    app.get(
+        &format!("/api/clinical-notes/consultation/{}", p.consultation),
+        Some(&p.employee),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    app.get(
+        &format!("/api/clinical-notes/consultation/{}", p.consultation),
+        Some(&p.other_practitioner),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "consultation.not_found");
+    app.post(
+        "/api/clinical-notes",
+        Some(&p.other_practitioner),
+        json!({ "consultationId": p.consultation, "content": "x" }),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "consultation.not_found");
+    app.call(
+        Method::PUT,
+        &format!("/api/clinical-notes/{id}"),
+        Some(&p.other_practitioner),
+        Some(json!({ "content": "x" })),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "clinical_note.not_found");
+    for token in [&p.hr, &p.admin] {
+        app.get(
+            &format!("/api/clinical-notes/consultation/{}", p.consultation),
+            Some(token),
+        )
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    }
+    assert_eq!(
+        app.call(
+            Method::DELETE,
+            &format!("/api/clinical-notes/{id}"),
+            Some(&p.practitioner),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[tokio::test]
+async fn the_journal_is_its_owners_alone() {
+    let app = TestApp::spawn().await;
+    let p = pair(&app).await;
+    let created = app
+        .post(
+            "/api/journal/entries",
+            Some(&p.employee),
+            json!({ "content": "Journée difficile.", "mood": "BAD", "tags": ["Travail"] }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["tags"], json!(["travail"]));
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let listed = app.get("/api/journal", Some(&p.employee)).await;
+    assert_eq!(listed.body["total"], 1);
+    assert_eq!(listed.body["items"][0]["content"], "Journée difficile.");
+    let updated = app
+        .call(
+            Method::PUT,
+            &format!("/api/journal/{id}"),
+            Some(&p.employee),
+            Some(json!({ "content": "Mieux.", "mood": "GOOD" })),
+        )
+        .await;
+    assert_eq!(
+        (updated.body["content"].as_str(), updated.body["mood"].as_str()),
+        (Some("Mieux."), Some("GOOD"))
+    );
+    app.get(&format!("/api/journal/{id}"), Some(&p.other_employee))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "journal_entry.not_found");
+    assert_eq!(
+        app.get("/api/journal/entries", Some(&p.other_employee)).await.body["total"],
+        0
+    );
+    for token in [&p.practitioner, &p.hr, &p.admin] {
+        app.get(&format!("/api/journal/{id}"), Some(token))
+            .await
+            .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    }
+    assert_eq!(
+        app.call(Method::DELETE, &format!("/api/journal/{id}"), Some(&p.employee), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Canary strings written through every confidential route must appear nowhere in plaintext:
+/// not in any table (as text or as bytea hex), not on disk, not in logs.
+#[tokio::test]
+async fn only_ciphertext_at_rest() {
+    let app = TestApp::spawn().await;
+    let p = pair(&app).await;
+    let canaries = [
+        "CANARY-MESSAGE-7f3a",
+        "CANARY-NOTE-91bc",
+        "CANARY-JOURNAL-55de",
+        "canary-attachment-bytes",
+    ];
+    let responses: Vec<TestResponse> = vec![
+        app.post(
+            &format!("/api/chat/{}/messages", p.consultation),
+            Some(&p.employee),
+            json!({ "content": canaries[0] }),
+        )
+        .await,
+        app.post(
+            "/api/clinical-notes",
+            Some(&p.practitioner),
+            json!({ "consultationId": p.consultation, "content": canaries[1] }),
+        )
+        .await,
+        app.post("/api/journal", Some(&p.employee), json!({ "content": canaries[2] }))
+            .await,
+        app.send(multipart(
+            &p.employee,
+            &format!("/api/chat/{}/upload", p.consultation),
+            PNG,
+            &[],
+        ))
+        .await,
+    ];
+    assert!(responses.iter().all(|r| r.status == StatusCode::CREATED));
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname IN ('public', 'apalis')",
+    )
+    .fetch_all(&app.db().system)
+    .await
+    .expect("tables");
+    for canary in canaries {
+        let hex = hex::encode(canary.as_bytes());
+        for table in &tables {
+            let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {table} t WHERE t::text ILIKE '%' || $1 || '%' OR t::text ILIKE '%' || $2 || '%'"
+            )))
+            .bind(canary)
+            .bind(&hex)
+            .fetch_one(&app.db().system)
+            .await
+            .expect("scan");
+            assert_eq!(hits, 0, "{canary} found in plaintext in {table}");
+        }
+        for entry in walk(app.dir.path()) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            assert!(
+                !contains(&bytes, canary.as_bytes()),
+                "{canary} found in {}",
+                entry.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn key_rotation_keeps_every_row_readable() {
+    let app = TestApp::spawn().await;
+    let p = pair(&app).await;
+    app.post(
+        &format!("/api/chat/{}/messages", p.consultation),
+        Some(&p.employee),
+        json!({ "content": "avant rotation" }),
+    )
+    .await;
+    app.post(
+        "/api/journal",
+        Some(&p.employee),
+        json!({ "content": "journal avant rotation" }),
+    )
+    .await;
+    let old = huntzen::config::parse_keyring("6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf")
+        .expect("old");
+    let new_hex = "0a1b2c3d4e5f60718293a4b5c6d7e8f9f8e7d6c5b4a392817060f5e4d3c2b1a0";
+    let both = huntzen::crypto::Keyring::new(
+        &huntzen::config::parse_keyring(&format!(
+            "{new_hex},6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf"
+        ))
+        .expect("ring"),
+    )
+    .expect("ring");
+    let mut out = Vec::new();
+    let done = huntzen::crypto::rotation::rotate(app.db(), &both, 1, &mut out)
+        .await
+        .expect("rotate");
+    assert_eq!(done.data_keys, 2);
+    let log = String::from_utf8(out).expect("utf8");
+    assert!(log.contains("re-wrapped 2/2"), "{log}");
+    let again = huntzen::crypto::rotation::rotate(app.db(), &both, 1, &mut Vec::new())
+        .await
+        .expect("rerun");
+    assert_eq!(again.data_keys, 0, "a re-run has nothing left to do");
+    // Only the new master key is needed now.
+    let only_new = huntzen::crypto::Keyring::new(&huntzen::config::parse_keyring(new_hex).expect("new")).expect("ring");
+    let (key_id, content, message_id): (Uuid, Vec<u8>, Uuid) =
+        sqlx::query_as("SELECT key_id, content, id FROM messages")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("message");
+    let mut conn = app.db().system.acquire().await.expect("conn");
+    let key = huntzen::crypto::data_keys::by_id(&mut conn, &only_new, key_id)
+        .await
+        .expect("unwrap")
+        .expect("key");
+    assert_eq!(
+        key.open_text("messages", "content", message_id, &content)
+            .expect("open"),
+        "avant rotation"
+    );
+    let stale = huntzen::crypto::Keyring::new(&old).expect("ring");
+    assert!(
+        huntzen::crypto::data_keys::by_id(&mut conn, &stale, key_id)
+            .await
+            .is_err(),
+        "the old master key alone no longer unwraps it"
+    );
+}
