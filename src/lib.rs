@@ -46,6 +46,8 @@ pub mod notifications;
 pub mod pagination;
 /// Practitioners: profiles, validation, search.
 pub mod practitioners;
+/// Socket.IO: chat, presence, notifications, call signalling.
+pub mod realtime;
 /// Scheduling: availability, slots, consultations, rooms.
 pub mod scheduling;
 /// Listening, middleware stack and graceful shutdown.

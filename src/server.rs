@@ -27,6 +27,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The full application: routes, state and middleware.
 pub fn app(state: AppState) -> Router {
     let cors = cors(&state.settings.allowed_origins());
+    state.realtime.start(&state);
+    let sockets = state.realtime.layer();
     // Aliases are rewritten before routing, so the outer router only wraps the rewritten one.
     let routed = crate::api::router().with_state(state);
     let rewritten = tower::ServiceBuilder::new()
@@ -47,6 +49,8 @@ pub fn app(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        // Socket.IO answers /socket.io itself, outside the timeout (long polling) but inside CORS.
+        .layer(sockets)
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {

@@ -25,6 +25,8 @@ pub struct AppState {
     pub jitsi_secret: Arc<zeroize::Zeroizing<Vec<u8>>>,
     /// Blob store of (encrypted) files.
     pub store: crate::storage::Store,
+    /// Socket.IO.
+    pub realtime: crate::realtime::Realtime,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             keyring: Arc::new(Keyring::new(&secrets.master_keys)?),
             jitsi_secret: Arc::new(secrets.jitsi_app_secret.clone()),
             store: crate::storage::Store::new(settings.storage_url.as_deref(), &settings.data_dir)?,
+            realtime: crate::realtime::Realtime::default(),
         })
     }
 }

@@ -87,6 +87,7 @@ pub async fn send(
     )
     .await?;
     auth.commit().await?;
+    crate::realtime::chat::broadcast_message(&state, &message, None).await;
     Ok((StatusCode::CREATED, Json(message)))
 }
 
@@ -101,6 +102,7 @@ pub async fn read(
     let principal = auth.principal.clone();
     let message = messages::mark_read(&mut auth.tx, &state.keyring, &principal, id).await?;
     auth.commit().await?;
+    crate::realtime::chat::broadcast_read(&state, &message, principal.user_id).await;
     Ok(Json(message))
 }
 
@@ -138,6 +140,7 @@ pub async fn upload(
     )
     .await?;
     auth.commit().await?;
+    crate::realtime::chat::broadcast_message(&state, &message, None).await;
     Ok((StatusCode::CREATED, Json(message)))
 }
 

@@ -233,6 +233,19 @@ impl TestApp {
         Self { state, router, dir }
     }
 
+    /// Serves the app on an ephemeral local port (for Socket.IO clients); returns its base URL.
+    pub async fn listen(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            huntzen::server::serve(listener, router, std::future::pending())
+                .await
+                .ok();
+        });
+        url
+    }
+
     /// The database handles.
     pub fn db(&self) -> &Db {
         &self.state.db

@@ -8,6 +8,7 @@ mod http;
 mod lifecycle;
 mod mail_smtp;
 mod onboarding;
+mod realtime;
 mod rls;
 mod role_matrix;
 mod scheduling;

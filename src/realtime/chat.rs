@@ -1,0 +1,300 @@
+//! The `/chat` namespace: `chat:join` (→ `chat:history`, `since` replays what was missed),
+//! `chat:message` (acknowledged after commit, broadcast as `chat:message:received`), `chat:typing`,
+//! `chat:read` (→ `chat:message:read`), `chat:leave`; the brief's `message:send` / `message:read`
+//! work as aliases and `message:received` / `message:read` are emitted too. Presence:
+//! `presence:update {userId, online}` to the people who share a consultation with the user.
+
+use serde::Deserialize;
+use serde_json::json;
+use socketioxide::extract::{AckSender, SocketRef, TryData};
+use uuid::Uuid;
+
+use super::{SocketUser, begin, user_of, user_room, within_budget};
+use crate::chat::messages::{self, Message};
+use crate::db::{Principal, Tx};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The room of a consultation's chat.
+pub fn room(consultation_id: Uuid) -> String {
+    format!("consultation:{consultation_id}")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Join {
+    consultation_id: Uuid,
+    since: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Send {
+    consultation_id: Uuid,
+    content: String,
+    client_message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Typing {
+    consultation_id: Uuid,
+    #[serde(default)]
+    is_typing: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Read {
+    message_id: Uuid,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Leave {
+    consultation_id: Uuid,
+}
+
+fn refuse(s: &SocketRef, code: &str, message: &str) {
+    s.emit("chat:error", &json!({ "code": code, "message": message })).ok();
+}
+
+fn refuse_error(s: &SocketRef, error: &ApiError) -> serde_json::Value {
+    let body = json!({ "code": error.code(), "message": error.to_string() });
+    s.emit("chat:error", &body).ok();
+    body
+}
+
+/// Opens a transaction of the socket's session; refusals become `chat:error`.
+async fn open(state: &AppState, s: &SocketRef, user: &SocketUser) -> Option<(Tx, Principal)> {
+    if !within_budget(user) {
+        refuse(s, "rate_limited", "Too many events; slow down.");
+        return None;
+    }
+    match begin(state, user).await {
+        Ok(Some(opened)) => Some(opened),
+        Ok(None) => {
+            refuse(s, "auth.session_ended", "This session has ended.");
+            s.clone().disconnect().ok();
+            None
+        }
+        Err(error) => {
+            refuse_error(s, &error);
+            None
+        }
+    }
+}
+
+/// Commits on success; a failure becomes `chat:error` (and the transaction rolls back).
+async fn finish<T>(s: &SocketRef, tx: Tx, result: Result<T, ApiError>) -> Option<T> {
+    match result {
+        Ok(value) => match tx.commit().await {
+            Ok(()) => Some(value),
+            Err(error) => {
+                refuse_error(s, &ApiError::from(error));
+                None
+            }
+        },
+        Err(error) => {
+            refuse_error(s, &error);
+            None
+        }
+    }
+}
+
+/// Sends a stored message to the consultation's room (except `skip`, the sender's socket).
+pub async fn broadcast_message(state: &AppState, message: &Message, skip: Option<&SocketRef>) {
+    let Some(ns) = state.realtime.io().of("/chat") else {
+        return;
+    };
+    let target = match skip {
+        Some(socket) => socket.to(room(message.consultation_id)),
+        None => ns.to(room(message.consultation_id)),
+    };
+    for event in ["chat:message:received", "message:received"] {
+        target.clone().emit(event, message).await.ok();
+    }
+}
+
+/// Tells the consultation's room a message was read.
+pub async fn broadcast_read(state: &AppState, message: &Message, reader: Uuid) {
+    let Some(ns) = state.realtime.io().of("/chat") else {
+        return;
+    };
+    let body = json!({ "messageId": message.id, "readBy": reader, "readAt": message.read_at });
+    for event in ["chat:message:read", "message:read"] {
+        ns.clone()
+            .to(room(message.consultation_id))
+            .emit(event, &body)
+            .await
+            .ok();
+    }
+}
+
+async fn partners(state: &AppState, user: &SocketUser) -> Vec<Uuid> {
+    let Ok(Some((mut tx, _))) = begin(state, user).await else {
+        return Vec::new();
+    };
+    let found = sqlx::query_scalar(
+        "SELECT p.user_id FROM consultations c JOIN practitioners p ON p.id = c.practitioner_id WHERE c.employee_id = app_employee_id() \
+         UNION SELECT e.user_id FROM consultations c JOIN employees e ON e.id = c.employee_id WHERE c.practitioner_id = app_practitioner_id()",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap_or_default();
+    tx.rollback().await.ok();
+    found
+}
+
+fn sockets_of(s: &SocketRef, user_id: Uuid) -> usize {
+    s.within(user_room(user_id)).sockets().len()
+}
+
+async fn announce(s: &SocketRef, partners: &[Uuid], user_id: Uuid, online: bool) {
+    for partner in partners {
+        s.within(user_room(*partner))
+            .emit("presence:update", &json!({ "userId": user_id, "online": online }))
+            .await
+            .ok();
+    }
+}
+
+/// A socket joined `/chat`.
+pub async fn connected(state: AppState, s: SocketRef) {
+    let Some(user) = user_of(&s) else { return };
+    let me = user.principal.user_id;
+    s.join(user_room(me));
+    let (st, u) = (state.clone(), user.clone());
+    s.on("chat:join", move |s: SocketRef, TryData(join): TryData<Join>| {
+        let (state, user) = (st.clone(), u.clone());
+        async move {
+            let Ok(join) = join else {
+                return refuse(&s, "validation.failed", "chat:join needs {consultationId}");
+            };
+            let Some((mut tx, _)) = open(&state, &s, &user).await else {
+                return;
+            };
+            let result = match join.since {
+                Some(since) => match messages::ensure_participant(&mut tx, join.consultation_id).await {
+                    Ok(()) => messages::since(&mut tx, &state.keyring, join.consultation_id, since).await,
+                    Err(error) => Err(error),
+                },
+                None => messages::history(&mut tx, &state.keyring, join.consultation_id, None, 50)
+                    .await
+                    .map(|h| h.0),
+            };
+            let history = finish(&s, tx, result).await;
+            if let Some(history) = history {
+                s.join(room(join.consultation_id));
+                s.emit("chat:history", &(history,)).ok();
+            }
+        }
+    });
+
+    let (st, u) = (state.clone(), user.clone());
+    let on_send = move |s: SocketRef, TryData(send): TryData<Send>, ack: AckSender| {
+        let (state, user) = (st.clone(), u.clone());
+        async move {
+            let Ok(send) = send else {
+                ack.send(&json!({ "ok": false, "error": { "code": "validation.failed", "message": "chat:message needs {consultationId, content}" } })).ok();
+                return;
+            };
+            let stored = match open(&state, &s, &user).await {
+                Some((mut tx, principal)) => {
+                    let result = messages::send(
+                        &mut tx,
+                        &state.keyring,
+                        &principal,
+                        send.consultation_id,
+                        &send.content,
+                        send.client_message_id.as_deref(),
+                        None,
+                    )
+                    .await;
+                    finish(&s, tx, result).await
+                }
+                None => None,
+            };
+            match stored {
+                Some((message, fresh)) => {
+                    ack.send(&json!({ "ok": true, "message": message })).ok();
+                    if fresh {
+                        s.join(room(message.consultation_id));
+                        broadcast_message(&state, &message, Some(&s)).await;
+                    }
+                }
+                None => {
+                    ack.send(&json!({ "ok": false, "error": { "code": "chat.refused", "message": "The message was not stored; see chat:error." } })).ok();
+                }
+            }
+        }
+    };
+    s.on("chat:message", on_send.clone());
+    s.on("message:send", on_send);
+
+    let u = user.clone();
+    s.on("chat:typing", move |s: SocketRef, TryData(typing): TryData<Typing>| {
+        let user = u.clone();
+        async move {
+            let Ok(typing) = typing else { return };
+            let room = room(typing.consultation_id);
+            if within_budget(&user) && s.rooms().iter().any(|r| *r == room) {
+                let body = json!({ "consultationId": typing.consultation_id, "userId": user.principal.user_id, "isTyping": typing.is_typing });
+                s.to(room).emit("chat:typing", &body).await.ok();
+            }
+        }
+    });
+
+    let (st, u) = (state.clone(), user.clone());
+    let on_read = move |s: SocketRef, TryData(read): TryData<Read>| {
+        let (state, user) = (st.clone(), u.clone());
+        async move {
+            let Ok(read) = read else {
+                return refuse(&s, "validation.failed", "chat:read needs {messageId}");
+            };
+            let Some((mut tx, principal)) = open(&state, &s, &user).await else {
+                return;
+            };
+            let result = messages::mark_read(&mut tx, &state.keyring, &principal, read.message_id).await;
+            let marked = finish(&s, tx, result).await;
+            if let Some(message) = marked {
+                broadcast_read(&state, &message, user.principal.user_id).await;
+            }
+        }
+    };
+    s.on("chat:read", on_read.clone());
+    s.on("message:read", on_read);
+
+    s.on("chat:leave", async |s: SocketRef, TryData(leave): TryData<Leave>| {
+        if let Ok(leave) = leave {
+            s.leave(room(leave.consultation_id));
+        }
+    });
+
+    // Presence after the handlers: events sent right after connecting must find them.
+    let partners = partners(&state, &user).await;
+    if sockets_of(&s, me) == 1 {
+        announce(&s, &partners, me, true).await;
+    }
+    for partner in &partners {
+        if sockets_of(&s, *partner) > 0 {
+            s.emit("presence:update", &json!({ "userId": partner, "online": true }))
+                .ok();
+        }
+    }
+
+    s.on_disconnect(move |s: SocketRef| {
+        let partners = partners.clone();
+        async move {
+            let others = s
+                .within(user_room(me))
+                .sockets()
+                .into_iter()
+                .filter(|o| o.id != s.id)
+                .count();
+            if others == 0 {
+                announce(&s, &partners, me, false).await;
+            }
+        }
+    });
+}
