@@ -98,12 +98,14 @@ async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynE
         MailKind::Invitation => (Purpose::Invitation, "reset-password"),
         MailKind::PasswordReset => (Purpose::ResetPassword, "reset-password"),
     };
+    // The token is committed before the mail leaves, so the link works as soon as it arrives; a
+    // failed send is retried with a new token (issuing one retires the previous).
     let token = one_time::issue(&mut tx, job.user_id, purpose).await?;
+    tx.commit().await?;
     let link = format!("{}/{path}?token={token}", ctx.public_url.trim_end_matches('/'));
     let name = recipient.name.as_deref().unwrap_or(&recipient.email);
     let rendered = templates::render(job.kind, &recipient.locale, name, &link, purpose.lifetime().num_hours());
     ctx.mailer.send(&recipient.email, &rendered).await?;
-    tx.commit().await?;
     tracing::info!(kind = ?job.kind, user_id = %job.user_id, "mail sent");
     Ok(())
 }
