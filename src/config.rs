@@ -93,6 +93,14 @@ pub struct Settings {
     #[arg(long, env = "STORAGE_URL", global = true)]
     pub storage_url: Option<String>,
 
+    /// STUN server URLs for audio calls, comma-separated (empty: none; peers on one network still connect).
+    #[arg(long, env = "STUN_URLS", default_value = "", global = true)]
+    pub stun_urls: String,
+
+    /// Seconds an audio call rings before it is missed.
+    #[arg(long, env = "CALL_RING_SECONDS", default_value_t = 30, global = true)]
+    pub call_ring_seconds: u64,
+
     /// TURN server URLs for audio calls, comma-separated.
     #[arg(long, env = "TURN_URLS", global = true)]
     pub turn_urls: Option<String>,

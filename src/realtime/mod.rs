@@ -33,6 +33,7 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
 pub struct Realtime {
     io: SocketIo,
     layer: SocketIoLayer,
+    calls: calls::Calls,
 }
 
 impl std::fmt::Debug for Realtime {
@@ -47,7 +48,11 @@ impl Default for Realtime {
             .max_payload(MAX_PAYLOAD)
             .max_buffer_size(1024)
             .build_layer();
-        Self { io, layer }
+        Self {
+            io,
+            layer,
+            calls: calls::Calls::default(),
+        }
     }
 }
 
@@ -83,6 +88,11 @@ impl Realtime {
     /// The tower layer to mount on the router.
     pub fn layer(&self) -> SocketIoLayer {
         self.layer.clone()
+    }
+
+    /// Calls in progress.
+    pub fn calls(&self) -> calls::Calls {
+        self.calls.clone()
     }
 
     /// The Socket.IO handle.

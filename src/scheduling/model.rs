@@ -34,6 +34,8 @@ pub enum EventType {
     NoShow,
     RoomCreated,
     RoomDestroyed,
+    CallStarted,
+    CallEnded,
 }
 
 /// The other party, as a participant sees them.

@@ -150,6 +150,8 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         redis_url: None,
         storage_url: None,
         turn_urls: None,
+        stun_urls: "stun:stun.test:3478".to_owned(),
+        call_ring_seconds: 2,
         turn_secret: None,
         app_env: AppEnv::Development,
     }

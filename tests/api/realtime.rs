@@ -9,6 +9,9 @@ use crate::helpers::{PASSWORD, TestApp};
 
 struct Setup {
     consultation: Uuid,
+    company: Uuid,
+    practitioner_id: Uuid,
+    outsider_id: Uuid,
     employee: String,
     employee_refresh: String,
     practitioner: String,
@@ -71,6 +74,9 @@ async fn setup(app: &TestApp, status: &str) -> Setup {
     let (employee, employee_refresh) = login(app, "emma@rt.test").await;
     Setup {
         consultation,
+        company,
+        practitioner_id: practitioner,
+        outsider_id: employees[1],
         employee,
         employee_refresh,
         practitioner: login(app, "paula@cabinet.test").await.0,
@@ -124,4 +130,42 @@ async fn notifications_are_pushed_and_ended_sessions_dropped() {
     let config = json!({ "url": url, "consultationId": s.consultation, "employeeToken": s.employee,
                          "practitionerToken": s.practitioner, "employeeRefreshToken": s.employee_refresh });
     scenario("notifications.mjs", config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_call_signalling_with_socket_io_client() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CONFIRMED").await;
+    // The outsider has their own consultation with the same practitioner (to ring a busy line).
+    let other: Uuid = sqlx::query_scalar(
+        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status) \
+         VALUES ($1, $2, $3, now() + interval '3 days', 'AUDIO', 'CONFIRMED') RETURNING id",
+    )
+    .bind(s.company)
+    .bind(s.outsider_id)
+    .bind(s.practitioner_id)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("second consultation");
+    let url = app.listen().await;
+    let config = json!({ "url": url, "consultationId": s.consultation, "otherConsultationId": other,
+                         "employeeToken": s.employee, "practitionerToken": s.practitioner, "outsiderToken": s.outsider });
+    scenario("calls.mjs", config).await;
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT event_type::text FROM consultation_events WHERE consultation_id = $1 ORDER BY timestamp",
+    )
+    .bind(s.consultation)
+    .fetch_all(&app.db().system)
+    .await
+    .expect("events");
+    assert!(
+        events.iter().filter(|e| *e == "CALL_STARTED").count() >= 2,
+        "{events:?}"
+    );
+    assert!(events.contains(&"CALL_ENDED".to_owned()), "{events:?}");
+    let missed: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications WHERE title = 'Appel manqué'")
+        .fetch_one(&app.db().system)
+        .await
+        .expect("count");
+    assert_eq!(missed, 1);
 }
