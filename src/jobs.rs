@@ -226,6 +226,14 @@ fn retry_policy() -> Option<apalis::layers::retry::BackoffRetryPolicy<tower::ret
     Some(RetryPolicy::retries(5).with_backoff(maker.make_backoff()))
 }
 
+/// Workers wake up on the queue's NOTIFY, and poll every second besides: a notification sent
+/// before the listener is up (at startup) or lost on a reconnect never leaves a job waiting.
+fn wake_up(pool: &sqlx::PgPool, queue: &str) -> Strategy {
+    Strategy::new()
+        .stream(apalis_postgres::Pubsub::new(pool.clone(), queue.to_owned()))
+        .interval(Duration::from_secs(1))
+}
+
 /// Runs the job workers (mail, reminders) until `shutdown` resolves.
 pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
     use futures::FutureExt;
@@ -243,7 +251,7 @@ pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()
         .backend(
             PostgresStorage::<MailJob>::new(&ctx.db.system)
                 .with_config(Config::default().queue(MAIL_QUEUE))
-                .with_pubsub(),
+                .poll_with_strategy(wake_up(&ctx.db.system, MAIL_QUEUE)),
         )
         .data(ctx.clone())
         .retry(policy.clone())
@@ -252,7 +260,7 @@ pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()
         .backend(
             PostgresStorage::<ReminderJob>::new(&ctx.db.system)
                 .with_config(Config::default().queue(REMINDER_QUEUE))
-                .with_pubsub(),
+                .poll_with_strategy(wake_up(&ctx.db.system, REMINDER_QUEUE)),
         )
         .data(ctx.clone())
         .retry(policy)
