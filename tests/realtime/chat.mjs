@@ -23,7 +23,7 @@ run(async () => {
   const refusal = once(outsider, "chat:error");
   outsider.emit("chat:join", { consultationId: id });
   check((await refusal).code === "consultation.not_found", "outsider join not refused");
-  const outsiderHeard = collect(outsider, "chat:message:received", 1500);
+  const outsiderHeard = collect(outsider, "chat:message:received", 3000);
 
   const history = once(employee, "chat:history");
   employee.emit("chat:join", { consultationId: id });
@@ -33,8 +33,8 @@ run(async () => {
   await practitionerHistory;
 
   // A message: acknowledged after storage, broadcast once, retries idempotent.
-  const received = collect(practitioner, "chat:message:received", 1500);
-  const aliasReceived = collect(practitioner, "message:received", 1500);
+  const received = collect(practitioner, "chat:message:received", 3000);
+  const aliasReceived = collect(practitioner, "message:received", 3000);
   const first = await ack(employee, "chat:message", { consultationId: id, content: "Bonjour", clientMessageId: "m-1" });
   check(first.ok === true && first.message.content === "Bonjour", `ack ${JSON.stringify(first)}`);
   const retry = await ack(employee, "message:send", { consultationId: id, content: "Bonjour", clientMessageId: "m-1" });

@@ -18,7 +18,7 @@ export function connect(namespace, token, options = {}) {
   });
 }
 
-export function once(socket, event, ms = 5000) {
+export function once(socket, event, ms = 10000) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
     socket.once(event, (...args) => { clearTimeout(timer); resolve(args.length > 1 ? args : args[0]); });
@@ -33,7 +33,7 @@ export function collect(socket, event, ms) {
   return new Promise((resolve) => setTimeout(() => { socket.off(event, listener); resolve(seen); }, ms));
 }
 
-export function ack(socket, event, payload, ms = 5000) {
+export function ack(socket, event, payload, ms = 10000) {
   return socket.timeout(ms).emitWithAck(event, payload);
 }
 
