@@ -48,6 +48,8 @@ pub mod pagination;
 pub mod practitioners;
 /// Socket.IO: chat, presence, notifications, call signalling.
 pub mod realtime;
+/// Reports: counters and aggregates, never clinical content.
+pub mod reports;
 /// Scheduling: availability, slots, consultations, rooms.
 pub mod scheduling;
 /// Listening, middleware stack and graceful shutdown.

@@ -4,7 +4,7 @@
 
 use axum::http::{Method, Request, Uri};
 
-/// `(method, alias, canonical)`; parameters are matched by name.
+/// `(method, alias, canonical)`; path parameters are carried over in order.
 pub const ALIASES: &[(Method, &str, &str)] = &[
     (Method::POST, "/api/admin-huntzen/companies", "/api/companies"),
     (
@@ -24,6 +24,22 @@ pub const ALIASES: &[(Method, &str, &str)] = &[
     ),
     (Method::GET, "/api/practitioners/search", "/api/practitioners"),
     (Method::GET, "/api/journal/entries", "/api/journal"),
+    (
+        Method::GET,
+        "/api/reports/employee-usage/{employeeId}",
+        "/api/employees/{id}/usage-stats",
+    ),
+    (
+        Method::GET,
+        "/api/reports/practitioner-stats",
+        "/api/practitioners/me/usage-stats",
+    ),
+    (
+        Method::GET,
+        "/api/practitioners/me/export-billing",
+        "/api/reports/practitioner-export-csv",
+    ),
+    (Method::GET, "/api/admin-huntzen/kpis", "/api/reports/platform-kpis"),
     (Method::POST, "/api/journal/entries", "/api/journal"),
     (Method::GET, "/api/practitioners/me/availability", "/api/availability"),
     (Method::POST, "/api/practitioners/me/availability", "/api/availability"),
@@ -72,19 +88,27 @@ pub fn canonical(method: &Method, path: &str) -> Option<String> {
             }
             let mut params = Vec::new();
             for (p, s) in pattern.iter().zip(&segments) {
-                if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                if p.starts_with('{') && p.ends_with('}') {
                     if s.is_empty() {
                         return None;
                     }
-                    params.push((name, *s));
+                    params.push(*s);
                 } else if p != s {
                     return None;
                 }
             }
-            let mut out = (*target).to_owned();
-            for (name, value) in params {
-                out = out.replace(&format!("{{{name}}}"), value);
-            }
+            let mut values = params.into_iter();
+            let out = target
+                .split('/')
+                .map(|part| {
+                    if part.starts_with('{') {
+                        values.next().unwrap_or(part)
+                    } else {
+                        part
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
             Some(out)
         })
 }
@@ -147,7 +171,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn aliases_map_parameters_by_name() {
+    fn aliases_carry_parameters_over() {
         let id = "0a4c8f4e-5b8e-4f55-9d5c-1f0f0e6f3a11";
         assert_eq!(
             canonical(&Method::PUT, &format!("/api/admin-huntzen/companies/{id}/activate")).as_deref(),

@@ -52,6 +52,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::chat::router())
         .merge(crate::clinical::router())
         .merge(crate::journal::router())
+        .merge(crate::reports::router())
 }
 
 /// The OpenAPI document of every route, aliases included.

@@ -102,7 +102,7 @@ pub async fn login(
          FROM users u LEFT JOIN companies c ON c.id = u.company_id \
          WHERE lower(u.email) = lower($1) AND u.erased_at IS NULL",
     )
-    .bind(body.email.trim())
+    .bind(body.email.trim().to_lowercase())
     .fetch_optional(&mut *tx)
     .await?;
 

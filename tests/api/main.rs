@@ -9,6 +9,7 @@ mod lifecycle;
 mod mail_smtp;
 mod onboarding;
 mod realtime;
+mod reports;
 mod rls;
 mod role_matrix;
 mod scheduling;

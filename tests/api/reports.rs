@@ -1,0 +1,278 @@
+//! Reports: only counters, only one's own company, k ≥ 5 for groups, CSV safe for spreadsheets.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use huntzen::auth::Role;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+async fn company(app: &TestApp, name: &str) -> Uuid {
+    sqlx::query_scalar(
+        "INSERT INTO companies (name, slug, domain, is_active) VALUES ($1, $1, $1 || '.test', true) RETURNING id",
+    )
+    .bind(name)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("company")
+}
+
+async fn employee(app: &TestApp, company: Uuid, tag: &str, first: &str, department: &str) -> Uuid {
+    let user = app
+        .create_user(
+            &format!("{first}.{tag}@x.test").to_lowercase(),
+            Role::Employee,
+            Some(company),
+        )
+        .await;
+    sqlx::query_scalar("INSERT INTO employees (user_id, company_id, first_name, last_name, department) VALUES ($1, $2, $3, 'Test', $4) RETURNING id")
+        .bind(user)
+        .bind(company)
+        .bind(first)
+        .bind(department)
+        .fetch_one(&app.db().system)
+        .await
+        .expect("employee")
+}
+
+async fn completed(
+    app: &TestApp,
+    company: Uuid,
+    employee: Uuid,
+    practitioner: Uuid,
+    ended: &str,
+    minutes: i32,
+    offset_days: i32,
+) {
+    sqlx::query(
+        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status, started_at, ended_at, actual_duration) \
+         VALUES ($1, $2, $3, $4::timestamptz - make_interval(days => $6), 'VIDEO', 'COMPLETED', $4::timestamptz - make_interval(mins => $5), $4::timestamptz, $5)",
+    )
+    .bind(company)
+    .bind(employee)
+    .bind(practitioner)
+    .bind(ended)
+    .bind(minutes)
+    .bind(offset_days)
+    .execute(&app.db().system)
+    .await
+    .expect("consultation");
+}
+
+async fn raw_get(app: &TestApp, path: &str, token: &str) -> (StatusCode, String, String) {
+    let request = Request::builder()
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("r");
+    let response = tower::ServiceExt::oneshot(app.router.clone(), request)
+        .await
+        .expect("response");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    (status, content_type, String::from_utf8(bytes.to_vec()).expect("utf8"))
+}
+
+fn keys(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k.clone());
+                keys(v, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn hr_sees_counters_only_for_its_company() {
+    let app = TestApp::spawn().await;
+    let acme = company(&app, "acme").await;
+    let other = company(&app, "other").await;
+    let user = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    let practitioner: Uuid = sqlx::query_scalar(
+        "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'Jeanne', 'Secret', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("practitioner");
+    let mut sales = Vec::new();
+    for (i, name) in ["Émilie", "=cmd|' /C calc'!A0", "Bob", "Chloé", "Dan", "Eve"]
+        .iter()
+        .enumerate()
+    {
+        sales.push(employee(&app, acme, &format!("s{i}"), name, "Sales").await);
+    }
+    let legal = employee(&app, acme, "l", "Lina", "Legal").await;
+    let outsider = employee(&app, other, "o", "Oscar", "Sales").await;
+    completed(&app, acme, sales[0], practitioner, "2026-01-10T10:50:00Z", 50, 0).await;
+    completed(&app, acme, sales[0], practitioner, "2026-01-20T10:45:00Z", 45, 1).await;
+    completed(&app, acme, sales[1], practitioner, "2026-01-11T10:30:00Z", 30, 2).await;
+    completed(&app, acme, legal, practitioner, "2026-01-12T10:40:00Z", 40, 3).await;
+    completed(&app, acme, sales[0], practitioner, "2026-02-02T10:50:00Z", 50, 4).await;
+    completed(&app, other, outsider, practitioner, "2026-01-15T10:50:00Z", 50, 5).await;
+    app.create_user("rh@acme.test", Role::AdminRh, Some(acme)).await;
+    let hr = app.login("rh@acme.test").await;
+
+    let report = app.get("/api/reports/employee-usage?period=2026-01", Some(&hr)).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let mut seen = Vec::new();
+    keys(&report.body, &mut seen);
+    let allowed = [
+        "period",
+        "items",
+        "employeeId",
+        "employeeName",
+        "consultationCount",
+        "totalDurationMinutes",
+    ];
+    assert!(
+        seen.iter().all(|k| allowed.contains(&k.as_str())),
+        "unexpected keys: {seen:?}"
+    );
+    let text = report.body.to_string();
+    for secret in ["Secret", "Jeanne", "VIDEO", "2026-01-10", "PSYCHIATRE", "Oscar"] {
+        assert!(!text.contains(secret), "{secret} leaked into the HR report");
+    }
+    let items = report.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 7, "every employee of acme, none of other");
+    let emilie = items
+        .iter()
+        .find(|i| i["employeeName"] == "Émilie Test")
+        .expect("Émilie");
+    assert_eq!(
+        (
+            emilie["consultationCount"].as_i64(),
+            emilie["totalDurationMinutes"].as_i64()
+        ),
+        (Some(2), Some(95))
+    );
+    app.get("/api/reports/employee-usage?period=2026-1", Some(&hr))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+
+    let (status, content_type, csv) = raw_get(&app, "/api/reports/export-csv?period=2026-01", &hr).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/csv"));
+    assert!(csv.starts_with('\u{feff}'), "UTF-8 BOM for spreadsheets");
+    assert!(csv.contains("employeeId;employeeName;period;consultationCount;totalDurationMinutes"));
+    assert!(csv.contains("Émilie Test;2026-01;2;95"), "{csv}");
+    assert!(csv.contains("'=cmd|"), "formula neutralised: {csv}");
+    assert!(!csv.contains(";=cmd"), "{csv}");
+    let (_, _, comma) = raw_get(&app, "/api/reports/export-csv?period=2026-01&sep=,", &hr).await;
+    assert!(comma.contains("employeeId,employeeName,period"));
+    assert_eq!(
+        raw_get(&app, "/api/reports/export-csv?period=2026-01&sep=|", &hr)
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    for path in [
+        format!("/api/employees/{}/usage-stats", sales[0]),
+        format!("/api/reports/employee-usage/{}", sales[0]),
+    ] {
+        let months = app.get(&path, Some(&hr)).await;
+        assert_eq!(months.status, StatusCode::OK, "{path}: {}", months.body);
+        let periods: Vec<&str> = months.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["period"].as_str())
+            .collect();
+        assert_eq!(periods, ["2026-02", "2026-01"]);
+    }
+    app.get(&format!("/api/employees/{outsider}/usage-stats"), Some(&hr))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "employee.not_found");
+
+    let departments = app.get("/api/reports/department-usage?period=2026-01", Some(&hr)).await;
+    assert_eq!(departments.status, StatusCode::OK, "{}", departments.body);
+    let names: Vec<&str> = departments.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["department"].as_str())
+        .collect();
+    assert_eq!(names, ["Sales"], "Legal (1 person) is never shown on its own");
+    assert_eq!(departments.body["suppressedEmployees"], 1);
+    assert_eq!(departments.body["items"][0]["consultationCount"], 3);
+
+    let employee_token = { app.login("Émilie.s0@x.test").await };
+    app.get("/api/reports/employee-usage?period=2026-01", Some(&employee_token))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+}
+
+#[tokio::test]
+async fn practitioners_bill_and_the_platform_sees_aggregates() {
+    let app = TestApp::spawn().await;
+    let acme = company(&app, "acme").await;
+    let user = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    let practitioner: Uuid = sqlx::query_scalar(
+        "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'J', 'M', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("practitioner");
+    let patient = employee(&app, acme, "p", "Patient", "Ops").await;
+    completed(&app, acme, patient, practitioner, "2026-03-05T09:50:00Z", 50, 0).await;
+    completed(&app, acme, patient, practitioner, "2026-03-12T09:55:00Z", 55, 1).await;
+    let doc = app.login("doc@cabinet.test").await;
+    let billing = app
+        .get("/api/reports/practitioner-billing?period=2026-03", Some(&doc))
+        .await;
+    assert_eq!(billing.status, StatusCode::OK, "{}", billing.body);
+    assert_eq!(
+        (
+            billing.body["consultationCount"].as_i64(),
+            billing.body["totalDurationMinutes"].as_i64()
+        ),
+        (Some(2), Some(105))
+    );
+    assert_eq!(
+        billing.body["items"][0],
+        serde_json::json!({ "date": "2026-03-05", "durationMinutes": 50, "format": "VIDEO", "companyName": "acme" })
+    );
+    assert!(
+        !billing.body.to_string().contains("Patient"),
+        "no patient name in billing"
+    );
+    for path in [
+        "/api/reports/practitioner-export-csv?period=2026-03",
+        "/api/practitioners/me/export-billing?period=2026-03",
+    ] {
+        let (status, _, csv) = raw_get(&app, path, &doc).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(csv.contains("2026-03-12;55;VIDEO;acme"), "{path}: {csv}");
+    }
+    let stats = app.get("/api/reports/practitioner-stats", Some(&doc)).await;
+    assert_eq!(stats.body["consultationCount"], 2);
+
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    let ops = app.login("ops@huntzen.test").await;
+    for path in ["/api/reports/platform-kpis", "/api/admin-huntzen/kpis"] {
+        let kpis = app.get(path, Some(&ops)).await;
+        assert_eq!(kpis.status, StatusCode::OK, "{path}: {}", kpis.body);
+        assert_eq!(kpis.body["validatedPractitioners"], 1);
+        assert_eq!(kpis.body["consultationsByStatus"]["COMPLETED"], 2);
+        assert_eq!(kpis.body["consultationsByFormat"]["VIDEO"], 2);
+        assert_eq!(kpis.body["utilisationRate"], 1.0);
+        assert!(!kpis.body.to_string().contains("Patient"));
+    }
+    app.get("/api/reports/platform-kpis", Some(&doc))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+}
