@@ -8,6 +8,8 @@ pub mod api;
 pub mod audit;
 /// Identity: passwords, access tokens, login sessions and the request extractors.
 pub mod auth;
+/// The blog: platform-written articles, public reading.
+pub mod blog;
 /// Chat beside a consultation (sealed messages, attachments).
 pub mod chat;
 /// The `huntzen` command line: `serve`, `migrate`, `create-admin`.
@@ -40,6 +42,8 @@ pub mod journal;
 pub mod mail;
 /// The caller's own account: `GET /api/me`.
 pub mod me;
+/// Company news written by HR.
+pub mod news;
 /// A user's notifications.
 pub mod notifications;
 /// Page-based list parameters and answers.

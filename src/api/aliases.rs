@@ -24,6 +24,7 @@ pub const ALIASES: &[(Method, &str, &str)] = &[
     ),
     (Method::GET, "/api/practitioners/search", "/api/practitioners"),
     (Method::GET, "/api/journal/entries", "/api/journal"),
+    (Method::POST, "/api/admin-huntzen/blog/articles", "/api/articles"),
     (
         Method::GET,
         "/api/reports/employee-usage/{employeeId}",

@@ -53,6 +53,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::clinical::router())
         .merge(crate::journal::router())
         .merge(crate::reports::router())
+        .merge(crate::blog::router())
+        .merge(crate::news::router())
 }
 
 /// The OpenAPI document of every route, aliases included.

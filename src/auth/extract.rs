@@ -118,6 +118,20 @@ impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {
     }
 }
 
+impl<R: RoleSet> axum::extract::OptionalFromRequestParts<AppState> for Auth<R> {
+    type Rejection = ApiError;
+
+    /// No `Authorization` header: `None` (a public route); a header must be a valid token.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}
+
 fn bearer_token(parts: &Parts) -> ApiResult<&str> {
     let value = parts
         .headers

@@ -8,6 +8,7 @@ mod http;
 mod lifecycle;
 mod mail_smtp;
 mod onboarding;
+mod publishing;
 mod realtime;
 mod reports;
 mod rls;

@@ -1,0 +1,191 @@
+//! Company news: the HR admin writes (when the company allows internal news); the company's
+//! employees read; publishing notifies them. Another company's news is never visible (RLS).
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::audit::{Action, Entry};
+use crate::auth::Auth;
+use crate::auth::extract::{HrAdmin, RoleSet};
+use crate::auth::register::required;
+use crate::auth::session::ClientMeta;
+use crate::error::{ApiError, ApiResult, Validator};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+/// Who reads company news: its employees and its HR admin.
+#[derive(Debug)]
+pub struct CompanyMember;
+
+impl RoleSet for CompanyMember {
+    const ROLES: &'static [crate::auth::Role] = &[crate::auth::Role::Employee, crate::auth::Role::AdminRh];
+}
+
+/// A news item.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct News {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub title: String,
+    pub content: String,
+    pub image_url: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, company_id, title, content, image_url, published_at, created_at, updated_at";
+
+/// A news item's fields (on update, absent fields stay).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewsInput {
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub image_url: Option<String>,
+}
+
+/// The company's news, newest first.
+#[utoipa::path(get, path = "/news", tag = "news", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<News>)))]
+pub async fn list(mut auth: Auth<CompanyMember>, ApiQuery(page): ApiQuery<PageQuery>) -> ApiResult<Json<Page<News>>> {
+    let paging = page.paging()?;
+    let items: Vec<News> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM news WHERE company_id = app_company_id() ORDER BY published_at DESC, id LIMIT $1 OFFSET $2"
+    )))
+    .bind(paging.limit())
+    .bind(paging.offset())
+    .fetch_all(&mut *auth.tx)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM news WHERE company_id = app_company_id()")
+        .fetch_one(&mut *auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(Json(Page::new(items, total, paging)))
+}
+
+/// The same (the brief's employee path).
+#[utoipa::path(get, path = "/news/company", tag = "news", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<News>)))]
+pub async fn company(auth: Auth<CompanyMember>, query: ApiQuery<PageQuery>) -> ApiResult<Json<Page<News>>> {
+    list(auth, query).await
+}
+
+/// Publish a news item to the company (its employees are notified).
+#[utoipa::path(post, path = "/news", tag = "news", security(("bearer" = [])), request_body = NewsInput,
+    responses((status = 201, body = News), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create(
+    client: ClientMeta,
+    mut auth: Auth<HrAdmin>,
+    ApiJson(input): ApiJson<NewsInput>,
+) -> ApiResult<(StatusCode, Json<News>)> {
+    let mut v = Validator::new();
+    let title = required(&mut v, "title", input.title.as_deref().unwrap_or(""), 200);
+    let content = required(&mut v, "content", input.content.as_deref().unwrap_or(""), 20_000);
+    v.finish()?;
+    let allowed: bool = sqlx::query_scalar("SELECT allow_internal_news FROM companies WHERE id = app_company_id()")
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .unwrap_or(false);
+    if !allowed {
+        return Err(ApiError::conflict(
+            "news.disabled",
+            "Internal news are turned off for this company.",
+        ));
+    }
+    let news: News = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO news (company_id, title, content, image_url, author_id) VALUES (app_company_id(), $1, $2, $3, app_user_id()) \
+         RETURNING {COLUMNS}"
+    )))
+    .bind(&title)
+    .bind(&content)
+    .bind(&input.image_url)
+    .fetch_one(&mut *auth.tx)
+    .await?;
+    sqlx::query("SELECT notify_company_news($1)")
+        .bind(news.id)
+        .execute(&mut *auth.tx)
+        .await?;
+    let actor = auth.principal.clone();
+    Entry::new(Action::Create, "news")
+        .by(actor.user_id, actor.role, actor.company_id)
+        .target(news.id)
+        .from_client(&client)
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok((StatusCode::CREATED, Json(news)))
+}
+
+/// Change a news item.
+#[utoipa::path(put, path = "/news/{id}", tag = "news", security(("bearer" = [])), request_body = NewsInput,
+    responses((status = 200, body = News), (status = 404, body = crate::error::Problem)))]
+pub async fn update(
+    client: ClientMeta,
+    mut auth: Auth<HrAdmin>,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<NewsInput>,
+) -> ApiResult<Json<News>> {
+    let mut v = Validator::new();
+    let title = input.title.as_deref().map(|t| required(&mut v, "title", t, 200));
+    let content = input.content.as_deref().map(|c| required(&mut v, "content", c, 20_000));
+    v.finish()?;
+    let news: News = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE news SET title = coalesce($2, title), content = coalesce($3, content), image_url = coalesce($4, image_url) \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(title)
+    .bind(content)
+    .bind(&input.image_url)
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("news.not_found"))?;
+    let actor = auth.principal.clone();
+    Entry::new(Action::Update, "news")
+        .by(actor.user_id, actor.role, actor.company_id)
+        .target(id)
+        .from_client(&client)
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(Json(news))
+}
+
+/// Delete a news item.
+#[utoipa::path(delete, path = "/news/{id}", tag = "news", security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+pub async fn delete(client: ClientMeta, mut auth: Auth<HrAdmin>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    let done = sqlx::query("DELETE FROM news WHERE id = $1")
+        .bind(id)
+        .execute(&mut *auth.tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("news.not_found"));
+    }
+    let actor = auth.principal.clone();
+    Entry::new(Action::Delete, "news")
+        .by(actor.user_id, actor.role, actor.company_id)
+        .target(id)
+        .from_client(&client)
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Routes of this feature.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(company))
+        .routes(routes!(update, delete))
+}
