@@ -32,6 +32,8 @@ pub mod error;
 pub mod extract;
 /// Uploaded files: type sniffing, sealing, download.
 pub mod files;
+/// GDPR: consents and the personal data export.
+pub mod gdpr;
 /// Liveness and readiness.
 pub mod health;
 /// Background jobs on the durable PostgreSQL queue (mail).

@@ -55,6 +55,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::reports::router())
         .merge(crate::blog::router())
         .merge(crate::news::router())
+        .merge(crate::gdpr::router())
 }
 
 /// The OpenAPI document of every route, aliases included.

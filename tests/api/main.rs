@@ -3,6 +3,7 @@
 mod auth_flows;
 mod confidential;
 mod fixtures;
+mod gdpr;
 mod helpers;
 mod http;
 mod lifecycle;
