@@ -222,4 +222,136 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(consents, record_consent))
         .routes(routes!(export))
+        .routes(routes!(erase_me))
+        .routes(routes!(erase_by_admin))
+}
+
+/// Erases a person: credentials, sessions, tokens and 2FA removed; journal and files deleted; the
+/// data keys of their journal, files and consultations destroyed (their messages — and the notes
+/// of those consultations — can never be decrypted again, backups included); email and name
+/// removed everywhere; the rows that count consultations stay, anonymous. Runs as the owner, in
+/// one transaction, because it touches rows no request context may write.
+pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
+    let mut tx = state.db.system.begin().await?;
+    let exists: Option<bool> = sqlx::query_scalar("SELECT erased_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match exists {
+        None => return Ok(false),
+        Some(true) => return Ok(true),
+        Some(false) => {}
+    }
+    let employee: Option<Uuid> = sqlx::query_scalar("SELECT id FROM employees WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let practitioner: Option<Uuid> = sqlx::query_scalar("SELECT id FROM practitioners WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let files: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, storage_key FROM files WHERE owner_user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let file_ids: Vec<Uuid> = files.iter().map(|f| f.0).collect();
+    // Keys first: what they protect becomes unreadable whatever happens to the rows.
+    sqlx::query(
+        "UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE destroyed_at IS NULL AND ( \
+             (subject_type = 'EMPLOYEE' AND subject_id = $1) \
+          OR (subject_type = 'USER' AND subject_id = $3) \
+          OR (subject_type = 'FILE' AND subject_id = ANY($4)) \
+          OR (subject_type = 'CONSULTATION' AND subject_id IN \
+                (SELECT id FROM consultations WHERE employee_id = $1 OR practitioner_id = $2)))",
+    )
+    .bind(employee)
+    .bind(practitioner)
+    .bind(user_id)
+    .bind(&file_ids)
+    .execute(&mut *tx)
+    .await?;
+    for sql in [
+        "DELETE FROM refresh_tokens WHERE user_id = $1",
+        "DELETE FROM one_time_tokens WHERE user_id = $1",
+        "DELETE FROM recovery_codes WHERE user_id = $1",
+        "DELETE FROM notifications WHERE user_id = $1",
+        "UPDATE login_sessions SET revoked_at = coalesce(revoked_at, now()), revoked_reason = 'erased', ip_address = NULL, user_agent = NULL WHERE user_id = $1",
+        "UPDATE messages SET attachment_file_id = NULL WHERE attachment_file_id IN (SELECT id FROM files WHERE owner_user_id = $1)",
+        "DELETE FROM files WHERE owner_user_id = $1",
+        "UPDATE audit_logs SET ip_address = NULL, user_agent = NULL WHERE user_id = $1",
+        "UPDATE users SET email = 'erased-' || id || '@erased.invalid', password_hash = NULL, totp_secret = NULL, \
+             totp_enabled_at = NULL, totp_last_step = NULL, first_name = NULL, last_name = NULL, is_active = false, \
+             email_verified = false, erased_at = now() WHERE id = $1",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(employee) = employee {
+        sqlx::query("DELETE FROM journal_entries WHERE employee_id = $1")
+            .bind(employee)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE employees SET first_name = 'Anonyme', last_name = '', department = NULL, position = NULL, phone_number = NULL, \
+                 bio = NULL, avatar_url = NULL, cover_url = NULL, removed_at = coalesce(removed_at, now()) WHERE id = $1",
+        )
+        .bind(employee)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(practitioner) = practitioner {
+        sqlx::query(
+            "UPDATE practitioners SET first_name = 'Anonyme', last_name = '', bio = '', diplomas = '{}', avatar_url = NULL, \
+                 cover_url = NULL, is_active = false WHERE id = $1",
+        )
+        .bind(practitioner)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Entry::new(Action::Delete, "user")
+        .target(user_id)
+        .details(json!({ "event": "erased" }))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    for (_, key) in files {
+        state.store.delete(&key).await.ok();
+    }
+    Ok(true)
+}
+
+/// Erase your account (GDPR). Counters stay as anonymous numbers.
+#[utoipa::path(delete, path = "/me", tag = "gdpr", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = crate::error::Problem)))]
+pub async fn erase_me(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    let user_id = auth.principal.user_id;
+    auth.commit().await?;
+    erase_user(&state, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Erase a person on a request received otherwise (platform).
+#[utoipa::path(post, path = "/admin-huntzen/users/{id}/erase", tag = "gdpr", security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+pub async fn erase_by_admin(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth<crate::auth::extract::PlatformAdmin>,
+    axum::extract::Path(id): axum::extract::Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    let actor = auth.principal.clone();
+    Entry::new(Action::Delete, "user")
+        .by(actor.user_id, actor.role, None)
+        .target(id)
+        .from_client(&client)
+        .details(json!({ "event": "erasure_requested" }))
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    if !erase_user(&state, id).await? {
+        return Err(crate::error::ApiError::not_found("user.not_found"));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -146,3 +146,139 @@ async fn the_export_covers_every_table_linked_to_a_person() {
         assert!(covered.contains(&table), "{table} is not exported");
     }
 }
+
+#[tokio::test]
+async fn erasure_leaves_no_email_or_name_and_no_readable_content() {
+    let app = TestApp::spawn().await;
+    let system = &app.db().system;
+    let company: Uuid = sqlx::query_scalar(
+        "INSERT INTO companies (name, slug, domain, is_active) VALUES ('Z', 'z', 'z.test', true) RETURNING id",
+    )
+    .fetch_one(system)
+    .await
+    .expect("company");
+    let user = app
+        .create_user("zoe.zebulon@z.test", Role::Employee, Some(company))
+        .await;
+    let employee: Uuid = sqlx::query_scalar(
+        "INSERT INTO employees (user_id, company_id, first_name, last_name, department) VALUES ($1, $2, 'Zoélie', 'Zebulon', 'Ops') RETURNING id",
+    )
+    .bind(user)
+    .bind(company)
+    .fetch_one(system)
+    .await
+    .expect("employee");
+    let doc = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    let practitioner: Uuid = sqlx::query_scalar(
+        "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'D', 'D', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
+    )
+    .bind(doc)
+    .fetch_one(system)
+    .await
+    .expect("practitioner");
+    let consultation: Uuid = sqlx::query_scalar(
+        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status, started_at, ended_at, actual_duration) \
+         VALUES ($1, $2, $3, '2026-01-05T09:00:00Z', 'VIDEO', 'COMPLETED', '2026-01-05T09:00:00Z', '2026-01-05T09:50:00Z', 50) RETURNING id",
+    )
+    .bind(company)
+    .bind(employee)
+    .bind(practitioner)
+    .fetch_one(system)
+    .await
+    .expect("consultation");
+    let zoe = app.login("zoe.zebulon@z.test").await;
+    sqlx::query("UPDATE consultations SET status = 'CONFIRMED', ended_at = NULL WHERE id = $1")
+        .bind(consultation)
+        .execute(system)
+        .await
+        .expect("open");
+    app.post(
+        &format!("/api/chat/{consultation}/messages"),
+        Some(&zoe),
+        json!({ "content": "à effacer" }),
+    )
+    .await;
+    sqlx::query("UPDATE consultations SET status = 'COMPLETED', ended_at = '2026-01-05T09:50:00Z' WHERE id = $1")
+        .bind(consultation)
+        .execute(system)
+        .await
+        .expect("close");
+    app.post("/api/journal", Some(&zoe), json!({ "content": "journal à effacer" }))
+        .await;
+    let export = app.get("/api/me/export", Some(&zoe)).await;
+    assert_eq!(export.status, StatusCode::OK);
+
+    let erased = app.call(axum::http::Method::DELETE, "/api/me", Some(&zoe), None).await;
+    assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.body);
+    app.get("/api/me", Some(&zoe))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.session_ended");
+
+    // No table holds the email or the name any more.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname IN ('public', 'apalis')",
+    )
+    .fetch_all(system)
+    .await
+    .expect("tables");
+    for needle in ["zoe.zebulon", "Zoélie", "Zebulon"] {
+        for table in &tables {
+            let hits: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT count(*) FROM {table} t WHERE t::text ILIKE '%' || $1 || '%'"
+            )))
+            .bind(needle)
+            .fetch_one(system)
+            .await
+            .expect("scan");
+            assert_eq!(hits, 0, "{needle} still in {table}");
+        }
+    }
+    // The conversation's key is destroyed: the message can never be decrypted again.
+    let destroyed: bool = sqlx::query_scalar(
+        "SELECT wrapped_key IS NULL FROM data_keys WHERE subject_type = 'CONSULTATION' AND subject_id = $1",
+    )
+    .bind(consultation)
+    .fetch_one(system)
+    .await
+    .expect("key");
+    assert!(destroyed);
+    let journal: i64 = sqlx::query_scalar("SELECT count(*) FROM journal_entries")
+        .fetch_one(system)
+        .await
+        .expect("journal");
+    assert_eq!(journal, 0);
+    // HR still counts the consultation, anonymously.
+    app.create_user("rh@z.test", Role::AdminRh, Some(company)).await;
+    let hr = app.login("rh@z.test").await;
+    let report = app.get("/api/reports/employee-usage?period=2026-01", Some(&hr)).await;
+    let items = report.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", report.body);
+    assert_eq!(
+        (
+            items[0]["consultationCount"].as_i64(),
+            items[0]["totalDurationMinutes"].as_i64()
+        ),
+        (Some(1), Some(50))
+    );
+    assert!(!report.body.to_string().contains("Zebulon"));
+    // The platform route: unknown ids are 404.
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    let ops = app.login("ops@huntzen.test").await;
+    app.call(
+        axum::http::Method::POST,
+        &format!("/api/admin-huntzen/users/{}/erase", Uuid::new_v4()),
+        Some(&ops),
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "user.not_found");
+    let by_admin = app
+        .call(
+            axum::http::Method::POST,
+            &format!("/api/admin-huntzen/users/{doc}/erase"),
+            Some(&ops),
+            None,
+        )
+        .await;
+    assert_eq!(by_admin.status, StatusCode::NO_CONTENT);
+}
