@@ -105,6 +105,48 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
     }
 }
 
+/// What a file is for: decides who may read it (see the `files` policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A private file of its owner.
+    Generic,
+    /// A chat attachment: the consultation's two participants.
+    ChatAttachment,
+    /// A profile picture: anyone signed in.
+    Avatar,
+    /// A profile cover: anyone signed in.
+    Cover,
+    /// A company logo: anyone signed in.
+    CompanyLogo,
+    /// A company cover: anyone signed in.
+    CompanyCover,
+    /// A practitioner's diploma or registration: the owner and platform admins.
+    PractitionerDocument,
+}
+
+impl Purpose {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Generic => "GENERIC",
+            Purpose::ChatAttachment => "CHAT_ATTACHMENT",
+            Purpose::Avatar => "AVATAR",
+            Purpose::Cover => "COVER",
+            Purpose::CompanyLogo => "COMPANY_LOGO",
+            Purpose::CompanyCover => "COMPANY_COVER",
+            Purpose::PractitionerDocument => "PRACTITIONER_DOCUMENT",
+        }
+    }
+
+    /// Pictures shown in profiles and branding are readable by anyone signed in.
+    pub fn is_public(self) -> bool {
+        matches!(
+            self,
+            Purpose::Avatar | Purpose::Cover | Purpose::CompanyLogo | Purpose::CompanyCover
+        )
+    }
+}
+
 /// A stored file.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -122,7 +164,7 @@ pub async fn store(
     owner: &Principal,
     upload: &Upload,
     consultation_id: Option<Uuid>,
-    purpose: &str,
+    purpose: Purpose,
 ) -> ApiResult<StoredFile> {
     let content_type = sniff(&upload.bytes).ok_or_else(|| {
         ApiError::new(
@@ -135,18 +177,19 @@ pub async fn store(
     let storage_key = id.simple().to_string();
     let size = i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX);
     sqlx::query(
-        "INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id)
     .bind(owner.user_id)
     .bind(if consultation_id.is_some() { None } else { owner.company_id })
     .bind(consultation_id)
-    .bind(purpose)
+    .bind(purpose.as_str())
     .bind(content_type)
     .bind(size)
     .bind(&storage_key)
     .bind(&upload.file_name)
+    .bind(purpose.is_public())
     .execute(&mut **tx)
     .await?;
     let key = data_keys::get_or_create(tx, &state.keyring, Subject::File, id).await?;
@@ -190,4 +233,120 @@ pub async fn download(State(state): State<AppState>, mut auth: Auth, Path(id): P
         .header(header::CACHE_CONTROL, "private, no-store")
         .body(Body::from(bytes.to_vec()))
         .map_err(ApiError::internal)
+}
+
+/// Upload a private file (PNG, JPEG, WebP or PDF, at most 10 MiB), multipart field `file`.
+#[utoipa::path(post, path = "/files/upload", tag = "files", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", content = String),
+    responses((status = 201, body = StoredFile), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem)))]
+pub async fn upload(
+    State(state): State<AppState>,
+    mut auth: Auth,
+    upload: Upload,
+) -> ApiResult<(StatusCode, axum::Json<StoredFile>)> {
+    let owner = auth.principal.clone();
+    let stored = store(&state, &mut auth.tx, &owner, &upload, None, Purpose::Generic).await?;
+    auth.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(stored)))
+}
+
+/// Delete one of your files: its key is destroyed and its bytes removed.
+#[utoipa::path(delete, path = "/files/{id}", tag = "files", security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+pub async fn delete(State(state): State<AppState>, mut auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    let key: Option<String> =
+        sqlx::query_scalar("DELETE FROM files WHERE id = $1 AND owner_user_id = app_user_id() RETURNING storage_key")
+            .bind(id)
+            .fetch_optional(&mut *auth.tx)
+            .await?;
+    let key = key.ok_or_else(|| ApiError::not_found("file.not_found"))?;
+    auth.commit().await?;
+    sqlx::query(
+        "UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE subject_type = 'FILE' AND subject_id = $1",
+    )
+    .bind(id)
+    .execute(&state.db.system)
+    .await?;
+    state.store.delete(&key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stores a picture and points `sql` (`UPDATE … SET x = $1 WHERE …`) at its URL.
+async fn picture<R: crate::auth::extract::RoleSet>(
+    state: &AppState,
+    mut auth: Auth<R>,
+    upload: Upload,
+    purpose: Purpose,
+    sql: &'static str,
+) -> ApiResult<(StatusCode, axum::Json<StoredFile>)> {
+    let owner = auth.principal.clone();
+    if purpose != Purpose::PractitionerDocument && sniff(&upload.bytes) == Some("application/pdf") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "file.unsupported_type",
+            "Pictures are PNG, JPEG or WebP.",
+        ));
+    }
+    let stored = store(state, &mut auth.tx, &owner, &upload, None, purpose).await?;
+    if !sql.is_empty() {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&stored.url)
+            .execute(&mut *auth.tx)
+            .await?;
+    }
+    auth.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(stored)))
+}
+
+macro_rules! picture_routes {
+    ($($(#[$doc:meta])* $name:ident: $path:literal, $role:ty, $purpose:expr, $sql:literal;)+) => {
+        $(
+            $(#[$doc])*
+            #[utoipa::path(post, path = $path, tag = "files", security(("bearer" = [])),
+                request_body(content_type = "multipart/form-data", content = String),
+                responses((status = 201, body = StoredFile), (status = 413, body = crate::error::Problem),
+                          (status = 415, body = crate::error::Problem)))]
+            pub async fn $name(State(state): State<AppState>, auth: Auth<$role>, upload: Upload) -> ApiResult<(StatusCode, axum::Json<StoredFile>)> {
+                picture(&state, auth, upload, $purpose, $sql).await
+            }
+        )+
+    };
+}
+
+picture_routes! {
+    /// The employee's profile picture.
+    employee_avatar: "/employees/me/upload-avatar", crate::auth::extract::Employee, Purpose::Avatar,
+        "UPDATE employees SET avatar_url = $1 WHERE user_id = app_user_id()";
+    /// The employee's profile cover.
+    employee_cover: "/employees/me/upload-cover", crate::auth::extract::Employee, Purpose::Cover,
+        "UPDATE employees SET cover_url = $1 WHERE user_id = app_user_id()";
+    /// The practitioner's profile picture.
+    practitioner_avatar: "/practitioners/me/upload-avatar", crate::auth::extract::Practitioner, Purpose::Avatar,
+        "UPDATE practitioners SET avatar_url = $1 WHERE user_id = app_user_id()";
+    /// The practitioner's profile cover.
+    practitioner_cover: "/practitioners/me/upload-cover", crate::auth::extract::Practitioner, Purpose::Cover,
+        "UPDATE practitioners SET cover_url = $1 WHERE user_id = app_user_id()";
+    /// A diploma or registration document (visible to the practitioner and platform admins).
+    practitioner_document: "/practitioners/me/upload-documents", crate::auth::extract::Practitioner, Purpose::PractitionerDocument, "";
+    /// The company's logo.
+    company_logo: "/companies/me/upload-logo", crate::auth::extract::HrAdmin, Purpose::CompanyLogo,
+        "UPDATE companies SET logo_url = $1 WHERE id = app_company_id()";
+    /// The company's cover.
+    company_cover: "/companies/me/upload-cover", crate::auth::extract::HrAdmin, Purpose::CompanyCover,
+        "UPDATE companies SET cover_url = $1 WHERE id = app_company_id()";
+}
+
+/// Routes of this feature (uploads take up to 10 MiB).
+pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(upload))
+        .routes(routes!(employee_avatar))
+        .routes(routes!(employee_cover))
+        .routes(routes!(practitioner_avatar))
+        .routes(routes!(practitioner_cover))
+        .routes(routes!(practitioner_document))
+        .routes(routes!(company_logo))
+        .routes(routes!(company_cover))
+        .route_layer(axum::extract::DefaultBodyLimit::max(MAX_BYTES + 256 * 1024))
 }

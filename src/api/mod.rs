@@ -56,6 +56,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::blog::router())
         .merge(crate::news::router())
         .merge(crate::gdpr::router())
+        .merge(crate::files::router())
 }
 
 /// The OpenAPI document of every route, aliases included.

@@ -125,7 +125,7 @@ pub async fn upload(
         &principal,
         &upload,
         Some(consultation_id),
-        "CHAT_ATTACHMENT",
+        files::Purpose::ChatAttachment,
     )
     .await?;
     let caption = upload.fields.get("content").map(String::as_str).unwrap_or("");
@@ -153,5 +153,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(uploads)
         .routes(routes!(history, send))
         .routes(routes!(read))
-        .routes(routes!(files::download))
+        .routes(routes!(files::download, files::delete))
 }

@@ -2,6 +2,7 @@
 
 mod auth_flows;
 mod confidential;
+mod files;
 mod fixtures;
 mod gdpr;
 mod helpers;

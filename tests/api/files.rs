@@ -1,0 +1,144 @@
+//! Files: typed by their bytes, sealed, and readable only as their purpose allows.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use huntzen::auth::Role;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, TestResponse};
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDRpicture";
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj diploma";
+
+async fn upload(app: &TestApp, token: &str, uri: &str, bytes: &[u8]) -> TestResponse {
+    let mut body = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n".to_vec();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(b"\r\n--B--\r\n");
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=B")
+        .body(Body::from(body))
+        .expect("request");
+    app.send(request).await
+}
+
+async fn fetch(app: &TestApp, token: Option<&str>, url: &str) -> StatusCode {
+    let mut builder = Request::builder().uri(url);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    app.send(builder.body(Body::empty()).expect("r")).await.status
+}
+
+#[tokio::test]
+async fn uploads_follow_their_purpose() {
+    let app = TestApp::spawn().await;
+    let system = &app.db().system;
+    let company: Uuid = sqlx::query_scalar(
+        "INSERT INTO companies (name, slug, domain, is_active) VALUES ('F', 'f', 'f.test', true) RETURNING id",
+    )
+    .fetch_one(system)
+    .await
+    .expect("company");
+    let mut tokens = Vec::new();
+    for who in ["ann", "bob"] {
+        let user = app
+            .create_user(&format!("{who}@f.test"), Role::Employee, Some(company))
+            .await;
+        sqlx::query("INSERT INTO employees (user_id, company_id, first_name, last_name) VALUES ($1, $2, $3, 'F')")
+            .bind(user)
+            .bind(company)
+            .bind(who)
+            .execute(system)
+            .await
+            .expect("employee");
+        tokens.push(app.login(&format!("{who}@f.test")).await);
+    }
+    let doc = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    sqlx::query("INSERT INTO practitioners (user_id, first_name, last_name, title, specialty) VALUES ($1, 'D', 'D', 'Dr.', 'PSYCHIATRE')")
+        .bind(doc)
+        .execute(system)
+        .await
+        .expect("practitioner");
+    app.create_user("rh@f.test", Role::AdminRh, Some(company)).await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    let (ann, bob) = (&tokens[0], &tokens[1]);
+    let (doc_token, hr, ops) = (
+        app.login("doc@cabinet.test").await,
+        app.login("rh@f.test").await,
+        app.login("ops@huntzen.test").await,
+    );
+
+    let avatar = upload(&app, ann, "/api/employees/me/upload-avatar", PNG).await;
+    assert_eq!(avatar.status, StatusCode::CREATED, "{}", avatar.body);
+    let url = avatar.body["url"].as_str().expect("url").to_owned();
+    assert_eq!(
+        app.get("/api/employees/me", Some(ann)).await.body["avatarUrl"],
+        url.as_str()
+    );
+    assert_eq!(
+        fetch(&app, Some(bob), &url).await,
+        StatusCode::OK,
+        "pictures are visible to people signed in"
+    );
+    assert_eq!(fetch(&app, None, &url).await, StatusCode::UNAUTHORIZED);
+    upload(&app, ann, "/api/employees/me/upload-avatar", PDF)
+        .await
+        .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "file.unsupported_type");
+    upload(
+        &app,
+        ann,
+        "/api/files/upload",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    )
+    .await
+    .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "file.unsupported_type");
+
+    let private = upload(&app, ann, "/api/files/upload", PDF).await;
+    let private_url = private.body["url"].as_str().expect("url").to_owned();
+    let private_id = private.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(fetch(&app, Some(ann), &private_url).await, StatusCode::OK);
+    for token in [bob, &hr, &ops] {
+        assert_eq!(fetch(&app, Some(token), &private_url).await, StatusCode::NOT_FOUND);
+    }
+    app.call(Method::DELETE, &format!("/api/files/{private_id}"), Some(bob), None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "file.not_found");
+    assert_eq!(
+        app.call(Method::DELETE, &format!("/api/files/{private_id}"), Some(ann), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(fetch(&app, Some(ann), &private_url).await, StatusCode::NOT_FOUND);
+
+    let document = upload(&app, &doc_token, "/api/practitioners/me/upload-documents", PDF).await;
+    let document_url = document.body["url"].as_str().expect("url").to_owned();
+    assert_eq!(
+        fetch(&app, Some(&ops), &document_url).await,
+        StatusCode::OK,
+        "platform admins check documents"
+    );
+    assert_eq!(fetch(&app, Some(ann), &document_url).await, StatusCode::NOT_FOUND);
+
+    let logo = upload(&app, &hr, "/api/companies/me/upload-logo", PNG).await;
+    assert_eq!(logo.status, StatusCode::CREATED, "{}", logo.body);
+    assert_eq!(
+        app.get("/api/companies/me", Some(&hr)).await.body["logoUrl"],
+        logo.body["url"]
+    );
+    let stored: Vec<u8> = {
+        let key: String = sqlx::query_scalar("SELECT storage_key FROM files WHERE id = $1::uuid")
+            .bind(logo.body["id"].as_str().expect("id"))
+            .fetch_one(system)
+            .await
+            .expect("key");
+        std::fs::read(app.dir.path().join("files").join(&key[..2]).join(&key)).expect("blob")
+    };
+    assert!(
+        !stored.windows(7).any(|w| w == b"picture"),
+        "stored bytes are not the plaintext"
+    );
+}
