@@ -2,6 +2,8 @@
 //! row-level security.
 #![forbid(unsafe_code)]
 
+/// Platform operations for SUPER_ADMIN: audit trail, health, metrics summary.
+pub mod admin;
 /// The HTTP API: the route table, middleware and the OpenAPI document.
 pub mod api;
 /// Audit trail: who did what, never a secret.

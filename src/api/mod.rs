@@ -57,6 +57,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::news::router())
         .merge(crate::gdpr::router())
         .merge(crate::files::router())
+        .merge(crate::admin::router())
 }
 
 /// The OpenAPI document of every route, aliases included.
