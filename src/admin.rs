@@ -182,4 +182,39 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit_logs))
         .routes(routes!(health))
         .routes(routes!(metrics))
+        .routes(routes!(backup))
+}
+
+/// A backup was queued.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupQueued {
+    pub job_id: Uuid,
+    pub status: &'static str,
+}
+
+/// Take an encrypted backup now (written by a job to `$DATA_DIR/backups`).
+#[utoipa::path(post, path = "/super-admin/backup", tag = "super-admin", security(("bearer" = [])),
+    responses((status = 202, body = BackupQueued)))]
+pub async fn backup(
+    client: crate::auth::session::ClientMeta,
+    mut auth: Auth<SuperAdmin>,
+) -> ApiResult<(axum::http::StatusCode, Json<BackupQueued>)> {
+    let id = Uuid::new_v4();
+    crate::jobs::enqueue_backup(&mut auth.tx, id).await?;
+    let actor = auth.principal.clone();
+    crate::audit::Entry::new(crate::audit::Action::Export, "backup")
+        .by(actor.user_id, actor.role, None)
+        .target(id)
+        .from_client(&client)
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(BackupQueued {
+            job_id: id,
+            status: "QUEUED",
+        }),
+    ))
 }

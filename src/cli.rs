@@ -40,6 +40,17 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: i64,
     },
+    /// Write an encrypted backup (pg_dump, sealed with the master key) to $DATA_DIR/backups.
+    Backup,
+    /// Decrypt a backup file into a pg_dump archive for pg_restore.
+    DecryptBackup {
+        /// The `.dump.enc` file.
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// Where to write the archive.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Create a platform administrator; the password is read from standard input.
     CreateAdmin {
         /// The administrator's email.
@@ -97,6 +108,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let result = crate::crypto::rotation::rotate(&db, &keyring, batch.max(1), &mut std::io::stdout()).await;
             close(db, cluster).await?;
             result.map(drop)
+        }
+        Command::Backup => {
+            let secrets = settings.secrets()?;
+            let keyring = crate::crypto::Keyring::new(&secrets.master_keys)?;
+            let (db, cluster) = open_database(&settings).await?;
+            let options = db.system.connect_options();
+            let result = crate::backup::run(
+                &settings.data_dir,
+                settings.database_url.as_deref(),
+                &options,
+                &keyring,
+                uuid::Uuid::new_v4(),
+            )
+            .await;
+            close(db, cluster).await?;
+            println!("backup written to {}", result?.display());
+            Ok(())
+        }
+        Command::DecryptBackup { file, out } => {
+            let secrets = settings.secrets()?;
+            let keyring = crate::crypto::Keyring::new(&secrets.master_keys)?;
+            let dump = crate::backup::decrypt(&keyring, &file)?;
+            std::fs::write(&out, dump).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {} (restore with: pg_restore --no-owner --dbname=<empty database> {})",
+                out.display(),
+                out.display()
+            );
+            Ok(())
         }
         Command::CreateAdmin { email, role } => {
             let password = read_password()?;

@@ -69,6 +69,45 @@ pub struct JobContext {
     pub mailer: Mailer,
     /// Base of links.
     pub public_url: String,
+    /// Master keyring (backups are sealed with it).
+    pub keyring: Arc<crate::crypto::Keyring>,
+    /// Where backups go, and how pg_dump reaches the database.
+    pub data_dir: std::path::PathBuf,
+    /// `DATABASE_URL`, when the database is external.
+    pub database_url: Option<String>,
+}
+
+/// Queue of backups.
+pub const BACKUP_QUEUE: &str = "backups";
+
+/// Take a backup with this id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupJob {
+    pub id: Uuid,
+}
+
+/// Enqueues a backup in the caller's transaction.
+pub async fn enqueue_backup(conn: &mut PgConnection, id: Uuid) -> Result<(), crate::error::ApiError> {
+    let args = serde_json::to_vec(&BackupJob { id }).map_err(crate::error::ApiError::internal)?;
+    let task = TaskBuilder::new(args).max_attempts(3).build();
+    apalis_postgres::queries::push_tasks(conn, BACKUP_QUEUE, vec![task])
+        .await
+        .map_err(crate::error::ApiError::internal)
+}
+
+async fn back_up(job: BackupJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let options = ctx.db.system.connect_options();
+    let path = crate::backup::run(
+        &ctx.data_dir,
+        ctx.database_url.as_deref(),
+        &options,
+        &ctx.keyring,
+        job.id,
+    )
+    .await?;
+    tracing::info!(path = %path.display(), "backup written");
+    Ok(())
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -265,11 +304,20 @@ pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()
         .data(ctx.clone())
         .retry(policy)
         .build(remind);
-    let (mail, reminders) = tokio::join!(
+    let backups = WorkerBuilder::new("backups")
+        .backend(
+            PostgresStorage::<BackupJob>::new(&ctx.db.system)
+                .with_config(Config::default().queue(BACKUP_QUEUE))
+                .poll_with_strategy(wake_up(&ctx.db.system, BACKUP_QUEUE)),
+        )
+        .data(ctx.clone())
+        .build(back_up);
+    let (mail, reminders, backups) = tokio::join!(
         mail.run_until(stop(shutdown.clone())),
-        reminders.run_until(stop(shutdown))
+        reminders.run_until(stop(shutdown.clone())),
+        backups.run_until(stop(shutdown))
     );
-    for (name, result) in [("mail", mail), ("reminders", reminders)] {
+    for (name, result) in [("mail", mail), ("reminders", reminders), ("backups", backups)] {
         if let Err(error) = result {
             tracing::error!(%error, worker = name, "job worker stopped");
         }

@@ -10,6 +10,8 @@ pub mod api;
 pub mod audit;
 /// Identity: passwords, access tokens, login sessions and the request extractors.
 pub mod auth;
+/// Encrypted database backups.
+pub mod backup;
 /// The blog: platform-written articles, public reading.
 pub mod blog;
 /// Chat beside a consultation (sealed messages, attachments).

@@ -47,6 +47,9 @@ impl AppState {
                 &self.settings.data_dir,
             )?,
             public_url: self.settings.public_url.clone(),
+            keyring: self.keyring.clone(),
+            data_dir: self.settings.data_dir.clone(),
+            database_url: self.settings.database_url.clone(),
         })
     }
 

@@ -52,3 +52,74 @@ async fn the_operator_finds_sign_ins_and_checks_health_and_metrics() {
         .await
         .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
 }
+
+#[tokio::test]
+async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
+    use sqlx::{ConnectOptions, Connection};
+    let app = TestApp::spawn().await;
+    app.create_user("root@huntzen.test", Role::SuperAdmin, None).await;
+    let root = app.login("root@huntzen.test").await;
+    let queued = app
+        .call(axum::http::Method::POST, "/api/super-admin/backup", Some(&root), None)
+        .await;
+    assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
+    let id = queued.body["jobId"].as_str().expect("job id").to_owned();
+    let dir = app.dir.path().join("backups");
+    let mut file = None;
+    for _ in 0..200 {
+        file = std::fs::read_dir(&dir).ok().and_then(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().contains(&id))
+        });
+        if file.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let file = file.expect("the backup job wrote no file within 20 s");
+    let sealed = std::fs::read(&file).expect("read");
+    assert!(
+        !sealed.windows(5).any(|w| w == b"PGDMP"),
+        "the backup is encrypted at rest"
+    );
+    assert!(!sealed.windows(17).any(|w| w == b"root@huntzen.test"));
+
+    let dump = huntzen::backup::decrypt(&app.state.keyring, &file).expect("decrypt");
+    assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom archive");
+    let archive = app.dir.path().join("restore.dump");
+    std::fs::write(&archive, &dump).expect("write");
+
+    let options = app.db().system.connect_options();
+    let target = format!("restored_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = (*options).clone().database("postgres").connect().await.expect("admin");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {target}")))
+        .execute(&mut admin)
+        .await
+        .expect("create");
+    admin.close().await.ok();
+    let pg_restore = huntzen::db::embedded::find_binaries()
+        .expect("binaries")
+        .join("pg_restore");
+    let socket = options.get_socket().expect("socket").display().to_string();
+    let status = tokio::process::Command::new(pg_restore)
+        .args([
+            format!("--host={socket}"),
+            format!("--port={}", options.get_port()),
+            "--username=postgres".to_owned(),
+            format!("--dbname={target}"),
+            "--no-owner".to_owned(),
+        ])
+        .arg(&archive)
+        .status()
+        .await
+        .expect("pg_restore");
+    assert!(status.success(), "pg_restore failed");
+    let mut restored = (*options).clone().database(&target).connect().await.expect("restored");
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'root@huntzen.test'")
+        .fetch_one(&mut restored)
+        .await
+        .expect("count");
+    assert_eq!(users, 1, "the restored database holds the data");
+}
