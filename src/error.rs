@@ -194,6 +194,14 @@ impl From<sqlx::Error> for ApiError {
                 }
                 _ => {}
             }
+            // Never log the error's detail: PostgreSQL puts row values there ("Failing row contains …").
+            return Self::internal(format!(
+                "database error {} on {} (constraint {:?}): {}",
+                db.code().unwrap_or_default(),
+                db.table().unwrap_or("?"),
+                db.constraint(),
+                db.message()
+            ));
         }
         if matches!(error, sqlx::Error::PoolTimedOut) {
             tracing::error!(%error, "database pool exhausted");
