@@ -72,6 +72,11 @@ pub struct Settings {
     #[arg(long, env = "MAX_LIVE_BOOKINGS", default_value_t = 3, global = true)]
     pub max_live_bookings: i64,
 
+    /// Retries of a failing background job (exponential backoff from 1 s) before it is left failed
+    /// in `apalis.jobs` for inspection.
+    #[arg(long, env = "JOB_RETRIES", default_value_t = 5, global = true)]
+    pub job_retries: usize,
+
     /// SMTP server URL (e.g. `smtp://user:pass@host:587`). Unset: mail is written to `$DATA_DIR/outbox/`.
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,

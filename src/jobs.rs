@@ -75,6 +75,8 @@ pub struct JobContext {
     pub data_dir: std::path::PathBuf,
     /// `DATABASE_URL`, when the database is external.
     pub database_url: Option<String>,
+    /// Retries of a failing job (with exponential backoff from 1 s) before it is left failed.
+    pub retries: usize,
 }
 
 /// Queue of backups.
@@ -253,7 +255,9 @@ async fn remind(job: ReminderJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxD
     Ok(())
 }
 
-fn retry_policy() -> Option<apalis::layers::retry::BackoffRetryPolicy<tower::retry::backoff::ExponentialBackoff>> {
+fn retry_policy(
+    retries: usize,
+) -> Option<apalis::layers::retry::BackoffRetryPolicy<tower::retry::backoff::ExponentialBackoff>> {
     use tower::retry::backoff::MakeBackoff;
     let mut maker = tower::retry::backoff::ExponentialBackoffMaker::new(
         Duration::from_secs(1),
@@ -262,7 +266,7 @@ fn retry_policy() -> Option<apalis::layers::retry::BackoffRetryPolicy<tower::ret
         tower::util::rng::HasherRng::default(),
     )
     .ok()?;
-    Some(RetryPolicy::retries(5).with_backoff(maker.make_backoff()))
+    Some(RetryPolicy::retries(retries).with_backoff(maker.make_backoff()))
 }
 
 /// Workers wake up on the queue's NOTIFY, and poll every second besides: a notification sent
@@ -276,7 +280,7 @@ fn wake_up(pool: &sqlx::PgPool, queue: &str) -> Strategy {
 /// Runs the job workers (mail, reminders) until `shutdown` resolves.
 pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
     use futures::FutureExt;
-    let Some(policy) = retry_policy() else {
+    let Some(policy) = retry_policy(ctx.retries) else {
         tracing::error!("invalid job retry backoff");
         return;
     };

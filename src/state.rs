@@ -50,6 +50,7 @@ impl AppState {
             keyring: self.keyring.clone(),
             data_dir: self.settings.data_dir.clone(),
             database_url: self.settings.database_url.clone(),
+            retries: self.settings.job_retries,
         })
     }
 

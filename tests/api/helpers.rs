@@ -146,6 +146,7 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         smtp_url: None,
         jitsi_webhook_secret: Some(JITSI_WEBHOOK_SECRET.to_owned()),
         max_live_bookings: 3,
+        job_retries: 5,
         mail_from: "HuntZen Care <no-reply@huntzen.test>".to_owned(),
         redis_url: None,
         storage_url: None,

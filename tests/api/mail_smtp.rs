@@ -108,3 +108,44 @@ async fn verification_mail_goes_through_smtp() {
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     assert!(app.outbox().is_empty(), "with SMTP_URL nothing goes to the outbox");
 }
+
+#[tokio::test]
+async fn a_mail_that_cannot_be_delivered_is_retried_then_kept_for_inspection() {
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = TestApp::spawn_configured(PoolSizes { app: 5, system: 3 }, |s| {
+        s.smtp_url = Some(url);
+        s.job_retries = 1;
+    })
+    .await;
+    sqlx::query("INSERT INTO companies (name, slug, domain, is_active, auto_approve_employees) VALUES ('Mail', 'mail', 'mail.test', true, true)")
+        .execute(&app.db().system)
+        .await
+        .expect("company");
+    let registered = app
+        .post("/api/auth/register", None, json!({ "email": "lost@mail.test", "password": PASSWORD, "role": "EMPLOYEE", "firstName": "L", "lastName": "M" }))
+        .await;
+    assert_eq!(registered.status, StatusCode::CREATED);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row: Option<(String, i32, Option<String>)> = sqlx::query_as(
+            "SELECT status, attempts, last_result::text FROM apalis.jobs WHERE job_type = 'mail' AND last_result IS NOT NULL",
+        )
+        .fetch_optional(&app.db().system)
+        .await
+        .expect("jobs");
+        if let Some((status, attempts, error)) = row {
+            assert!(attempts >= 1, "attempts recorded");
+            assert!(error.is_some_and(|e| !e.is_empty()), "the last error is kept");
+            assert_ne!(status, "Done", "a failed job is not marked done");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the failed job was not recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
