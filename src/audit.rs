@@ -120,3 +120,32 @@ impl<'a> Entry<'a> {
         Ok(())
     }
 }
+
+/// Result of checking the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Every row matches its hash and links to its predecessor.
+    Intact {
+        /// Rows checked.
+        rows: i64,
+    },
+    /// The first row that does not.
+    Broken {
+        /// Its position in the chain.
+        seq: i64,
+        /// Its id.
+        id: Uuid,
+    },
+}
+
+/// Checks the chain of hashes over the audit trail (owner pool).
+pub async fn verify(db: &crate::db::Db) -> Result<Verification, sqlx::Error> {
+    let (seq, id, checked): (Option<i64>, Option<Uuid>, i64) =
+        sqlx::query_as("SELECT broken_seq, broken_id, checked FROM audit_verify()")
+            .fetch_one(&db.system)
+            .await?;
+    Ok(match (seq, id) {
+        (Some(seq), Some(id)) => Verification::Broken { seq, id },
+        _ => Verification::Intact { rows: checked },
+    })
+}

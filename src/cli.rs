@@ -51,6 +51,11 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
     /// Create a platform administrator; the password is read from standard input.
     CreateAdmin {
         /// The administrator's email.
@@ -60,6 +65,12 @@ enum Command {
         #[arg(long, value_parser = parse_admin_role)]
         role: Role,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the audit trail's hash chain; exits non-zero at the first row that was altered.
+    Verify,
 }
 
 fn parse_admin_role(value: &str) -> Result<Role, String> {
@@ -137,6 +148,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out.display()
             );
             Ok(())
+        }
+        Command::Audit {
+            action: AuditCommand::Verify,
+        } => {
+            let (db, cluster) = open_database(&settings).await?;
+            let result = crate::audit::verify(&db).await;
+            close(db, cluster).await?;
+            match result? {
+                crate::audit::Verification::Intact { rows } => {
+                    println!("audit chain intact: {rows} rows checked");
+                    Ok(())
+                }
+                crate::audit::Verification::Broken { seq, id } => {
+                    bail!("audit chain broken at row #{seq} ({id}): it or its predecessor was altered")
+                }
+            }
         }
         Command::CreateAdmin { email, role } => {
             let password = read_password()?;

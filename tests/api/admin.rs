@@ -123,3 +123,50 @@ async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
         .expect("count");
     assert_eq!(users, 1, "the restored database holds the data");
 }
+
+#[tokio::test]
+async fn the_audit_chain_detects_an_edited_row() {
+    let app = TestApp::spawn().await;
+    app.create_user("root@huntzen.test", Role::SuperAdmin, None).await;
+    for _ in 0..3 {
+        app.login("root@huntzen.test").await;
+    }
+    app.post(
+        "/api/auth/login",
+        None,
+        json!({ "email": "root@huntzen.test", "password": "not it at all" }),
+    )
+    .await;
+    let intact = huntzen::audit::verify(app.db()).await.expect("verify");
+    assert_eq!(intact, huntzen::audit::Verification::Intact { rows: 4 });
+    // The request role may add rows, never change them.
+    let token = app.login("root@huntzen.test").await;
+    let _ = token;
+    let privileges: (bool, bool) = sqlx::query_as(
+        "SELECT has_table_privilege('huntzen_app', 'audit_logs', 'UPDATE'), has_table_privilege('huntzen_app', 'audit_logs', 'DELETE')",
+    )
+    .fetch_one(&app.db().system)
+    .await
+    .expect("privileges");
+    assert_eq!(privileges, (false, false));
+    // An erasure clears personal metadata without breaking the chain…
+    sqlx::query("UPDATE audit_logs SET ip_address = NULL, user_agent = NULL")
+        .execute(&app.db().system)
+        .await
+        .expect("clear");
+    assert!(matches!(
+        huntzen::audit::verify(app.db()).await.expect("verify"),
+        huntzen::audit::Verification::Intact { .. }
+    ));
+    // …but an edited row is found.
+    let edited: uuid::Uuid = sqlx::query_scalar(
+        "UPDATE audit_logs SET details = '{\"forged\": true}' WHERE seq = (SELECT min(seq) + 1 FROM audit_logs) RETURNING id",
+    )
+    .fetch_one(&app.db().system)
+    .await
+    .expect("tamper");
+    match huntzen::audit::verify(app.db()).await.expect("verify") {
+        huntzen::audit::Verification::Broken { id, .. } => assert_eq!(id, edited),
+        other => panic!("tampering not detected: {other:?}"),
+    }
+}
