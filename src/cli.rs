@@ -191,9 +191,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             let mut stopped = jobs_stopped;
             let _ = stopped.wait_for(|stop| *stop).await;
         }));
+        let retention = tokio::spawn(crate::retention::daily(
+            state.db.clone(),
+            state.store.clone(),
+            state.settings.message_retention_months,
+            state.settings.audit_retention_months,
+        ));
         tracing::info!(addr = %listener.local_addr()?, "serving");
         let result = crate::server::serve(listener, crate::server::app(state), crate::server::shutdown_signal()).await;
         let _ = stop_jobs.send(true);
+        retention.abort();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), jobs).await;
         result?;
         anyhow::Ok(())

@@ -77,6 +77,14 @@ pub struct Settings {
     #[arg(long, env = "JOB_RETRIES", default_value_t = 5, global = true)]
     pub job_retries: usize,
 
+    /// Months after a consultation ends before its chat messages and attachments are purged.
+    #[arg(long, env = "MESSAGE_RETENTION_MONTHS", default_value_t = 12, global = true)]
+    pub message_retention_months: u32,
+
+    /// Months audit rows are kept.
+    #[arg(long, env = "AUDIT_RETENTION_MONTHS", default_value_t = 12, global = true)]
+    pub audit_retention_months: u32,
+
     /// SMTP server URL (e.g. `smtp://user:pass@host:587`). Unset: mail is written to `$DATA_DIR/outbox/`.
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,

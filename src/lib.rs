@@ -60,6 +60,8 @@ pub mod practitioners;
 pub mod realtime;
 /// Reports: counters and aggregates, never clinical content.
 pub mod reports;
+/// Retention: purging old chat content and audit rows.
+pub mod retention;
 /// Scheduling: availability, slots, consultations, rooms.
 pub mod scheduling;
 /// Listening, middleware stack and graceful shutdown.

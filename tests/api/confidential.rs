@@ -559,3 +559,66 @@ async fn key_rotation_keeps_every_row_readable() {
         "the old master key alone no longer unwraps it"
     );
 }
+
+#[tokio::test]
+async fn retention_purges_old_conversations_and_audit_rows_only() {
+    let app = TestApp::spawn().await;
+    let p = pair(&app).await;
+    let url = format!("/api/chat/{}/messages", p.consultation);
+    app.post(&url, Some(&p.employee), json!({ "content": "ancien" })).await;
+    app.send(multipart(
+        &p.employee,
+        &format!("/api/chat/{}/upload", p.consultation),
+        PNG,
+        &[],
+    ))
+    .await;
+    let system = &app.db().system;
+    // A second, recent conversation that must stay.
+    let recent: Uuid = sqlx::query_scalar(
+        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status) \
+         SELECT company_id, employee_id, practitioner_id, now() + interval '3 days', 'VIDEO', 'CONFIRMED' FROM consultations WHERE id = $1 RETURNING id",
+    )
+    .bind(p.consultation)
+    .fetch_one(system)
+    .await
+    .expect("recent");
+    app.post(
+        &format!("/api/chat/{recent}/messages"),
+        Some(&p.employee),
+        json!({ "content": "récent" }),
+    )
+    .await;
+    sqlx::query("UPDATE consultations SET status = 'COMPLETED', scheduled_at = now() - interval '14 months', ended_at = now() - interval '13 months' WHERE id = $1")
+        .bind(p.consultation)
+        .execute(system)
+        .await
+        .expect("age");
+    sqlx::query(
+        "UPDATE audit_logs SET created_at = now() - interval '13 months' WHERE seq = (SELECT min(seq) FROM audit_logs)",
+    )
+    .execute(system)
+    .await
+    .expect("age audit");
+    let audit_before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
+        .fetch_one(system)
+        .await
+        .expect("count");
+
+    let purged = huntzen::retention::purge(app.db(), &app.state.store, 12, 12)
+        .await
+        .expect("purge");
+    assert_eq!((purged.messages, purged.files, purged.audit_rows), (2, 1, 1));
+    let left: Vec<Uuid> = sqlx::query_scalar("SELECT consultation_id FROM messages")
+        .fetch_all(system)
+        .await
+        .expect("left");
+    assert_eq!(left, [recent]);
+    let audit_after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs")
+        .fetch_one(system)
+        .await
+        .expect("count");
+    assert_eq!(audit_after, audit_before - 1);
+    let blobs = walk(&app.dir.path().join("files"));
+    assert!(blobs.is_empty(), "attachment bytes left: {blobs:?}");
+}
