@@ -39,6 +39,36 @@ fn too_large() -> ApiError {
     )
 }
 
+/// Removes metadata from images — EXIF, XMP, text chunks, comments — so that a photo does not
+/// carry where and when it was taken. PDFs are kept as they are. `None`: not a valid image.
+pub fn strip_metadata(bytes: &[u8], content_type: &str) -> Option<Vec<u8>> {
+    use img_parts::{Bytes, ImageEXIF};
+    let input = Bytes::copy_from_slice(bytes);
+    match content_type {
+        "image/png" => {
+            let mut png = img_parts::png::Png::from_bytes(input).ok()?;
+            for kind in [*b"tEXt", *b"zTXt", *b"iTXt", *b"eXIf", *b"tIME"] {
+                png.remove_chunks_by_type(kind);
+            }
+            Some(png.encoder().bytes().to_vec())
+        }
+        "image/jpeg" => {
+            let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(input).ok()?;
+            // APP1–APP15 (EXIF, XMP, Photoshop, …) and comments; APP0 (JFIF) stays.
+            jpeg.segments_mut()
+                .retain(|s| !(0xE1..=0xEF).contains(&s.marker()) && s.marker() != 0xFE);
+            Some(jpeg.encoder().bytes().to_vec())
+        }
+        "image/webp" => {
+            let mut webp = img_parts::webp::WebP::from_bytes(input).ok()?;
+            webp.set_exif(None);
+            webp.chunks_mut().retain(|c| c.id() != *b"XMP ");
+            Some(webp.encoder().bytes().to_vec())
+        }
+        _ => Some(bytes.to_vec()),
+    }
+}
+
 /// A multipart upload: the field `file` and any short text fields.
 #[derive(Debug)]
 pub struct Upload {
@@ -173,9 +203,16 @@ pub async fn store(
             "Only PNG, JPEG, WebP and PDF files are accepted.",
         )
     })?;
+    let cleaned = strip_metadata(&upload.bytes, content_type).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "file.unsupported_type",
+            "The image is damaged or not what it claims to be.",
+        )
+    })?;
     let id = Uuid::new_v4();
     let storage_key = id.simple().to_string();
-    let size = i64::try_from(upload.bytes.len()).unwrap_or(i64::MAX);
+    let size = i64::try_from(cleaned.len()).unwrap_or(i64::MAX);
     sqlx::query(
         "INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -193,7 +230,7 @@ pub async fn store(
     .execute(&mut **tx)
     .await?;
     let key = data_keys::get_or_create(tx, &state.keyring, Subject::File, id).await?;
-    let sealed = key.seal("files", "content", id, &upload.bytes);
+    let sealed = key.seal("files", "content", id, &cleaned);
     state.store.put(&storage_key, &sealed).await?;
     Ok(StoredFile {
         id,
@@ -349,4 +386,36 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(company_logo))
         .routes(routes!(company_cover))
         .route_layer(axum::extract::DefaultBodyLimit::max(MAX_BYTES + 256 * 1024))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_and_stripping() {
+        assert_eq!(sniff(b"%PDF-1.4"), Some("application/pdf"));
+        assert_eq!(sniff(b"<svg xmlns"), None);
+        assert_eq!(sniff(b"<!DOCTYPE html>"), None);
+        // SOI, APP0 JFIF, APP1 EXIF, COM, SOS with data, EOI.
+        let mut jpeg = vec![0xFF, 0xD8];
+        jpeg.extend_from_slice(&[
+            0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
+        ]);
+        jpeg.extend_from_slice(&[
+            0xFF, 0xE1, 0x00, 0x0E, b'E', b'x', b'i', b'f', 0, 0, b'G', b'P', b'S', b'!', b'!', b'!',
+        ]);
+        jpeg.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x07, b'h', b'e', b'l', b'l', b'o']);
+        jpeg.extend_from_slice(&[
+            0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x12, 0x34, 0xFF, 0xD9,
+        ]);
+        assert_eq!(sniff(&jpeg), Some("image/jpeg"));
+        let cleaned = strip_metadata(&jpeg, "image/jpeg").expect("valid jpeg");
+        assert!(!cleaned.windows(3).any(|w| w == b"GPS") && !cleaned.windows(5).any(|w| w == b"hello"));
+        assert!(cleaned.windows(4).any(|w| w == b"JFIF"));
+        assert!(
+            strip_metadata(b"\x89PNG\r\n\x1a\ngarbage", "image/png").is_none(),
+            "a damaged image is refused"
+        );
+    }
 }

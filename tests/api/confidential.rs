@@ -101,7 +101,9 @@ fn multipart(token: &str, uri: &str, bytes: &[u8], extra: &[(&str, &str)]) -> Re
         .expect("request")
 }
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR-canary-attachment-bytes";
+fn png() -> Vec<u8> {
+    crate::helpers::png("taken at 48.85N 2.35E", "canary-attachment-bytes")
+}
 
 #[tokio::test]
 async fn chat_between_the_two_participants_only() {
@@ -223,7 +225,7 @@ async fn attachments_are_typed_limited_sealed_and_private() {
     let p = pair(&app).await;
     let uri = format!("/api/chat/{}/upload", p.consultation);
     let sent = app
-        .send(multipart(&p.employee, &uri, PNG, &[("content", "mon ordonnance")]))
+        .send(multipart(&p.employee, &uri, &png(), &[("content", "mon ordonnance")]))
         .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     assert_eq!(sent.body["attachment"]["contentType"], "image/png");
@@ -258,7 +260,7 @@ async fn attachments_are_typed_limited_sealed_and_private() {
         .send(multipart(&p.employee, &uri, b"just text, not an image", &[]))
         .await;
     text.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "file.unsupported_type");
-    let mut big = PNG.to_vec();
+    let mut big = png();
     big.resize(10 * 1024 * 1024 + 1, 0);
     app.send(multipart(&p.employee, &uri, &big, &[]))
         .await
@@ -448,7 +450,7 @@ async fn only_ciphertext_at_rest() {
         app.send(multipart(
             &p.employee,
             &format!("/api/chat/{}/upload", p.consultation),
-            PNG,
+            &png(),
             &[],
         ))
         .await,
@@ -569,7 +571,7 @@ async fn retention_purges_old_conversations_and_audit_rows_only() {
     app.send(multipart(
         &p.employee,
         &format!("/api/chat/{}/upload", p.consultation),
-        PNG,
+        &png(),
         &[],
     ))
     .await;

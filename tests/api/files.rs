@@ -7,7 +7,9 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestResponse};
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDRpicture";
+fn png() -> Vec<u8> {
+    crate::helpers::png("GPS 48.8584N 2.2945E", "picture")
+}
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj diploma";
 
 async fn upload(app: &TestApp, token: &str, uri: &str, bytes: &[u8]) -> TestResponse {
@@ -71,7 +73,7 @@ async fn uploads_follow_their_purpose() {
         app.login("ops@huntzen.test").await,
     );
 
-    let avatar = upload(&app, ann, "/api/employees/me/upload-avatar", PNG).await;
+    let avatar = upload(&app, ann, "/api/employees/me/upload-avatar", &png()).await;
     assert_eq!(avatar.status, StatusCode::CREATED, "{}", avatar.body);
     let url = avatar.body["url"].as_str().expect("url").to_owned();
     assert_eq!(
@@ -82,6 +84,40 @@ async fn uploads_follow_their_purpose() {
         fetch(&app, Some(bob), &url).await,
         StatusCode::OK,
         "pictures are visible to people signed in"
+    );
+    let downloaded = app
+        .send(
+            Request::builder()
+                .uri(&url)
+                .header(header::AUTHORIZATION, format!("Bearer {bob}"))
+                .body(Body::empty())
+                .expect("r"),
+        )
+        .await;
+    let bytes = downloaded
+        .body
+        .as_str()
+        .map(|s| s.as_bytes().to_vec())
+        .unwrap_or_default();
+    assert!(bytes.windows(3).any(|w| w == b"PNG"), "still a PNG");
+    assert!(
+        !bytes.windows(4).any(|w| w == b"GPS "),
+        "image metadata was not stripped"
+    );
+    assert!(bytes.windows(7).any(|w| w == b"picture"), "the picture itself is kept");
+    assert_eq!(
+        downloaded
+            .headers
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    assert!(
+        downloaded
+            .headers
+            .get(header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("attachment"))
     );
     assert_eq!(fetch(&app, None, &url).await, StatusCode::UNAUTHORIZED);
     upload(&app, ann, "/api/employees/me/upload-avatar", PDF)
@@ -123,7 +159,7 @@ async fn uploads_follow_their_purpose() {
     );
     assert_eq!(fetch(&app, Some(ann), &document_url).await, StatusCode::NOT_FOUND);
 
-    let logo = upload(&app, &hr, "/api/companies/me/upload-logo", PNG).await;
+    let logo = upload(&app, &hr, "/api/companies/me/upload-logo", &png()).await;
     assert_eq!(logo.status, StatusCode::CREATED, "{}", logo.body);
     assert_eq!(
         app.get("/api/companies/me", Some(&hr)).await.body["logoUrl"],

@@ -466,3 +466,45 @@ fn decode_subject(subject: &str) -> String {
     }
     out
 }
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                0xEDB8_8320 ^ (crc >> 1)
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut out = (data.len() as u32).to_be_bytes().to_vec();
+    let mut body = kind.to_vec();
+    body.extend_from_slice(data);
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32(&body).to_be_bytes());
+    out
+}
+
+/// A valid 1×1 grey PNG carrying `text` in a `tEXt` chunk (metadata, stripped on upload) and
+/// `payload` in a private ancillary chunk (kept: it stands for the picture's own bytes).
+pub fn png(text: &str, payload: &str) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(png_chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]));
+    out.extend(png_chunk(b"tEXt", format!("Comment\0{text}").as_bytes()));
+    out.extend(png_chunk(b"huZn", payload.as_bytes()));
+    // zlib, one stored block holding the scanline [filter 0, pixel 0], then Adler-32 of it.
+    out.extend(png_chunk(
+        b"IDAT",
+        &[
+            0x78, 0x01, 0x01, 0x02, 0x00, 0xFD, 0xFF, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01,
+        ],
+    ));
+    out.extend(png_chunk(b"IEND", &[]));
+    out
+}
