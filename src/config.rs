@@ -85,6 +85,10 @@ pub struct Settings {
     #[arg(long, env = "AUDIT_RETENTION_MONTHS", default_value_t = 12, global = true)]
     pub audit_retention_months: u32,
 
+    /// Bearer token of `GET /metrics` (unset: loopback clients only).
+    #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// SMTP server URL (e.g. `smtp://user:pass@host:587`). Unset: mail is written to `$DATA_DIR/outbox/`.
     #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<String>,

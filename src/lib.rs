@@ -48,6 +48,8 @@ pub mod journal;
 pub mod mail;
 /// The caller's own account: `GET /api/me`.
 pub mod me;
+/// Prometheus metrics at `/metrics`.
+pub mod metrics;
 /// Company news written by HR.
 pub mod news;
 /// A user's notifications.

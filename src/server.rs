@@ -30,11 +30,20 @@ pub fn app(state: AppState) -> Router {
     state.realtime.start(&state);
     let sockets = state.realtime.layer();
     // Aliases are rewritten before routing, so the outer router only wraps the rewritten one.
+    crate::metrics::handle();
+    let state_for_metrics = state.clone();
     let routed = crate::api::router().with_state(state);
     let rewritten = tower::ServiceBuilder::new()
         .map_request(crate::api::aliases::rewrite::<axum::body::Body>)
         .service(routed);
+    let scrape_state = state_for_metrics;
     Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move |request: axum::extract::Request| {
+                crate::metrics::scrape(scrape_state.clone(), request)
+            }),
+        )
         .fallback_service(rewritten)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {

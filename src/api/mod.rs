@@ -76,6 +76,7 @@ pub fn router() -> Router<AppState> {
         .split_for_parts();
     aliases::document(&mut openapi);
     router
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "No such route.") })
         .method_not_allowed_fallback(|| async {

@@ -170,3 +170,30 @@ async fn the_audit_chain_detects_an_edited_row() {
         other => panic!("tampering not detected: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn prometheus_metrics_need_their_token_and_carry_no_ids() {
+    let app = TestApp::spawn().await;
+    app.create_user("root@huntzen.test", Role::SuperAdmin, None).await;
+    let root = app.login("root@huntzen.test").await;
+    app.get("/api/me", Some(&root)).await;
+    app.get(&format!("/api/companies/{}", uuid::Uuid::new_v4()), Some(&root))
+        .await;
+    app.get("/metrics", None)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "metrics.unauthorized");
+    app.get("/metrics", Some("wrong"))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "metrics.unauthorized");
+    let scraped = app.get("/metrics", Some("test-metrics-token")).await;
+    assert_eq!(scraped.status, StatusCode::OK);
+    let text = scraped.body.as_str().expect("text").to_owned();
+    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(
+        text.contains("route=\"/api/companies/{id}\""),
+        "routes are templates: {text}"
+    );
+    assert!(text.contains("http_request_duration_seconds"));
+    assert!(text.contains("db_pool_connections"));
+    assert!(!text.contains("@huntzen.test"), "no user in metrics");
+}

@@ -147,6 +147,7 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         jitsi_webhook_secret: Some(JITSI_WEBHOOK_SECRET.to_owned()),
         max_live_bookings: 3,
         job_retries: 5,
+        metrics_token: Some("test-metrics-token".to_owned()),
         message_retention_months: 12,
         audit_retention_months: 12,
         mail_from: "HuntZen Care <no-reply@huntzen.test>".to_owned(),
