@@ -16,5 +16,6 @@ mod realtime;
 mod reports;
 mod rls;
 mod role_matrix;
+mod s3;
 mod scheduling;
 mod tenancy;
