@@ -60,7 +60,9 @@ async fn files_round_trip_through_an_s3_compatible_store() {
     );
     assert!(created.starts_with("HTTP/1.1 200"), "bucket not created: {created}");
 
-    let url = format!("s3://huntzen-files?endpoint=http://127.0.0.1:{port}&region=us-east-1&access_key_id=test&secret_access_key=test");
+    let url = format!(
+        "s3://huntzen-files?endpoint=http://127.0.0.1:{port}&region=us-east-1&access_key_id=test&secret_access_key=test"
+    );
     let app = TestApp::spawn_configured(PoolSizes { app: 5, system: 3 }, |s| s.storage_url = Some(url)).await;
     app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
     let token = app.login("ops@huntzen.test").await;
