@@ -9,6 +9,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestResponse};
+use crate::seed::Participants;
 
 struct Pair {
     consultation: Uuid,
@@ -21,54 +22,17 @@ struct Pair {
 }
 
 async fn pair(app: &TestApp) -> Pair {
-    let system = &app.db().system;
-    let company: Uuid = sqlx::query_scalar(
-        "INSERT INTO companies (name, slug, domain, is_active) VALUES ('C', 'c', 'c.test', true) RETURNING id",
-    )
-    .fetch_one(system)
-    .await
-    .expect("company");
-    let mut employees = Vec::new();
-    for who in ["emma", "eric"] {
-        let user = app
-            .create_user(&format!("{who}@c.test"), Role::Employee, Some(company))
-            .await;
-        let id: Uuid = sqlx::query_scalar(
-            "INSERT INTO employees (user_id, company_id, first_name, last_name) VALUES ($1, $2, $3, 'E') RETURNING id",
-        )
-        .bind(user)
-        .bind(company)
-        .bind(who)
-        .fetch_one(system)
-        .await
-        .expect("employee");
-        employees.push(id);
-    }
-    let mut practitioners = Vec::new();
-    for who in ["paula", "peter"] {
-        let user = app
-            .create_user(&format!("{who}@cabinet.test"), Role::Practitioner, None)
-            .await;
-        let id: Uuid = sqlx::query_scalar(
-            "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, $2, 'P', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
-        )
-        .bind(user)
-        .bind(who)
-        .fetch_one(system)
-        .await
-        .expect("practitioner");
-        practitioners.push(id);
-    }
-    let consultation: Uuid = sqlx::query_scalar(
-        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status) \
-         VALUES ($1, $2, $3, now() + interval '1 day', 'VIDEO', 'CONFIRMED') RETURNING id",
-    )
-    .bind(company)
-    .bind(employees[0])
-    .bind(practitioners[0])
-    .fetch_one(system)
-    .await
-    .expect("consultation");
+    let company = app.seed_company("c").await;
+    let employee = app.seed_employee("emma@c.test", company, "emma").await;
+    app.seed_employee("eric@c.test", company, "eric").await;
+    let practitioner = app.seed_practitioner("paula@cabinet.test", "paula").await;
+    app.seed_practitioner("peter@cabinet.test", "peter").await;
+    let people = Participants {
+        company,
+        employee,
+        practitioner,
+    };
+    let consultation = app.seed_consultation(people, "VIDEO", "CONFIRMED", 1).await;
     app.create_user("hr@c.test", Role::AdminRh, Some(company)).await;
     app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
     Pair {

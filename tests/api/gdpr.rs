@@ -6,6 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
+use crate::seed::Participants;
 
 #[tokio::test]
 async fn consents_keep_their_history() {
@@ -44,46 +45,16 @@ async fn consents_keep_their_history() {
 #[tokio::test]
 async fn the_export_holds_everything_about_the_caller_decrypted_and_nothing_else() {
     let app = TestApp::spawn().await;
-    let system = &app.db().system;
-    let company: Uuid = sqlx::query_scalar(
-        "INSERT INTO companies (name, slug, domain, is_active) VALUES ('G', 'g', 'g.test', true) RETURNING id",
-    )
-    .fetch_one(system)
-    .await
-    .expect("company");
-    let mut employees = Vec::new();
-    for who in ["gina", "gus"] {
-        let user = app
-            .create_user(&format!("{who}@g.test"), Role::Employee, Some(company))
-            .await;
-        let id: Uuid = sqlx::query_scalar(
-            "INSERT INTO employees (user_id, company_id, first_name, last_name) VALUES ($1, $2, $3, 'G') RETURNING id",
-        )
-        .bind(user)
-        .bind(company)
-        .bind(who)
-        .fetch_one(system)
-        .await
-        .expect("employee");
-        employees.push(id);
-    }
-    let doc = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
-    let practitioner: Uuid = sqlx::query_scalar(
-        "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'D', 'D', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
-    )
-    .bind(doc)
-    .fetch_one(system)
-    .await
-    .expect("practitioner");
-    let consultation: Uuid = sqlx::query_scalar(
-        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status) VALUES ($1, $2, $3, now() + interval '1 day', 'VIDEO', 'CONFIRMED') RETURNING id",
-    )
-    .bind(company)
-    .bind(employees[0])
-    .bind(practitioner)
-    .fetch_one(system)
-    .await
-    .expect("consultation");
+    let company = app.seed_company("g").await;
+    let employee = app.seed_employee("gina@g.test", company, "gina").await;
+    app.seed_employee("gus@g.test", company, "gus").await;
+    let practitioner = app.seed_practitioner("doc@cabinet.test", "D").await;
+    let people = Participants {
+        company,
+        employee,
+        practitioner,
+    };
+    let consultation = app.seed_consultation(people, "VIDEO", "CONFIRMED", 1).await;
     let gina = app.login("gina@g.test").await;
     let gus = app.login("gus@g.test").await;
     app.post(

@@ -18,4 +18,5 @@ mod rls;
 mod role_matrix;
 mod s3;
 mod scheduling;
+mod seed;
 mod tenancy;

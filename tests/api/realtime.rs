@@ -1,11 +1,11 @@
 //! Real time with the official `socket.io-client` (npm) against a real listening server: the
 //! scenarios live in `tests/realtime/*.mjs` and assert there; a failing check fails this test.
 
-use huntzen::auth::Role;
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, TestApp};
+use crate::seed::Participants;
 
 struct Setup {
     consultation: Uuid,
@@ -29,54 +29,22 @@ async fn login(app: &TestApp, email: &str) -> (String, String) {
 }
 
 async fn setup(app: &TestApp, status: &str) -> Setup {
-    let system = &app.db().system;
-    let company: Uuid = sqlx::query_scalar(
-        "INSERT INTO companies (name, slug, domain, is_active) VALUES ('RT', 'rt', 'rt.test', true) RETURNING id",
-    )
-    .fetch_one(system)
-    .await
-    .expect("company");
-    let mut employees = Vec::new();
-    for who in ["emma", "otto"] {
-        let user = app
-            .create_user(&format!("{who}@rt.test"), Role::Employee, Some(company))
-            .await;
-        let id: Uuid = sqlx::query_scalar(
-            "INSERT INTO employees (user_id, company_id, first_name, last_name) VALUES ($1, $2, $3, 'E') RETURNING id",
-        )
-        .bind(user)
-        .bind(company)
-        .bind(who)
-        .fetch_one(system)
-        .await
-        .expect("employee");
-        employees.push(id);
-    }
-    let user = app.create_user("paula@cabinet.test", Role::Practitioner, None).await;
-    let practitioner: Uuid = sqlx::query_scalar(
-        "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'Paula', 'P', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
-    )
-    .bind(user)
-    .fetch_one(system)
-    .await
-    .expect("practitioner");
-    let consultation: Uuid = sqlx::query_scalar(
-        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status) \
-         VALUES ($1, $2, $3, now() + interval '1 day', 'AUDIO', $4::consultation_status) RETURNING id",
-    )
-    .bind(company)
-    .bind(employees[0])
-    .bind(practitioner)
-    .bind(status)
-    .fetch_one(system)
-    .await
-    .expect("consultation");
+    let company = app.seed_company("rt").await;
+    let employee = app.seed_employee("emma@rt.test", company, "emma").await;
+    let outsider_id = app.seed_employee("otto@rt.test", company, "otto").await;
+    let practitioner = app.seed_practitioner("paula@cabinet.test", "Paula").await;
+    let people = Participants {
+        company,
+        employee,
+        practitioner,
+    };
+    let consultation = app.seed_consultation(people, "AUDIO", status, 1).await;
     let (employee, employee_refresh) = login(app, "emma@rt.test").await;
     Setup {
         consultation,
         company,
         practitioner_id: practitioner,
-        outsider_id: employees[1],
+        outsider_id,
         employee,
         employee_refresh,
         practitioner: login(app, "paula@cabinet.test").await.0,
@@ -137,16 +105,12 @@ async fn audio_call_signalling_with_socket_io_client() {
     let app = TestApp::spawn().await;
     let s = setup(&app, "CONFIRMED").await;
     // The outsider has their own consultation with the same practitioner (to ring a busy line).
-    let other: Uuid = sqlx::query_scalar(
-        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status) \
-         VALUES ($1, $2, $3, now() + interval '3 days', 'AUDIO', 'CONFIRMED') RETURNING id",
-    )
-    .bind(s.company)
-    .bind(s.outsider_id)
-    .bind(s.practitioner_id)
-    .fetch_one(&app.db().system)
-    .await
-    .expect("second consultation");
+    let people = Participants {
+        company: s.company,
+        employee: s.outsider_id,
+        practitioner: s.practitioner_id,
+    };
+    let other = app.seed_consultation(people, "AUDIO", "CONFIRMED", 3).await;
     let url = app.listen().await;
     let config = json!({ "url": url, "consultationId": s.consultation, "otherConsultationId": other,
                          "employeeToken": s.employee, "practitionerToken": s.practitioner, "outsiderToken": s.outsider });
