@@ -3,7 +3,6 @@
 use axum::http::{Method, StatusCode};
 use huntzen::auth::Role;
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::helpers::TestApp;
 
@@ -85,13 +84,7 @@ async fn news_stay_inside_the_company_and_notify_its_employees() {
     let system = &app.db().system;
     let mut tokens = Vec::new();
     for name in ["acme", "beta"] {
-        let company: Uuid = sqlx::query_scalar(
-            "INSERT INTO companies (name, slug, domain, is_active) VALUES ($1, $1, $1 || '.test', true) RETURNING id",
-        )
-        .bind(name)
-        .fetch_one(system)
-        .await
-        .expect("company");
+        let company = app.seed_company(name).await;
         app.create_user(&format!("rh@{name}.test"), Role::AdminRh, Some(company))
             .await;
         let user = app

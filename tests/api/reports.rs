@@ -9,16 +9,6 @@ use uuid::Uuid;
 
 use crate::helpers::TestApp;
 
-async fn company(app: &TestApp, name: &str) -> Uuid {
-    sqlx::query_scalar(
-        "INSERT INTO companies (name, slug, domain, is_active) VALUES ($1, $1, $1 || '.test', true) RETURNING id",
-    )
-    .bind(name)
-    .fetch_one(&app.db().system)
-    .await
-    .expect("company")
-}
-
 async fn employee(app: &TestApp, company: Uuid, tag: &str, first: &str, department: &str) -> Uuid {
     let user = app
         .create_user(
@@ -97,8 +87,8 @@ fn keys(value: &Value, out: &mut Vec<String>) {
 #[tokio::test]
 async fn hr_sees_counters_only_for_its_company() {
     let app = TestApp::spawn().await;
-    let acme = company(&app, "acme").await;
-    let other = company(&app, "other").await;
+    let acme = app.seed_company("acme").await;
+    let other = app.seed_company("other").await;
     let user = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
     let practitioner: Uuid = sqlx::query_scalar(
         "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'Jeanne', 'Secret', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
@@ -218,7 +208,7 @@ async fn hr_sees_counters_only_for_its_company() {
 #[tokio::test]
 async fn practitioners_bill_and_the_platform_sees_aggregates() {
     let app = TestApp::spawn().await;
-    let acme = company(&app, "acme").await;
+    let acme = app.seed_company("acme").await;
     let user = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
     let practitioner: Uuid = sqlx::query_scalar(
         "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'J', 'M', 'Dr.', 'PSYCHIATRE', true) RETURNING id",

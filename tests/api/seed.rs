@@ -7,10 +7,10 @@ use uuid::Uuid;
 use crate::helpers::TestApp;
 
 impl TestApp {
-    /// An active company `slug` whose email domain is `{slug}.test`.
+    /// An active company named `slug` whose email domain is `{slug}.test`.
     pub async fn seed_company(&self, slug: &str) -> Uuid {
         sqlx::query_scalar(
-            "INSERT INTO companies (name, slug, domain, is_active) VALUES (upper($1), $1, $1 || '.test', true) RETURNING id",
+            "INSERT INTO companies (name, slug, domain, is_active) VALUES ($1, $1, $1 || '.test', true) RETURNING id",
         )
         .bind(slug)
         .fetch_one(&self.db().system)
