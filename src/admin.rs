@@ -68,11 +68,7 @@ pub async fn audit_logs(
     mut auth: Auth<SuperAdmin>,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditRow>>> {
-    let paging = PageQuery {
-        page: q.page,
-        page_size: q.page_size,
-    }
-    .paging()?;
+    let paging = PageQuery::validate(q.page, q.page_size)?;
     let filter = "FROM audit_logs WHERE ($1::text IS NULL OR action::text = upper($1)) AND ($2::text IS NULL OR resource = $2) \
                   AND ($3::uuid IS NULL OR company_id = $3) AND ($4::uuid IS NULL OR user_id = $4) \
                   AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)";

@@ -118,11 +118,7 @@ pub async fn list(
     auth: Option<Auth<AnyRole>>,
     ApiQuery(q): ApiQuery<ArticleQuery>,
 ) -> ApiResult<Json<Page<Article>>> {
-    let paging = PageQuery {
-        page: q.page,
-        page_size: q.page_size,
-    }
-    .paging()?;
+    let paging = PageQuery::validate(q.page, q.page_size)?;
     let (mut tx, staff) = tx_for(&state, auth).await?;
     let status = if staff {
         q.status.unwrap_or(ArticleStatus::Published)

@@ -50,11 +50,7 @@ const COLUMNS: &str = "id, type::text AS type, title, message, link_url, is_read
 #[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
     responses((status = 200, body = Page<Notification>)))]
 pub async fn list(mut auth: Auth, ApiQuery(query): ApiQuery<NotificationQuery>) -> ApiResult<Json<Page<Notification>>> {
-    let paging = PageQuery {
-        page: query.page,
-        page_size: query.page_size,
-    }
-    .paging()?;
+    let paging = PageQuery::validate(query.page, query.page_size)?;
     let unread = query.unread.unwrap_or(false);
     let items: Vec<Notification> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM notifications WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read) \

@@ -40,7 +40,24 @@ impl Paging {
     }
 }
 
+/// A case-insensitive `LIKE` pattern matching `q` anywhere (`%` and `_` in `q` match themselves);
+/// `None` for an absent or blank search. Compare it against `lower(column)`.
+pub fn contains_pattern(q: Option<&str>) -> Option<String> {
+    let q = q.map(str::trim).filter(|q| !q.is_empty())?;
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Some(format!("%{escaped}%"))
+}
+
 impl PageQuery {
+    /// Validates `?page` and `?pageSize` taken from a larger query.
+    pub fn validate(page: Option<i64>, page_size: Option<i64>) -> ApiResult<Paging> {
+        Self { page, page_size }.paging()
+    }
+
     /// Validates (page ≥ 1, 1 ≤ pageSize ≤ 100).
     pub fn paging(self) -> ApiResult<Paging> {
         let page = self.page.unwrap_or(1);
@@ -80,5 +97,18 @@ impl<T> Page<T> {
             page: paging.page,
             page_size: paging.page_size,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn search_patterns_are_lowercase_trimmed_and_escaped() {
+        assert_eq!(contains_pattern(None), None);
+        assert_eq!(contains_pattern(Some("   ")), None);
+        assert_eq!(contains_pattern(Some(" Dupont ")).as_deref(), Some("%dupont%"));
+        assert_eq!(contains_pattern(Some("50%_a\\b")).as_deref(), Some("%50\\%\\_a\\\\b%"));
     }
 }

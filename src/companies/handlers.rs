@@ -17,7 +17,7 @@ use crate::error::{ApiError, ApiResult, Validator, looks_like_email};
 use crate::extract::{ApiJson, ApiQuery, apply, patch};
 use crate::jobs::enqueue_mail;
 use crate::mail::MailKind;
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::{Page, PageQuery, contains_pattern};
 use crate::state::AppState;
 
 /// The company's first HR admin, invited by mail.
@@ -277,17 +277,8 @@ pub async fn list(
     mut auth: Auth<PlatformStaff>,
     ApiQuery(filter): ApiQuery<CompanyFilter>,
 ) -> ApiResult<Json<Page<Company>>> {
-    let paging = PageQuery {
-        page: filter.page,
-        page_size: filter.page_size,
-    }
-    .paging()?;
-    let q = filter
-        .q
-        .as_deref()
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .map(|q| format!("%{}%", q.to_lowercase()));
+    let paging = PageQuery::validate(filter.page, filter.page_size)?;
+    let q = contains_pattern(filter.q.as_deref());
     let sql = format!(
         "SELECT {COLUMNS}, count(*) OVER () AS total FROM companies \
          WHERE ($1::text IS NULL OR lower(name) LIKE $1 OR lower(coalesce(domain, '')) LIKE $1) \

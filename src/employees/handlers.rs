@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult, Validator, looks_like_email};
 use crate::extract::{ApiJson, ApiQuery, apply, patch};
 use crate::jobs::enqueue_mail;
 use crate::mail::MailKind;
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::{Page, PageQuery, contains_pattern};
 use crate::state::AppState;
 
 /// A new employee, invited by mail.
@@ -161,17 +161,8 @@ pub async fn list(
     mut auth: Auth<HrAdmin>,
     ApiQuery(filter): ApiQuery<EmployeeFilter>,
 ) -> ApiResult<Json<Page<Employee>>> {
-    let paging = PageQuery {
-        page: filter.page,
-        page_size: filter.page_size,
-    }
-    .paging()?;
-    let q = filter
-        .q
-        .as_deref()
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .map(|q| format!("%{}%", q.to_lowercase()));
+    let paging = PageQuery::validate(filter.page, filter.page_size)?;
+    let q = contains_pattern(filter.q.as_deref());
     let status = filter.status.map(|s| match s {
         EmployeeStatus::Active => "ACTIVE",
         EmployeeStatus::Inactive => "INACTIVE",

@@ -14,7 +14,7 @@ use crate::auth::register::required;
 use crate::auth::session::ClientMeta;
 use crate::error::{ApiError, ApiResult, Validator};
 use crate::extract::{ApiJson, ApiQuery, apply, patch};
-use crate::pagination::{Page, PageQuery};
+use crate::pagination::{Page, PageQuery, contains_pattern};
 
 /// Directory filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -63,17 +63,8 @@ pub struct UpdateProfile {
 #[utoipa::path(get, path = "/practitioners", tag = "practitioners", security(("bearer" = [])), params(SearchQuery),
     responses((status = 200, body = Page<Profile>)))]
 pub async fn search(mut auth: Auth<AnyRole>, ApiQuery(query): ApiQuery<SearchQuery>) -> ApiResult<Json<Page<Profile>>> {
-    let paging = PageQuery {
-        page: query.page,
-        page_size: query.page_size,
-    }
-    .paging()?;
-    let q = query
-        .q
-        .as_deref()
-        .map(str::trim)
-        .filter(|q| !q.is_empty())
-        .map(|q| format!("%{}%", q.to_lowercase()));
+    let paging = PageQuery::validate(query.page, query.page_size)?;
+    let q = contains_pattern(query.q.as_deref());
     let language = query.language.as_deref().map(|l| l.trim().to_lowercase());
     let format = query.format.map(|f| match f {
         Format::Video => "VIDEO",

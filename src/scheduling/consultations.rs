@@ -396,11 +396,7 @@ async fn list<R: RoleSet>(
     filter: &str,
     order: &str,
 ) -> ApiResult<Json<Page<Consultation>>> {
-    let paging = PageQuery {
-        page: query.page,
-        page_size: query.page_size,
-    }
-    .paging()?;
+    let paging = PageQuery::validate(query.page, query.page_size)?;
     let condition = format!("{filter} AND ($1::consultation_status IS NULL OR c.status = $1)");
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT} WHERE {condition} ORDER BY c.scheduled_at {order}, c.id LIMIT $2 OFFSET $3"

@@ -229,6 +229,11 @@ async fn company_rules() {
 
     let listed = app.get("/api/companies?q=globex", Some(&admin)).await;
     assert_eq!(listed.body["total"], 1);
+    let wildcard = app.get("/api/companies?q=%25", Some(&admin)).await;
+    assert_eq!(
+        wildcard.body["total"], 0,
+        "a % in the search is a literal, not a wildcard"
+    );
     let deleted = app
         .call(Method::DELETE, &format!("/api/companies/{id}"), Some(&admin), None)
         .await;
