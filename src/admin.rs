@@ -198,9 +198,8 @@ pub async fn backup(
 ) -> ApiResult<(axum::http::StatusCode, Json<BackupQueued>)> {
     let id = Uuid::new_v4();
     crate::jobs::enqueue_backup(&mut auth.tx, id).await?;
-    let actor = auth.principal.clone();
     crate::audit::Entry::new(crate::audit::Action::Export, "backup")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::auth::session::ClientMeta;
+use crate::db::context::Principal;
 
 /// Audit action, as stored (`audit_action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
@@ -80,6 +81,11 @@ impl<'a> Entry<'a> {
         self.user_role = Some(role);
         self.company_id = company_id;
         self
+    }
+
+    /// Sets the actor to the signed-in caller.
+    pub fn by_principal(self, principal: &Principal) -> Self {
+        self.by(principal.user_id, principal.role, principal.company_id)
     }
 
     /// Sets the target id.

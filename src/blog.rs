@@ -246,9 +246,8 @@ pub async fn create(
     .bind(status)
     .fetch_one(&mut *auth.tx)
     .await?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Create, "article")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(article.id)
         .from_client(&client)
         .record(&mut auth.tx)
@@ -310,9 +309,8 @@ pub async fn update(
     .bind(a.status)
     .fetch_one(&mut *auth.tx)
     .await?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Update, "article")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)
@@ -336,9 +334,8 @@ pub async fn publish(
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("article.not_found"))?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Update, "article")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .details(serde_json::json!({ "event": "published" }))
@@ -359,9 +356,8 @@ pub async fn delete(client: ClientMeta, mut auth: Auth<PlatformStaff>, Path(id):
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("article.not_found"));
     }
-    let actor = auth.principal.clone();
     Entry::new(Action::Delete, "article")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)

@@ -92,9 +92,8 @@ async fn open(state: &AppState, auth: &mut Auth<Practitioner>, row: Row) -> ApiR
 }
 
 async fn audit_read(auth: &mut Auth<Practitioner>, client: &ClientMeta, note: Uuid) -> ApiResult<()> {
-    let actor = auth.principal.clone();
     Entry::new(Action::Read, "clinical_note")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(note)
         .from_client(client)
         .record(&mut auth.tx)

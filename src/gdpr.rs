@@ -206,10 +206,9 @@ pub async fn export(State(state): State<AppState>, client: ClientMeta, mut auth:
         }
         document.insert((*table).to_owned(), Value::Array(out));
     }
-    let actor = auth.principal.clone();
     Entry::new(Action::Export, "personal_data")
-        .by(actor.user_id, actor.role, actor.company_id)
-        .target(actor.user_id)
+        .by_principal(&auth.principal)
+        .target(auth.principal.user_id)
         .from_client(&client)
         .record(&mut auth.tx)
         .await?;
@@ -341,9 +340,8 @@ pub async fn erase_by_admin(
     mut auth: Auth<crate::auth::extract::PlatformAdmin>,
     axum::extract::Path(id): axum::extract::Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let actor = auth.principal.clone();
     Entry::new(Action::Delete, "user")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .details(json!({ "event": "erasure_requested" }))

@@ -114,9 +114,8 @@ pub async fn create(
         .bind(news.id)
         .execute(&mut *auth.tx)
         .await?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Create, "news")
-        .by(actor.user_id, actor.role, actor.company_id)
+        .by_principal(&auth.principal)
         .target(news.id)
         .from_client(&client)
         .record(&mut auth.tx)
@@ -149,9 +148,8 @@ pub async fn update(
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("news.not_found"))?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Update, "news")
-        .by(actor.user_id, actor.role, actor.company_id)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)
@@ -171,9 +169,8 @@ pub async fn delete(client: ClientMeta, mut auth: Auth<HrAdmin>, Path(id): Path<
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("news.not_found"));
     }
-    let actor = auth.principal.clone();
     Entry::new(Action::Delete, "news")
-        .by(actor.user_id, actor.role, actor.company_id)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)

@@ -104,9 +104,8 @@ async fn audit_export(
     what: &str,
     period: &str,
 ) -> ApiResult<()> {
-    let actor = auth.principal.clone();
     Entry::new(Action::Export, what)
-        .by(actor.user_id, actor.role, actor.company_id)
+        .by_principal(&auth.principal)
         .from_client(client)
         .details(serde_json::json!({ "period": period }))
         .record(&mut auth.tx)

@@ -249,9 +249,8 @@ pub async fn create(
         ));
     };
     enqueue_mail(&mut auth.tx, MailKind::Invitation, hr_id).await?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Create, "company")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(company.id)
         .from_client(&client)
         .details(serde_json::json!({ "hrAdminId": hr_id }))
@@ -441,9 +440,8 @@ async fn apply_update<R: crate::auth::extract::RoleSet>(
         ),
         _ => ApiError::from(e),
     })?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Update, "company")
-        .by(actor.user_id, actor.role, actor.company_id)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(client)
         .record(&mut auth.tx)
@@ -500,9 +498,8 @@ pub async fn validate(
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("company.not_found"))?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Validate, "company")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)
@@ -528,9 +525,8 @@ pub async fn delete(
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("company.not_found"));
     }
-    let actor = auth.principal.clone();
     Entry::new(Action::Delete, "company")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)

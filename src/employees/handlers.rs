@@ -142,9 +142,8 @@ pub async fn create(
     .fetch_one(&mut *auth.tx)
     .await?;
     enqueue_mail(&mut auth.tx, MailKind::Invitation, user_id).await?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Create, "employee")
-        .by(actor.user_id, actor.role, actor.company_id)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)
@@ -228,9 +227,8 @@ pub async fn update(
     apply(&mut employee.phone_number, body.phone_number);
     v.finish()?;
     save_profile(&mut auth, &employee).await?;
-    let actor = auth.principal.clone();
     Entry::new(Action::Update, "employee")
-        .by(actor.user_id, actor.role, actor.company_id)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(&client)
         .record(&mut auth.tx)
@@ -291,9 +289,8 @@ async fn set_state(
             .execute(&mut *auth.tx)
             .await?;
     }
-    let actor = auth.principal.clone();
     Entry::new(action, "employee")
-        .by(actor.user_id, actor.role, actor.company_id)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(client)
         .details(serde_json::json!({ "change": format!("{change:?}") }))

@@ -384,9 +384,8 @@ pub async fn import(
     if dry_run {
         auth.tx.rollback().await?;
     } else {
-        let actor = auth.principal.clone();
         Entry::new(Action::Import, "employee")
-            .by(actor.user_id, actor.role, actor.company_id)
+            .by_principal(&auth.principal)
             .from_client(&client)
             .details(serde_json::json!({
                 "created": report.created, "updated": report.updated,

@@ -157,9 +157,8 @@ async fn platform_change(
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("practitioner.not_found"));
     }
-    let actor = auth.principal.clone();
     Entry::new(action, "practitioner")
-        .by(actor.user_id, actor.role, None)
+        .by_principal(&auth.principal)
         .target(id)
         .from_client(client)
         .details(serde_json::json!({ "event": event }))
