@@ -215,20 +215,18 @@ pub async fn verify(
         .bind(user_id)
         .execute(&mut *auth.tx)
         .await?;
-    for code in &codes {
-        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-            .bind(user_id)
-            .bind(hash_token(code))
-            .execute(&mut *auth.tx)
-            .await?;
-    }
+    let hashes: Vec<Vec<u8>> = codes.iter().map(|code| hash_token(code)).collect();
+    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])")
+        .bind(user_id)
+        .bind(&hashes)
+        .execute(&mut *auth.tx)
+        .await?;
     sqlx::query("UPDATE users SET totp_enabled_at = now() WHERE id = $1")
         .bind(user_id)
         .execute(&mut *auth.tx)
         .await?;
-    let principal = auth.principal.clone();
     Entry::new(Action::Security, "user")
-        .by(principal.user_id, principal.role, principal.company_id)
+        .by_principal(&auth.principal)
         .target(user_id)
         .from_client(&client)
         .details(serde_json::json!({ "event": "2fa_enabled" }))
@@ -267,9 +265,8 @@ pub async fn disable(
         .bind(user_id)
         .execute(&mut *auth.tx)
         .await?;
-    let principal = auth.principal.clone();
     Entry::new(Action::Security, "user")
-        .by(principal.user_id, principal.role, principal.company_id)
+        .by_principal(&auth.principal)
         .target(user_id)
         .from_client(&client)
         .details(serde_json::json!({ "event": "2fa_disabled" }))
