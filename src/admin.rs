@@ -136,7 +136,7 @@ pub async fn health(State(state): State<AppState>, auth: Auth<SuperAdmin>) -> Ap
         "database": { "ready": ready, "latencyMs": latency_ms },
         "jobs": job_counts(&state).await,
         "disk": { "dataDirFreeBytes": free_disk_bytes(&state.settings.data_dir) },
-        "redis": if state.settings.redis_url.is_some() { json!("configured, not used yet") } else { json!("not configured") },
+        "redis": if state.realtime.is_clustered() { json!("connected: Socket.IO rooms span every node") } else { json!("not configured: single node") },
     })))
 }
 
@@ -152,13 +152,7 @@ pub async fn metrics(State(state): State<AppState>, mut auth: Auth<SuperAdmin>) 
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;
-    let sockets: usize = state
-        .realtime
-        .io()
-        .nsps()
-        .into_iter()
-        .map(|ns| ns.sockets().len())
-        .sum();
+    let sockets: usize = state.realtime.local_sockets();
     Ok(Json(json!({
         "uptimeSeconds": started_seconds(),
         "pools": {

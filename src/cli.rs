@@ -185,7 +185,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP_ADDR {}", settings.http_addr))?;
     let (db, cluster) = open_database(&settings).await?;
     let served = async {
-        let state = AppState::new(db.clone(), settings, &secrets)?;
+        let state = AppState::new(db.clone(), settings, &secrets).await?;
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         let jobs = tokio::spawn(crate::jobs::run(state.job_context()?, async move {
             let mut stopped = jobs_stopped;
@@ -198,7 +198,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             state.settings.audit_retention_months,
         ));
         tracing::info!(addr = %listener.local_addr()?, "serving");
-        let result = crate::server::serve(listener, crate::server::app(state), crate::server::shutdown_signal()).await;
+        let result = crate::server::serve(listener, crate::server::app(state).await?, crate::server::shutdown_signal()).await;
         let _ = stop_jobs.send(true);
         retention.abort();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), jobs).await;

@@ -69,13 +69,7 @@ pub async fn scrape(state: AppState, request: Request) -> Response {
     let Some(handle) = handle() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let sockets: usize = state
-        .realtime
-        .io()
-        .nsps()
-        .into_iter()
-        .map(|ns| ns.sockets().len())
-        .sum();
+    let sockets: usize = state.realtime.local_sockets();
     metrics::gauge!("socketio_connected_sockets").set(sockets as f64);
     for (name, pool) in [("app", &state.db.app), ("system", &state.db.system)] {
         metrics::gauge!("db_pool_connections", "pool" => name).set(f64::from(pool.size()));

@@ -24,11 +24,12 @@ use crate::state::AppState;
 pub const BODY_LIMIT: usize = 1024 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The full application: routes, state and middleware.
-pub fn app(state: AppState) -> Router {
+/// The full application: routes, state and middleware. Starts Socket.IO's namespaces and
+/// background tasks (waiting for the Redis adapter when there is one).
+pub async fn app(state: AppState) -> anyhow::Result<Router> {
     let cors = cors(&state.settings.allowed_origins());
-    state.realtime.start(&state);
-    let sockets = state.realtime.layer();
+    state.realtime.start(&state).await?;
+    let realtime = state.realtime.clone();
     // Aliases are rewritten before routing, so the outer router only wraps the rewritten one.
     crate::metrics::handle();
     let state_for_metrics = state.clone();
@@ -37,7 +38,7 @@ pub fn app(state: AppState) -> Router {
         .map_request(crate::api::aliases::rewrite::<axum::body::Body>)
         .service(routed);
     let scrape_state = state_for_metrics;
-    Router::new()
+    let router = Router::new()
         .route(
             "/metrics",
             axum::routing::get(move |request: axum::extract::Request| {
@@ -57,9 +58,10 @@ pub fn app(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
-        ))
-        // Socket.IO answers /socket.io itself, outside the timeout (long polling) but inside CORS.
-        .layer(sockets)
+        ));
+    // Socket.IO answers /socket.io itself, outside the timeout (long polling) but inside CORS.
+    let router = realtime
+        .mount(router)
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<Body>| {
@@ -71,7 +73,8 @@ pub fn app(state: AppState) -> Router {
             // The path only: query strings may carry tokens (verification links).
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+    Ok(router)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -54,8 +54,9 @@ impl AppState {
         })
     }
 
-    /// Builds the state from connected pools, settings and resolved secrets.
-    pub fn new(db: Db, settings: Settings, secrets: &Secrets) -> anyhow::Result<Self> {
+    /// Builds the state from connected pools, settings and resolved secrets (and connects to Redis
+    /// when `REDIS_URL` is set).
+    pub async fn new(db: Db, settings: Settings, secrets: &Secrets) -> anyhow::Result<Self> {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
             db,
@@ -65,7 +66,7 @@ impl AppState {
             keyring: Arc::new(Keyring::new(&secrets.master_keys)?),
             jitsi_secret: Arc::new(secrets.jitsi_app_secret.clone()),
             store: crate::storage::Store::new(settings.storage_url.as_deref(), &settings.data_dir)?,
-            realtime: crate::realtime::Realtime::default(),
+            realtime: crate::realtime::Realtime::connect(settings.redis_url.as_deref()).await?,
         })
     }
 }

@@ -87,7 +87,7 @@ pub async fn send(
     )
     .await?;
     auth.commit().await?;
-    crate::realtime::chat::broadcast_message(&state, &message, None).await;
+    crate::realtime::chat::broadcast_message(&state, &message).await;
     Ok((StatusCode::CREATED, Json(message)))
 }
 
@@ -140,7 +140,7 @@ pub async fn upload(
     )
     .await?;
     auth.commit().await?;
-    crate::realtime::chat::broadcast_message(&state, &message, None).await;
+    crate::realtime::chat::broadcast_message(&state, &message).await;
     Ok((StatusCode::CREATED, Json(message)))
 }
 

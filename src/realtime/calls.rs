@@ -1,60 +1,22 @@
 //! The `/audio-call` namespace: call signalling between the two participants of a consultation
 //! (media flows peer to peer). The callee is always the other participant, derived here. Call
-//! state lives on the server: ringing → connected → ended; unanswered after `CALL_RING_SECONDS`
-//! both get `call:missed` (and the callee a notification); a callee already in a call makes the
-//! caller get `call:busy`; if both sides call at once, the call already ringing is the one that
-//! connects (both get `call:accepted`). WebRTC messages are relayed only within a call, only to
-//! the other participant.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+//! state lives in PostgreSQL (`call_state`), shared by every node: ringing → connected → ended;
+//! unanswered after `CALL_RING_SECONDS` both get `call:missed` (and the callee a notification); a
+//! callee already in a call makes the caller get `call:busy`; if both sides call at once, the call
+//! already ringing is the one that connects (both get `call:accepted`). WebRTC messages are relayed
+//! only within a call, only to the other participant.
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use uuid::Uuid;
 
-use super::{begin, user_of, user_room, within_budget};
+use super::call_state::{self, Ended, Initiated};
+use super::{begin, sockets_of, user_of, user_room, within_budget};
 use crate::scheduling::model::{EventType, Status};
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Ringing,
-    Connected,
-}
-
-#[derive(Debug, Clone)]
-struct Call {
-    caller: Uuid,
-    callee: Uuid,
-    phase: Phase,
-    /// Distinguishes this call from a later one of the same consultation (ring timeout).
-    number: u64,
-    connected_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// Calls in progress on this node.
-#[derive(Debug, Default, Clone)]
-pub struct Calls {
-    inner: Arc<Mutex<CallTable>>,
-}
-
-#[derive(Debug, Default)]
-struct CallTable {
-    by_consultation: HashMap<Uuid, Call>,
-    next: u64,
-}
-
-impl CallTable {
-    fn busy(&self, user: Uuid) -> Option<Uuid> {
-        self.by_consultation
-            .iter()
-            .find(|(_, c)| c.caller == user || c.callee == user)
-            .map(|(id, _)| *id)
-    }
-}
 
 /// An ICE server for `RTCPeerConnection`.
 #[derive(Debug, Clone, Serialize)]
@@ -123,7 +85,7 @@ struct Parties {
 }
 
 /// Checks the caller takes part in a live consultation; returns both user ids and the caller's name.
-async fn parties(state: &AppState, s: &SocketRef, consultation: Uuid) -> Option<Parties> {
+async fn parties<A: Adapter>(state: &AppState, s: &SocketRef<A>, consultation: Uuid) -> Option<Parties> {
     let user = user_of(s)?;
     if !within_budget(&user) {
         s.emit(
@@ -171,11 +133,11 @@ async fn parties(state: &AppState, s: &SocketRef, consultation: Uuid) -> Option<
     Some(Parties { me, other, my_name })
 }
 
-async fn emit_to(s: &SocketRef, user: Uuid, event: &str, body: &Value) {
+async fn emit_to<A: Adapter>(s: &SocketRef<A>, user: Uuid, event: &str, body: &Value) {
     s.within(user_room(user)).emit(event, body).await.ok();
 }
 
-async fn record(state: &AppState, s: &SocketRef, consultation: Uuid, event: EventType, metadata: Option<Value>) {
+async fn record<A: Adapter>(state: &AppState, s: &SocketRef<A>, consultation: Uuid, event: EventType, metadata: Option<Value>) {
     let Some(user) = user_of(s) else { return };
     if let Ok(Some((mut tx, principal))) = begin(state, &user).await {
         let actor = (principal.user_id, principal.role);
@@ -188,256 +150,168 @@ async fn record(state: &AppState, s: &SocketRef, consultation: Uuid, event: Even
     }
 }
 
+/// Tells the other side a call ended, and records how long it was connected.
+async fn announce_end<A: Adapter>(state: &AppState, s: &SocketRef<A>, me: Uuid, call: &Ended) {
+    let body = json!({ "consultationId": call.consultation_id, "by": me });
+    emit_to(s, call.other(me), "call:ended", &body).await;
+    if let Some(seconds) = call.seconds {
+        let metadata = Some(json!({ "seconds": seconds }));
+        record(state, s, call.consultation_id, EventType::CallEnded, metadata).await;
+    }
+}
+
+fn call_error<A: Adapter>(s: &SocketRef<A>, error: &sqlx::Error) {
+    tracing::error!(%error, "call state");
+    s.emit("call:error", &json!({ "code": "service.unavailable", "message": "Try again." }))
+        .ok();
+}
+
+async fn on_initiate<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
+    let Some(p) = parties(&state, &s, id).await else { return };
+    let ring_seconds = state.settings.call_ring_seconds;
+    let outcome = match call_state::initiate(&state.db.system, id, p.me, p.other, ring_seconds).await {
+        Ok(outcome) => outcome,
+        Err(error) => return call_error(&s, &error),
+    };
+    match outcome {
+        Initiated::Busy => {
+            s.emit("call:busy", &json!({ "consultationId": id })).ok();
+        }
+        Initiated::Again => {}
+        Initiated::Glare => {
+            for (user, other) in [(p.me, p.other), (p.other, p.me)] {
+                let body = json!({ "consultationId": id, "by": other, "iceServers": ice_servers(&state, user) });
+                emit_to(&s, user, "call:accepted", &body).await;
+            }
+            record(&state, &s, id, EventType::CallStarted, Some(json!({ "glare": true }))).await;
+        }
+        Initiated::Ring(call) => {
+            let body = json!({ "consultationId": id, "callerId": p.me, "callerName": p.my_name,
+                               "iceServers": ice_servers(&state, p.other) });
+            emit_to(&s, p.other, "call:incoming", &body).await;
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(ring_seconds)).await;
+                if let Ok(Some(missed)) = call_state::expire(&state.db.system, id, call).await {
+                    for user in [missed.caller, missed.callee] {
+                        emit_to(&s, user, "call:missed", &json!({ "consultationId": id })).await;
+                    }
+                    sqlx::query(
+                        "INSERT INTO notifications (user_id, type, title, message, link_url) \
+                         VALUES ($1, 'SYSTEM', 'Appel manqué', 'Un appel audio n''a pas été décroché.', $2)",
+                    )
+                    .bind(missed.callee)
+                    .bind(format!("/consultations/{id}"))
+                    .execute(&state.db.system)
+                    .await
+                    .ok();
+                }
+            });
+        }
+    }
+}
+
+async fn on_accept<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
+    let Some(p) = parties(&state, &s, id).await else { return };
+    match call_state::accept(&state.db.system, id, p.me).await {
+        Ok(true) => {
+            let body = json!({ "consultationId": id, "by": p.me, "iceServers": ice_servers(&state, p.other) });
+            emit_to(&s, p.other, "call:accepted", &body).await;
+            record(&state, &s, id, EventType::CallStarted, None).await;
+        }
+        Ok(false) => {}
+        Err(error) => call_error(&s, &error),
+    }
+}
+
+async fn on_reject<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
+    let Some(p) = parties(&state, &s, id).await else { return };
+    match call_state::reject(&state.db.system, id, p.me).await {
+        Ok(true) => emit_to(&s, p.other, "call:rejected", &json!({ "consultationId": id })).await,
+        Ok(false) => {}
+        Err(error) => call_error(&s, &error),
+    }
+}
+
+async fn on_end<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
+    let Some(p) = parties(&state, &s, id).await else { return };
+    match call_state::end(&state.db.system, id, p.me).await {
+        Ok(Some(call)) => announce_end(&state, &s, p.me, &call).await,
+        Ok(None) => {}
+        Err(error) => call_error(&s, &error),
+    }
+}
+
+/// Relays a WebRTC message only inside a call this socket's user takes part in, to the other side.
+async fn relay<A: Adapter>(state: AppState, s: SocketRef<A>, event: &'static str, mut payload: Value) {
+    let Some(user) = user_of(&s) else { return };
+    if !within_budget(&user) {
+        return;
+    }
+    let Some(id) = payload
+        .get("consultationId")
+        .and_then(Value::as_str)
+        .and_then(|v| v.parse::<Uuid>().ok())
+    else {
+        return;
+    };
+    let me = user.principal.user_id;
+    if let Ok(Some(other)) = call_state::peer(&state.db.system, id, me).await {
+        payload["from"] = json!(me);
+        emit_to(&s, other, event, &payload).await;
+    }
+}
+
+/// Ends `me`'s calls when no socket of theirs is left in `/audio-call` on any node.
+async fn drop_calls_if_gone<A: Adapter>(state: &AppState, s: &SocketRef<A>, me: Uuid) {
+    if sockets_of(s, me, Some(s.id)).await > 0 {
+        return;
+    }
+    for call in call_state::drop_user(&state.db.system, me).await.unwrap_or_default() {
+        announce_end(state, s, me, &call).await;
+    }
+}
+
 /// A socket joined `/audio-call`.
-pub async fn connected(state: AppState, s: SocketRef) {
+pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
     let Some(user) = user_of(&s) else { return };
     let me = user.principal.user_id;
+    // A user's first socket: any call still listed for them was left by a node that stopped.
+    drop_calls_if_gone(&state, &s, me).await;
     s.join(user_room(me));
-    let calls = state.realtime.calls();
 
-    let (st, c) = (state.clone(), calls.clone());
-    s.on(
-        "call:initiate",
-        move |s: SocketRef, TryData(target): TryData<Target>| {
-            let (state, calls) = (st.clone(), c.clone());
-            async move {
-                let Ok(Target { consultation_id: id }) = target else {
-                    return;
-                };
-                let Some(p) = parties(&state, &s, id).await else { return };
-                enum Outcome {
-                    Ring(u64),
-                    Busy,
-                    Glare,
-                    Again,
-                }
-                let outcome = {
-                    let Ok(mut table) = calls.inner.lock() else { return };
-                    let busy = table.busy(p.other).is_some() || table.busy(p.me).is_some();
-                    match table.by_consultation.get_mut(&id) {
-                        Some(call) if call.phase == Phase::Ringing && call.callee == p.me => {
-                            call.phase = Phase::Connected;
-                            call.connected_at = Some(chrono::Utc::now());
-                            Outcome::Glare
-                        }
-                        Some(_) => Outcome::Again,
-                        None if busy => Outcome::Busy,
-                        None => {
-                            table.next += 1;
-                            let number = table.next;
-                            let call = Call {
-                                caller: p.me,
-                                callee: p.other,
-                                phase: Phase::Ringing,
-                                number,
-                                connected_at: None,
-                            };
-                            table.by_consultation.insert(id, call);
-                            Outcome::Ring(number)
-                        }
-                    }
-                };
-                match outcome {
-                    Outcome::Busy => {
-                        s.emit("call:busy", &json!({ "consultationId": id })).ok();
-                    }
-                    Outcome::Again => {}
-                    Outcome::Glare => {
-                        for (user, other) in [(p.me, p.other), (p.other, p.me)] {
-                            let body =
-                                json!({ "consultationId": id, "by": other, "iceServers": ice_servers(&state, user) });
-                            emit_to(&s, user, "call:accepted", &body).await;
-                        }
-                        record(&state, &s, id, EventType::CallStarted, Some(json!({ "glare": true }))).await;
-                    }
-                    Outcome::Ring(number) => {
-                        let body = json!({ "consultationId": id, "callerId": p.me, "callerName": p.my_name,
-                                       "iceServers": ice_servers(&state, p.other) });
-                        emit_to(&s, p.other, "call:incoming", &body).await;
-                        let ring = std::time::Duration::from_secs(state.settings.call_ring_seconds);
-                        let (state, calls, s) = (state.clone(), calls.clone(), s.clone());
-                        tokio::spawn(async move {
-                            tokio::time::sleep(ring).await;
-                            let missed = calls.inner.lock().ok().and_then(|mut table| {
-                                let unanswered = table
-                                    .by_consultation
-                                    .get(&id)
-                                    .is_some_and(|c| c.number == number && c.phase == Phase::Ringing);
-                                if unanswered {
-                                    table.by_consultation.remove(&id)
-                                } else {
-                                    None
-                                }
-                            });
-                            if let Some(call) = missed {
-                                for user in [call.caller, call.callee] {
-                                    emit_to(&s, user, "call:missed", &json!({ "consultationId": id })).await;
-                                }
-                                sqlx::query(
-                                    "INSERT INTO notifications (user_id, type, title, message, link_url) \
-                                 VALUES ($1, 'SYSTEM', 'Appel manqué', 'Un appel audio n''a pas été décroché.', $2)",
-                                )
-                                .bind(call.callee)
-                                .bind(format!("/consultations/{id}"))
-                                .execute(&state.db.system)
-                                .await
-                                .ok();
-                            }
-                        });
+    macro_rules! on_target {
+        ($event:literal, $handler:ident) => {{
+            let state = state.clone();
+            s.on($event, move |s: SocketRef<A>, TryData(target): TryData<Target>| {
+                let state = state.clone();
+                async move {
+                    if let Ok(Target { consultation_id }) = target {
+                        $handler(state, s, consultation_id).await;
                     }
                 }
-            }
-        },
-    );
-
-    let (st, c) = (state.clone(), calls.clone());
-    s.on("call:accept", move |s: SocketRef, TryData(target): TryData<Target>| {
-        let (state, calls) = (st.clone(), c.clone());
-        async move {
-            let Ok(Target { consultation_id: id }) = target else {
-                return;
-            };
-            let Some(p) = parties(&state, &s, id).await else { return };
-            let accepted = calls
-                .inner
-                .lock()
-                .ok()
-                .is_some_and(|mut table| match table.by_consultation.get_mut(&id) {
-                    Some(call) if call.callee == p.me && call.phase == Phase::Ringing => {
-                        call.phase = Phase::Connected;
-                        call.connected_at = Some(chrono::Utc::now());
-                        true
-                    }
-                    _ => false,
-                });
-            if accepted {
-                let body = json!({ "consultationId": id, "by": p.me, "iceServers": ice_servers(&state, p.other) });
-                emit_to(&s, p.other, "call:accepted", &body).await;
-                record(&state, &s, id, EventType::CallStarted, None).await;
-            }
-        }
-    });
-
-    let (st, c) = (state.clone(), calls.clone());
-    s.on("call:reject", move |s: SocketRef, TryData(target): TryData<Target>| {
-        let (state, calls) = (st.clone(), c.clone());
-        async move {
-            let Ok(Target { consultation_id: id }) = target else {
-                return;
-            };
-            let Some(p) = parties(&state, &s, id).await else { return };
-            let rejected = calls.inner.lock().ok().is_some_and(|mut table| {
-                let ringing_me = table
-                    .by_consultation
-                    .get(&id)
-                    .is_some_and(|c| c.callee == p.me && c.phase == Phase::Ringing);
-                ringing_me && table.by_consultation.remove(&id).is_some()
             });
-            if rejected {
-                emit_to(&s, p.other, "call:rejected", &json!({ "consultationId": id })).await;
-            }
-        }
-    });
-
-    let (st, c) = (state.clone(), calls.clone());
-    s.on("call:end", move |s: SocketRef, TryData(target): TryData<Target>| {
-        let (state, calls) = (st.clone(), c.clone());
-        async move {
-            let Ok(Target { consultation_id: id }) = target else {
-                return;
-            };
-            let Some(p) = parties(&state, &s, id).await else { return };
-            let ended = calls.inner.lock().ok().and_then(|mut table| {
-                let mine = table
-                    .by_consultation
-                    .get(&id)
-                    .is_some_and(|c| c.caller == p.me || c.callee == p.me);
-                if mine { table.by_consultation.remove(&id) } else { None }
-            });
-            if let Some(call) = ended {
-                emit_to(&s, p.other, "call:ended", &json!({ "consultationId": id, "by": p.me })).await;
-                if let Some(at) = call.connected_at {
-                    let seconds = (chrono::Utc::now() - at).num_seconds();
-                    record(
-                        &state,
-                        &s,
-                        id,
-                        EventType::CallEnded,
-                        Some(json!({ "seconds": seconds })),
-                    )
-                    .await;
-                }
-            }
-        }
-    });
+        }};
+    }
+    on_target!("call:initiate", on_initiate);
+    on_target!("call:accept", on_accept);
+    on_target!("call:reject", on_reject);
+    on_target!("call:end", on_end);
 
     for event in ["webrtc:offer", "webrtc:answer", "webrtc:ice-candidate"] {
-        let c = calls.clone();
-        s.on(event, move |s: SocketRef, TryData(payload): TryData<Value>| {
-            let calls = c.clone();
+        let state = state.clone();
+        s.on(event, move |s: SocketRef<A>, TryData(payload): TryData<Value>| {
+            let state = state.clone();
             async move {
-                let Ok(mut payload) = payload else { return };
-                let Some(user) = user_of(&s) else { return };
-                if !within_budget(&user) {
-                    return;
-                }
-                let Some(id) = payload
-                    .get("consultationId")
-                    .and_then(Value::as_str)
-                    .and_then(|v| v.parse::<Uuid>().ok())
-                else {
-                    return;
-                };
-                let me = user.principal.user_id;
-                // Relayed only inside a call this socket's user takes part in, to the other side.
-                let other = calls.inner.lock().ok().and_then(|table| {
-                    table.by_consultation.get(&id).and_then(|c| match me {
-                        m if m == c.caller => Some(c.callee),
-                        m if m == c.callee => Some(c.caller),
-                        _ => None,
-                    })
-                });
-                if let Some(other) = other {
-                    payload["from"] = json!(me);
-                    emit_to(&s, other, event, &payload).await;
+                if let Ok(payload) = payload {
+                    relay(state, s, event, payload).await;
                 }
             }
         });
     }
 
-    let c = calls.clone();
-    s.on_disconnect(move |s: SocketRef| {
-        let calls = c.clone();
-        async move {
-            let others = s
-                .within(user_room(me))
-                .sockets()
-                .into_iter()
-                .filter(|o| o.id != s.id)
-                .count();
-            if others > 0 {
-                return;
-            }
-            let dropped: Vec<(Uuid, Call)> = calls
-                .inner
-                .lock()
-                .map(|mut table| {
-                    let ids: Vec<Uuid> = table
-                        .by_consultation
-                        .iter()
-                        .filter(|(_, c)| c.caller == me || c.callee == me)
-                        .map(|(id, _)| *id)
-                        .collect();
-                    ids.into_iter()
-                        .filter_map(|id| table.by_consultation.remove(&id).map(|c| (id, c)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            for (id, call) in dropped {
-                let other = if call.caller == me { call.callee } else { call.caller };
-                emit_to(&s, other, "call:ended", &json!({ "consultationId": id, "by": me })).await;
-            }
-        }
+    s.on_disconnect(move |s: SocketRef<A>| {
+        let state = state.clone();
+        async move { drop_calls_if_gone(&state, &s, me).await }
     });
 }
 

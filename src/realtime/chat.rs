@@ -6,10 +6,11 @@
 
 use serde::Deserialize;
 use serde_json::json;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use uuid::Uuid;
 
-use super::{SocketUser, begin, user_of, user_room, within_budget};
+use super::{SocketUser, begin, sockets_of, user_of, user_room, within_budget};
 use crate::chat::messages::{self, Message};
 use crate::db::{Principal, Tx};
 use crate::error::ApiError;
@@ -55,18 +56,18 @@ struct Leave {
     consultation_id: Uuid,
 }
 
-fn refuse(s: &SocketRef, code: &str, message: &str) {
+fn refuse<A: Adapter>(s: &SocketRef<A>, code: &str, message: &str) {
     s.emit("chat:error", &json!({ "code": code, "message": message })).ok();
 }
 
-fn refuse_error(s: &SocketRef, error: &ApiError) -> serde_json::Value {
+fn refuse_error<A: Adapter>(s: &SocketRef<A>, error: &ApiError) -> serde_json::Value {
     let body = json!({ "code": error.code(), "message": error.to_string() });
     s.emit("chat:error", &body).ok();
     body
 }
 
 /// Opens a transaction of the socket's session; refusals become `chat:error`.
-async fn open(state: &AppState, s: &SocketRef, user: &SocketUser) -> Option<(Tx, Principal)> {
+async fn open<A: Adapter>(state: &AppState, s: &SocketRef<A>, user: &SocketUser) -> Option<(Tx, Principal)> {
     if !within_budget(user) {
         refuse(s, "rate_limited", "Too many events; slow down.");
         return None;
@@ -86,7 +87,7 @@ async fn open(state: &AppState, s: &SocketRef, user: &SocketUser) -> Option<(Tx,
 }
 
 /// Commits on success; a failure becomes `chat:error` (and the transaction rolls back).
-async fn finish<T>(s: &SocketRef, tx: Tx, result: Result<T, ApiError>) -> Option<T> {
+async fn finish<A: Adapter, T>(s: &SocketRef<A>, tx: Tx, result: Result<T, ApiError>) -> Option<T> {
     match result {
         Ok(value) => match tx.commit().await {
             Ok(()) => Some(value),
@@ -102,33 +103,21 @@ async fn finish<T>(s: &SocketRef, tx: Tx, result: Result<T, ApiError>) -> Option
     }
 }
 
-/// Sends a stored message to the consultation's room (except `skip`, the sender's socket).
-pub async fn broadcast_message(state: &AppState, message: &Message, skip: Option<&SocketRef>) {
-    let Some(ns) = state.realtime.io().of("/chat") else {
-        return;
-    };
-    let target = match skip {
-        Some(socket) => socket.to(room(message.consultation_id)),
-        None => ns.to(room(message.consultation_id)),
-    };
-    for event in ["chat:message:received", "message:received"] {
-        target.clone().emit(event, message).await.ok();
-    }
+/// Events a stored message is announced with (the brief's name too).
+const RECEIVED: [&str; 2] = ["chat:message:received", "message:received"];
+
+/// Sends a stored message to everyone in the consultation's room, on every node.
+pub async fn broadcast_message(state: &AppState, message: &Message) {
+    let room = room(message.consultation_id);
+    state.realtime.emit_to_room("/chat", room, &RECEIVED, message).await;
 }
 
-/// Tells the consultation's room a message was read.
+/// Tells the consultation's room, on every node, that a message was read.
 pub async fn broadcast_read(state: &AppState, message: &Message, reader: Uuid) {
-    let Some(ns) = state.realtime.io().of("/chat") else {
-        return;
-    };
     let body = json!({ "messageId": message.id, "readBy": reader, "readAt": message.read_at });
-    for event in ["chat:message:read", "message:read"] {
-        ns.clone()
-            .to(room(message.consultation_id))
-            .emit(event, &body)
-            .await
-            .ok();
-    }
+    let room = room(message.consultation_id);
+    let events = ["chat:message:read", "message:read"];
+    state.realtime.emit_to_room("/chat", room, &events, &body).await;
 }
 
 async fn partners(state: &AppState, user: &SocketUser) -> Vec<Uuid> {
@@ -146,11 +135,7 @@ async fn partners(state: &AppState, user: &SocketUser) -> Vec<Uuid> {
     found
 }
 
-fn sockets_of(s: &SocketRef, user_id: Uuid) -> usize {
-    s.within(user_room(user_id)).sockets().len()
-}
-
-async fn announce(s: &SocketRef, partners: &[Uuid], user_id: Uuid, online: bool) {
+async fn announce<A: Adapter>(s: &SocketRef<A>, partners: &[Uuid], user_id: Uuid, online: bool) {
     for partner in partners {
         s.within(user_room(*partner))
             .emit("presence:update", &json!({ "userId": user_id, "online": online }))
@@ -160,12 +145,12 @@ async fn announce(s: &SocketRef, partners: &[Uuid], user_id: Uuid, online: bool)
 }
 
 /// A socket joined `/chat`.
-pub async fn connected(state: AppState, s: SocketRef) {
+pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
     let Some(user) = user_of(&s) else { return };
     let me = user.principal.user_id;
     s.join(user_room(me));
     let (st, u) = (state.clone(), user.clone());
-    s.on("chat:join", move |s: SocketRef, TryData(join): TryData<Join>| {
+    s.on("chat:join", move |s: SocketRef<A>, TryData(join): TryData<Join>| {
         let (state, user) = (st.clone(), u.clone());
         async move {
             let Ok(join) = join else {
@@ -192,7 +177,7 @@ pub async fn connected(state: AppState, s: SocketRef) {
     });
 
     let (st, u) = (state.clone(), user.clone());
-    let on_send = move |s: SocketRef, TryData(send): TryData<Send>, ack: AckSender| {
+    let on_send = move |s: SocketRef<A>, TryData(send): TryData<Send>, ack: AckSender<A>| {
         let (state, user) = (st.clone(), u.clone());
         async move {
             let Ok(send) = send else {
@@ -220,7 +205,9 @@ pub async fn connected(state: AppState, s: SocketRef) {
                     ack.send(&json!({ "ok": true, "message": message })).ok();
                     if fresh {
                         s.join(room(message.consultation_id));
-                        broadcast_message(&state, &message, Some(&s)).await;
+                        for event in RECEIVED {
+                            s.to(room(message.consultation_id)).emit(event, &message).await.ok();
+                        }
                     }
                 }
                 None => {
@@ -233,7 +220,7 @@ pub async fn connected(state: AppState, s: SocketRef) {
     s.on("message:send", on_send);
 
     let u = user.clone();
-    s.on("chat:typing", move |s: SocketRef, TryData(typing): TryData<Typing>| {
+    s.on("chat:typing", move |s: SocketRef<A>, TryData(typing): TryData<Typing>| {
         let user = u.clone();
         async move {
             let Ok(typing) = typing else { return };
@@ -246,7 +233,7 @@ pub async fn connected(state: AppState, s: SocketRef) {
     });
 
     let (st, u) = (state.clone(), user.clone());
-    let on_read = move |s: SocketRef, TryData(read): TryData<Read>| {
+    let on_read = move |s: SocketRef<A>, TryData(read): TryData<Read>| {
         let (state, user) = (st.clone(), u.clone());
         async move {
             let Ok(read) = read else {
@@ -265,7 +252,7 @@ pub async fn connected(state: AppState, s: SocketRef) {
     s.on("chat:read", on_read.clone());
     s.on("message:read", on_read);
 
-    s.on("chat:leave", async |s: SocketRef, TryData(leave): TryData<Leave>| {
+    s.on("chat:leave", async |s: SocketRef<A>, TryData(leave): TryData<Leave>| {
         if let Ok(leave) = leave {
             s.leave(room(leave.consultation_id));
         }
@@ -273,26 +260,20 @@ pub async fn connected(state: AppState, s: SocketRef) {
 
     // Presence after the handlers: events sent right after connecting must find them.
     let partners = partners(&state, &user).await;
-    if sockets_of(&s, me) == 1 {
+    if sockets_of(&s, me, Some(s.id)).await == 0 {
         announce(&s, &partners, me, true).await;
     }
     for partner in &partners {
-        if sockets_of(&s, *partner) > 0 {
+        if sockets_of(&s, *partner, None).await > 0 {
             s.emit("presence:update", &json!({ "userId": partner, "online": true }))
                 .ok();
         }
     }
 
-    s.on_disconnect(move |s: SocketRef| {
+    s.on_disconnect(move |s: SocketRef<A>| {
         let partners = partners.clone();
         async move {
-            let others = s
-                .within(user_room(me))
-                .sockets()
-                .into_iter()
-                .filter(|o| o.id != s.id)
-                .count();
-            if others == 0 {
+            if sockets_of(&s, me, Some(s.id)).await == 0 {
                 announce(&s, &partners, me, false).await;
             }
         }

@@ -2,19 +2,26 @@
 //! the handshake's `auth.token` (a live session, checked in the database); every event then runs
 //! in its own RLS transaction for that session, so a revoked session can do nothing more, and a
 //! sweeper disconnects its sockets. Namespaces: `/chat` (messages, typing, receipts, presence),
-//! `/notifications` (pushes), `/audio-call` (call signalling, see `calls`).
+//! `/notifications` (pushes), `/audio-call` (call signalling, see `calls`). With `REDIS_URL` the
+//! rooms span every `huntzen serve` process (socketioxide's Redis adapter) and call state lives in
+//! PostgreSQL, so two participants on two nodes talk as if on one.
 
+pub mod call_state;
 pub mod calls;
 pub mod chat;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use anyhow::Context as _;
+use axum::Router;
+use serde::{Deserialize, Serialize};
 use socketioxide::SocketIo;
+use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::layer::SocketIoLayer;
+use socketioxide_redis::drivers::redis::redis_client;
+use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use uuid::Uuid;
 
 use crate::db::context::{Principal, Tx, begin_as};
@@ -27,33 +34,37 @@ pub const MAX_PAYLOAD: u64 = 64 * 1024;
 pub const EVENTS_PER_SECOND: u32 = 30;
 /// How often live sockets' sessions are re-checked.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// The namespaces served.
+pub const NAMESPACES: [&str; 3] = ["/chat", "/notifications", "/audio-call"];
+
+/// The Socket.IO server of one node: alone, or joined to the others through Redis.
+#[derive(Clone)]
+enum Io {
+    Local(SocketIo<LocalAdapter>, socketioxide::layer::SocketIoLayer<LocalAdapter>),
+    Redis(
+        SocketIo<RedisAdapter<Emitter>>,
+        socketioxide::layer::SocketIoLayer<RedisAdapter<Emitter>>,
+    ),
+}
 
 /// The Socket.IO handle kept in the application state.
 #[derive(Clone)]
 pub struct Realtime {
-    io: SocketIo,
-    layer: SocketIoLayer,
-    calls: calls::Calls,
+    io: Io,
 }
 
 impl std::fmt::Debug for Realtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Realtime")
+        f.write_str(if self.is_clustered() {
+            "Realtime(redis)"
+        } else {
+            "Realtime(local)"
+        })
     }
 }
 
-impl Default for Realtime {
-    fn default() -> Self {
-        let (layer, io) = SocketIo::builder()
-            .max_payload(MAX_PAYLOAD)
-            .max_buffer_size(1024)
-            .build_layer();
-        Self {
-            io,
-            layer,
-            calls: calls::Calls::default(),
-        }
-    }
+fn builder() -> socketioxide::SocketIoBuilder {
+    SocketIo::builder().max_payload(MAX_PAYLOAD).max_buffer_size(1024)
 }
 
 /// Who a socket is: set by the connect middleware.
@@ -85,34 +96,116 @@ impl std::fmt::Display for Refused {
 }
 
 impl Realtime {
-    /// The tower layer to mount on the router.
-    pub fn layer(&self) -> SocketIoLayer {
-        self.layer.clone()
+    /// A node of its own (no `redis_url`), or one of several sharing rooms through Redis. The Redis
+    /// URL must ask for RESP3 (`?protocol=resp3`); it is added when missing.
+    pub async fn connect(redis_url: Option<&str>) -> anyhow::Result<Self> {
+        let Some(url) = redis_url else {
+            let (layer, io) = builder().build_layer();
+            return Ok(Self {
+                io: Io::Local(io, layer),
+            });
+        };
+        let url = if url.to_ascii_lowercase().contains("protocol=resp3") {
+            url.to_owned()
+        } else if url.contains('?') {
+            format!("{url}&protocol=resp3")
+        } else {
+            format!("{url}?protocol=resp3")
+        };
+        let client = redis_client::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
+        let config = RedisAdapterConfig::default()
+            .with_prefix("huntzen-socket.io")
+            .with_request_timeout(Duration::from_secs(2));
+        let adapter = RedisAdapterCtr::new_with_redis_config(&client, config)
+            .await
+            .context("connecting to Redis (REDIS_URL)")?;
+        let (layer, io) = builder().with_adapter::<RedisAdapter<_>>(adapter).build_layer();
+        Ok(Self {
+            io: Io::Redis(io, layer),
+        })
     }
 
-    /// Calls in progress.
-    pub fn calls(&self) -> calls::Calls {
-        self.calls.clone()
+    /// Whether rooms span several nodes through Redis.
+    pub fn is_clustered(&self) -> bool {
+        matches!(self.io, Io::Redis(..))
     }
 
-    /// The Socket.IO handle.
-    pub fn io(&self) -> &SocketIo {
-        &self.io
+    /// Mounts Socket.IO on the router (inside whatever layers are added after this).
+    pub fn mount(&self, router: Router) -> Router {
+        match &self.io {
+            Io::Local(_, layer) => router.layer(layer.clone()),
+            Io::Redis(_, layer) => router.layer(layer.clone()),
+        }
     }
 
-    /// Registers the namespaces and starts the background tasks (session sweeper, notification
-    /// listener). Call once per application.
-    pub fn start(&self, state: &AppState) {
-        for namespace in ["/chat", "/notifications", "/audio-call"] {
+    /// Sockets connected to this node, over every namespace.
+    pub fn local_sockets(&self) -> usize {
+        match &self.io {
+            Io::Local(io, _) => count_local(io),
+            Io::Redis(io, _) => count_local(io),
+        }
+    }
+
+    /// Emits each of `events` with `body` to a room of a namespace, on every node.
+    pub async fn emit_to_room(&self, namespace: &str, room: String, events: &[&str], body: &impl Serialize) {
+        match &self.io {
+            Io::Local(io, _) => emit_in(io, namespace, room, events, body, false).await,
+            Io::Redis(io, _) => emit_in(io, namespace, room, events, body, false).await,
+        }
+    }
+
+    /// Registers the namespaces (waiting until the Redis adapter has subscribed) and starts the
+    /// background tasks (session sweeper, notification listener). Call once per application.
+    pub async fn start(&self, state: &AppState) -> anyhow::Result<()> {
+        match &self.io {
+            Io::Local(io, _) => {
+                register(io, state);
+                tokio::spawn(sweep(io.clone(), state.clone()));
+            }
+            Io::Redis(io, _) => {
+                for init in register(io, state) {
+                    init.await.map_err(|e| anyhow::anyhow!("Socket.IO Redis adapter: {e}"))?;
+                }
+                tokio::spawn(sweep(io.clone(), state.clone()));
+            }
+        }
+        tokio::spawn(push_notifications(state.clone()));
+        Ok(())
+    }
+}
+
+fn count_local<A: Adapter>(io: &SocketIo<A>) -> usize {
+    io.nsps().into_iter().map(|ns| ns.sockets().len()).sum()
+}
+
+async fn emit_in<A: Adapter>(
+    io: &SocketIo<A>,
+    namespace: &str,
+    room: String,
+    events: &[&str],
+    body: &impl Serialize,
+    local: bool,
+) {
+    let Some(ns) = io.of(namespace) else { return };
+    let target = if local { ns.local() } else { ns };
+    for event in events {
+        target.clone().within(room.clone()).emit(event, body).await.ok();
+    }
+}
+
+fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(io: &SocketIo<A>, state: &AppState) -> Vec<A::InitRes> {
+    NAMESPACES
+        .into_iter()
+        .map(|namespace| {
             let connect_state = state.clone();
             let auth_state = state.clone();
             let origins = state.settings.allowed_origins();
-            let auth = move |s: SocketRef, TryData(handshake): TryData<Handshake>| {
+            let auth = move |s: SocketRef<A>, TryData(handshake): TryData<Handshake>| {
                 let state = auth_state.clone();
                 let origins = origins.clone();
                 async move { authenticate(&state, &origins, &s, handshake.ok()).await }
             };
-            let on_connect = move |s: SocketRef| {
+            let on_connect = move |s: SocketRef<A>| {
                 let state = connect_state.clone();
                 async move {
                     match s.ns() {
@@ -122,17 +215,15 @@ impl Realtime {
                     }
                 }
             };
-            self.io.ns(namespace, on_connect.with(auth));
-        }
-        tokio::spawn(sweep(state.clone()));
-        tokio::spawn(push_notifications(state.clone()));
-    }
+            io.ns(namespace, on_connect.with(auth))
+        })
+        .collect()
 }
 
-async fn authenticate(
+async fn authenticate<A: Adapter>(
     state: &AppState,
     origins: &[String],
-    s: &SocketRef,
+    s: &SocketRef<A>,
     handshake: Option<Handshake>,
 ) -> Result<(), Refused> {
     let headers = &s.req_parts().headers;
@@ -165,7 +256,7 @@ async fn authenticate(
 }
 
 /// The socket's user, if authenticated.
-pub fn user_of(s: &SocketRef) -> Option<SocketUser> {
+pub fn user_of<A: Adapter>(s: &SocketRef<A>) -> Option<SocketUser> {
     s.extensions.get::<SocketUser>()
 }
 
@@ -191,24 +282,33 @@ pub fn user_room(user_id: Uuid) -> String {
     format!("user:{user_id}")
 }
 
-fn notifications_connected(s: SocketRef) {
+/// How many sockets of `user_id` this namespace has on every node, not counting `except`.
+pub async fn sockets_of<A: Adapter>(s: &SocketRef<A>, user_id: Uuid, except: Option<socketioxide::socket::Sid>) -> usize {
+    match s.within(user_room(user_id)).fetch_sockets().await {
+        Ok(sockets) => sockets.iter().filter(|o| Some(o.data().id) != except).count(),
+        Err(error) => {
+            tracing::warn!(%error, "counting sockets across nodes failed; counting this node's");
+            s.within(user_room(user_id))
+                .sockets()
+                .iter()
+                .filter(|o| Some(o.id) != except)
+                .count()
+        }
+    }
+}
+
+fn notifications_connected<A: Adapter>(s: SocketRef<A>) {
     if let Some(user) = user_of(&s) {
         s.join(user_room(user.principal.user_id));
     }
 }
 
-/// Disconnects sockets whose session ended or whose user or company was deactivated.
-async fn sweep(state: AppState) {
+/// Disconnects this node's sockets whose session ended or whose user or company was deactivated.
+async fn sweep<A: Adapter>(io: SocketIo<A>, state: AppState) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
-        let sockets: Vec<SocketRef> = state
-            .realtime
-            .io
-            .nsps()
-            .into_iter()
-            .flat_map(|ns| ns.sockets())
-            .collect();
+        let sockets: Vec<SocketRef<A>> = io.nsps().into_iter().flat_map(|ns| ns.sockets()).collect();
         let sessions: Vec<Uuid> = sockets
             .iter()
             .filter_map(|s| user_of(s).map(|u| u.session_id))
@@ -234,7 +334,8 @@ async fn sweep(state: AppState) {
     }
 }
 
-/// Pushes every new notification row to its user's sockets on this node (`notification:new`).
+/// Pushes every new notification row to its user's sockets (`notification:new`). Every node
+/// listens to PostgreSQL and pushes to its own sockets only, so nothing is sent twice.
 async fn push_notifications(state: AppState) {
     loop {
         if let Err(error) = listen_for_notifications(&state).await {
@@ -260,14 +361,13 @@ async fn listen_for_notifications(state: &AppState) -> anyhow::Result<()> {
         .bind(id)
         .fetch_optional(&state.db.system)
         .await?;
-        if let Some((user_id, notification)) = row
-            && let Some(ns) = state.realtime.io.of("/notifications")
-        {
-            ns.local()
-                .within(user_room(user_id))
-                .emit("notification:new", &notification)
-                .await
-                .ok();
+        if let Some((user_id, notification)) = row {
+            let room = user_room(user_id);
+            let events = ["notification:new"];
+            match &state.realtime.io {
+                Io::Local(io, _) => emit_in(io, "/notifications", room, &events, &notification, true).await,
+                Io::Redis(io, _) => emit_in(io, "/notifications", room, &events, &notification, true).await,
+            }
         }
     }
 }

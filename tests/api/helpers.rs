@@ -229,13 +229,25 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut settings = test_settings(dir.path().to_path_buf());
         configure(&mut settings);
-        let state = AppState::new(db, settings, &test_secrets()).expect("state");
-        let router = huntzen::server::app(state.clone());
+        let state = AppState::new(db, settings, &test_secrets()).await.expect("state");
+        let router = huntzen::server::app(state.clone()).await.expect("app");
         // The real mail worker, writing to this test's outbox.
         tokio::spawn(huntzen::jobs::run(
             state.job_context().expect("job context"),
             std::future::pending(),
         ));
+        Self { state, router, dir }
+    }
+
+    /// Another node of the same deployment: its own pools on the same database, the same
+    /// settings (so the same `REDIS_URL`) and secrets, its own Socket.IO server.
+    pub async fn another_node(&self) -> Self {
+        let options = (*self.state.db.system.connect_options()).clone();
+        let db = Db::connect(options, PoolSizes { app: 5, system: 3 }).await.expect("connect");
+        let settings = (*self.state.settings).clone();
+        let state = AppState::new(db, settings, &test_secrets()).await.expect("state");
+        let router = huntzen::server::app(state.clone()).await.expect("app");
+        let dir = tempfile::tempdir().expect("tempdir");
         Self { state, router, dir }
     }
 

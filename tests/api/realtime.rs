@@ -133,3 +133,74 @@ async fn audio_call_signalling_with_socket_io_client() {
         .expect("count");
     assert_eq!(missed, 1);
 }
+
+/// A private `redis-server` on a free loopback port, stopped when dropped.
+struct RedisServer {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test installs Debian's redis-server)");
+        // Owned before waiting, so that a failed start still stops the process (Drop).
+        let server = Self {
+            child,
+            url: format!("redis://127.0.0.1:{port}/?protocol=resp3"),
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_rooms_presence_and_calls_through_redis() {
+    let redis = RedisServer::start().await;
+    let node_a = TestApp::spawn_configured(huntzen::db::PoolSizes { app: 5, system: 3 }, |settings| {
+        settings.redis_url = Some(redis.url.clone());
+    })
+    .await;
+    let node_b = node_a.another_node().await;
+    assert!(node_a.state.realtime.is_clustered() && node_b.state.realtime.is_clustered());
+    let s = setup(&node_a, "CONFIRMED").await;
+    let (url_a, url_b) = (node_a.listen().await, node_b.listen().await);
+    let config = json!({ "urlA": url_a, "urlB": url_b, "consultationId": s.consultation, "employeeToken": s.employee,
+                         "practitionerToken": s.practitioner, "outsiderToken": s.outsider });
+    scenario("nodes.mjs", config).await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE consultation_id = $1")
+        .bind(s.consultation)
+        .fetch_one(&node_b.db().system)
+        .await
+        .expect("count");
+    assert_eq!(stored, 3, "one message from each node's socket and one over REST");
+    let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM live_calls")
+        .fetch_one(&node_a.db().system)
+        .await
+        .expect("calls");
+    assert_eq!(calls, 0, "the call ended on both nodes");
+}

@@ -3,8 +3,8 @@ import { io } from "socket.io-client";
 
 export const config = JSON.parse(process.env.HZ ?? "{}");
 
-export function connect(namespace, token, options = {}) {
-  const socket = io(`${config.url}${namespace}`, {
+export function connect(namespace, token, { url = config.url, ...options } = {}) {
+  const socket = io(`${url}${namespace}`, {
     auth: token === undefined ? undefined : { token },
     transports: options.transports ?? ["websocket"],
     reconnection: false,
@@ -37,8 +37,8 @@ export function ack(socket, event, payload, ms = 10000) {
   return socket.timeout(ms).emitWithAck(event, payload);
 }
 
-export async function rest(method, path, token, body) {
-  const response = await fetch(`${config.url}${path}`, {
+export async function rest(method, path, token, body, url = config.url) {
+  const response = await fetch(`${url}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
