@@ -198,7 +198,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             state.settings.audit_retention_months,
         ));
         tracing::info!(addr = %listener.local_addr()?, "serving");
-        let result = crate::server::serve(listener, crate::server::app(state).await?, crate::server::shutdown_signal()).await;
+        let result = crate::server::serve(
+            listener,
+            crate::server::app(state).await?,
+            crate::server::shutdown_signal(),
+        )
+        .await;
         let _ = stop_jobs.send(true);
         retention.abort();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), jobs).await;

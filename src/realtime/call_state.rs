@@ -83,13 +83,15 @@ pub async fn initiate(
                 Initiated::Busy
             } else {
                 let call = Uuid::now_v7();
-                sqlx::query("INSERT INTO live_calls (consultation_id, call_id, caller, callee) VALUES ($1, $2, $3, $4)")
-                    .bind(consultation)
-                    .bind(call)
-                    .bind(me)
-                    .bind(other)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO live_calls (consultation_id, call_id, caller, callee) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(consultation)
+                .bind(call)
+                .bind(me)
+                .bind(other)
+                .execute(&mut *tx)
+                .await?;
                 Initiated::Ring(call)
             }
         }
@@ -113,11 +115,12 @@ pub async fn accept(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, s
 
 /// The callee declines a ringing call: true when there was one.
 pub async fn reject(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM live_calls WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL")
-        .bind(consultation)
-        .bind(me)
-        .execute(db)
-        .await?;
+    let done =
+        sqlx::query("DELETE FROM live_calls WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL")
+            .bind(consultation)
+            .bind(me)
+            .execute(db)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 

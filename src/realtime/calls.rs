@@ -137,7 +137,13 @@ async fn emit_to<A: Adapter>(s: &SocketRef<A>, user: Uuid, event: &str, body: &V
     s.within(user_room(user)).emit(event, body).await.ok();
 }
 
-async fn record<A: Adapter>(state: &AppState, s: &SocketRef<A>, consultation: Uuid, event: EventType, metadata: Option<Value>) {
+async fn record<A: Adapter>(
+    state: &AppState,
+    s: &SocketRef<A>,
+    consultation: Uuid,
+    event: EventType,
+    metadata: Option<Value>,
+) {
     let Some(user) = user_of(s) else { return };
     if let Ok(Some((mut tx, principal))) = begin(state, &user).await {
         let actor = (principal.user_id, principal.role);
@@ -162,8 +168,11 @@ async fn announce_end<A: Adapter>(state: &AppState, s: &SocketRef<A>, me: Uuid, 
 
 fn call_error<A: Adapter>(s: &SocketRef<A>, error: &sqlx::Error) {
     tracing::error!(%error, "call state");
-    s.emit("call:error", &json!({ "code": "service.unavailable", "message": "Try again." }))
-        .ok();
+    s.emit(
+        "call:error",
+        &json!({ "code": "service.unavailable", "message": "Try again." }),
+    )
+    .ok();
 }
 
 async fn on_initiate<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {

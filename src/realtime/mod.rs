@@ -164,7 +164,8 @@ impl Realtime {
             }
             Io::Redis(io, _) => {
                 for init in register(io, state) {
-                    init.await.map_err(|e| anyhow::anyhow!("Socket.IO Redis adapter: {e}"))?;
+                    init.await
+                        .map_err(|e| anyhow::anyhow!("Socket.IO Redis adapter: {e}"))?;
                 }
                 tokio::spawn(sweep(io.clone(), state.clone()));
             }
@@ -193,7 +194,10 @@ async fn emit_in<A: Adapter>(
     }
 }
 
-fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(io: &SocketIo<A>, state: &AppState) -> Vec<A::InitRes> {
+fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+) -> Vec<A::InitRes> {
     NAMESPACES
         .into_iter()
         .map(|namespace| {
@@ -283,7 +287,11 @@ pub fn user_room(user_id: Uuid) -> String {
 }
 
 /// How many sockets of `user_id` this namespace has on every node, not counting `except`.
-pub async fn sockets_of<A: Adapter>(s: &SocketRef<A>, user_id: Uuid, except: Option<socketioxide::socket::Sid>) -> usize {
+pub async fn sockets_of<A: Adapter>(
+    s: &SocketRef<A>,
+    user_id: Uuid,
+    except: Option<socketioxide::socket::Sid>,
+) -> usize {
     match s.within(user_room(user_id)).fetch_sockets().await {
         Ok(sockets) => sockets.iter().filter(|o| Some(o.data().id) != except).count(),
         Err(error) => {

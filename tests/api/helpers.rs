@@ -243,7 +243,9 @@ impl TestApp {
     /// settings (so the same `REDIS_URL`) and secrets, its own Socket.IO server.
     pub async fn another_node(&self) -> Self {
         let options = (*self.state.db.system.connect_options()).clone();
-        let db = Db::connect(options, PoolSizes { app: 5, system: 3 }).await.expect("connect");
+        let db = Db::connect(options, PoolSizes { app: 5, system: 3 })
+            .await
+            .expect("connect");
         let settings = (*self.state.settings).clone();
         let state = AppState::new(db, settings, &test_secrets()).await.expect("state");
         let router = huntzen::server::app(state.clone()).await.expect("app");
