@@ -74,3 +74,5 @@ pub mod state;
 pub mod storage;
 /// Logging: structured, JSON in production, rotated daily under `$DATA_DIR/logs`.
 pub mod telemetry;
+/// The consultation room page, `/room`, embedded in the binary.
+pub mod web_room;

@@ -33,6 +33,7 @@ pub async fn app(state: AppState) -> anyhow::Result<Router> {
     // Aliases are rewritten before routing, so the outer router only wraps the rewritten one.
     crate::metrics::handle();
     let state_for_metrics = state.clone();
+    let room = crate::web_room::router().with_state(state.clone());
     let routed = crate::api::router().with_state(state);
     let rewritten = tower::ServiceBuilder::new()
         .map_request(crate::api::aliases::rewrite::<axum::body::Body>)
@@ -45,6 +46,7 @@ pub async fn app(state: AppState) -> anyhow::Result<Router> {
                 crate::metrics::scrape(scrape_state.clone(), request)
             }),
         )
+        .merge(room)
         .fallback_service(rewritten)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {

@@ -156,6 +156,21 @@ pub async fn drop_user(db: &PgPool, me: Uuid) -> Result<Vec<Ended>, sqlx::Error>
     .await
 }
 
+/// Ends `me`'s calls created before `before` (left by a node that stopped).
+pub async fn drop_stale(
+    db: &PgPool,
+    me: Uuid,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Ended>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM live_calls WHERE $1 IN (caller, callee) AND created_at < $2 {ENDED}"
+    )))
+    .bind(me)
+    .bind(before)
+    .fetch_all(db)
+    .await
+}
+
 /// The other participant of `me`'s call in this consultation (for relaying WebRTC messages).
 pub async fn peer(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar(

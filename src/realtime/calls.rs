@@ -284,8 +284,8 @@ async fn drop_calls_if_gone<A: Adapter>(state: &AppState, s: &SocketRef<A>, me: 
 pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
     let Some(user) = user_of(&s) else { return };
     let me = user.principal.user_id;
-    // A user's first socket: any call still listed for them was left by a node that stopped.
-    drop_calls_if_gone(&state, &s, me).await;
+    let connected_at = chrono::Utc::now();
+    // Joined and listening before anything is awaited: the client may emit or be rung right away.
     s.join(user_room(me));
 
     macro_rules! on_target {
@@ -318,10 +318,20 @@ pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
         });
     }
 
+    let on_disconnect_state = state.clone();
     s.on_disconnect(move |s: SocketRef<A>| {
-        let state = state.clone();
+        let state = on_disconnect_state.clone();
         async move { drop_calls_if_gone(&state, &s, me).await }
     });
+
+    // The user's first socket: calls listed for them from before it connected were left by a node
+    // that stopped (a live node ends them when the user's last socket goes).
+    if sockets_of(&s, me, Some(s.id)).await == 0 {
+        let stale = call_state::drop_stale(&state.db.system, me, connected_at).await;
+        for call in stale.unwrap_or_default() {
+            announce_end(&state, &s, me, &call).await;
+        }
+    }
 }
 
 #[cfg(test)]

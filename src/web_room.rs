@@ -1,0 +1,95 @@
+//! The consultation room page, `/room`: static assets embedded in the binary (HTML, CSS, our
+//! JavaScript and the vendored `socket.io-client` browser build), served with a strict Content
+//! Security Policy — scripts from this origin only, plus Jitsi's `external_api.js` from the
+//! configured `JITSI_DOMAIN` for VIDEO consultations. See `docs/web-room.md`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::state::AppState;
+
+/// One embedded file: its path under `/room/`, content type and bytes.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+}
+
+const INDEX: &[u8] = include_bytes!("../web/room/index.html");
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../web/room/app.js"),
+    },
+    Asset {
+        path: "room.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../web/room/room.css"),
+    },
+    Asset {
+        path: "vendor/socket.io.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../web/room/vendor/socket.io.min.js"),
+    },
+];
+
+/// The `/room` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/room", get(index))
+        .route("/room/", get(|| async { Redirect::permanent("/room") }))
+        .route("/room/{*path}", get(asset))
+}
+
+/// The page's security headers: nothing from elsewhere but Jitsi, no framing of the page itself.
+fn secured(mut response: Response, jitsi_domain: &str) -> Response {
+    let jitsi = format!("https://{jitsi_domain}");
+    let policy = format!(
+        "default-src 'self'; script-src 'self' {jitsi}; frame-src {jitsi}; connect-src 'self'; \
+         img-src 'self' data:; media-src 'self' blob: mediastream:; style-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static("microphone=(self), camera=(self), geolocation=()"),
+    );
+    response
+}
+
+async fn index(State(state): State<AppState>) -> Response {
+    let response = (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        INDEX,
+    )
+        .into_response();
+    secured(response, &state.settings.jitsi_domain)
+}
+
+async fn asset(State(state): State<AppState>, Path(path): Path<String>) -> Response {
+    let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let response = (
+        [
+            (header::CONTENT_TYPE, asset.content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        asset.bytes,
+    )
+        .into_response();
+    secured(response, &state.settings.jitsi_domain)
+}
