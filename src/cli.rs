@@ -56,6 +56,13 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Create demo data (a company, its HR admin and employees, validated practitioners with
+    /// availability, consultations in every state) and print the logins. Refused in production.
+    SeedDemo {
+        /// Password of every demo account.
+        #[arg(long, default_value = crate::demo::DEFAULT_PASSWORD)]
+        password: String,
+    },
     /// Create a platform administrator; the password is read from standard input.
     CreateAdmin {
         /// The administrator's email.
@@ -164,6 +171,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     bail!("audit chain broken at row #{seq} ({id}): it or its predecessor was altered")
                 }
             }
+        }
+        Command::SeedDemo { password } => {
+            crate::demo::ensure_allowed(&settings)?;
+            let (db, cluster) = open_database(&settings).await?;
+            let result = crate::demo::seed(&db, &password).await;
+            close(db, cluster).await?;
+            print!("{}", crate::demo::describe(&result?, &password, &settings.public_url));
+            Ok(())
         }
         Command::CreateAdmin { email, role } => {
             let password = read_password()?;

@@ -28,6 +28,8 @@ pub mod config;
 pub mod crypto;
 /// PostgreSQL: the embedded cluster, the two pools and per-request RLS context.
 pub mod db;
+/// `huntzen seed-demo`: demo tenant, practitioners and consultations.
+pub mod demo;
 /// Employees: HR management, CSV import, own profile.
 pub mod employees;
 /// The one error type, rendered as RFC 9457 problem details with stable codes.

@@ -2,7 +2,9 @@
 
 mod admin;
 mod auth_flows;
+mod browser;
 mod confidential;
+mod demo;
 mod files;
 mod fixtures;
 mod gdpr;

@@ -237,8 +237,10 @@
       $("room-title").textContent = "";
       $("room-meta").textContent = "";
       $("room-error").textContent = error.status === 404 ? t("notFound") : error.message;
+      $("room-body").hidden = true;
       return;
     }
+    $("room-body").hidden = false;
     const me = session.user;
     room = { id, consultation, me: me.id, lastMessageId: null, call: null, otherName: otherParty(consultation) };
     $("room-title").textContent = `${t(`format_${consultation.format}`)} ${t("with")} ${room.otherName}`;
@@ -253,6 +255,7 @@
   function connectChat() {
     const chat = socket("/chat");
     room.chat = chat;
+    window.huntzenRoom.chat = chat;
     chat.on("connect", () => {
       say(t("connected"));
       chat.emit("chat:join", room.lastMessageId
@@ -582,8 +585,8 @@
     else { leaveRoom(); showList(); }
   }
 
-  // For tests and integrators: the current call's RTCPeerConnection (never a secret).
-  window.huntzenRoom = { pc: null };
+  // For tests and integrators: the room's chat socket and the current call's RTCPeerConnection.
+  window.huntzenRoom = { pc: null, chat: null };
   window.addEventListener("hashchange", route);
   window.addEventListener("pagehide", () => leaveRoom());
   applyLanguage();
