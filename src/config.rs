@@ -126,6 +126,11 @@ pub struct Settings {
     #[arg(long, env = "TURN_SECRET", global = true, hide_env_values = true)]
     pub turn_secret: Option<String>,
 
+    /// Reverse proxies whose `X-Forwarded-For` is believed (IP addresses or CIDR blocks,
+    /// comma-separated, e.g. nginx's address). Empty: the TCP peer is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "", global = true)]
+    pub trusted_proxies: String,
+
     /// `development` or `production`.
     #[arg(long, env = "APP_ENV", value_enum, default_value = "development", global = true)]
     pub app_env: AppEnv,

@@ -18,6 +18,8 @@ pub mod blog;
 pub mod chat;
 /// The `huntzen` command line: `serve`, `migrate`, `create-admin`.
 pub mod cli;
+/// The client's address behind trusted reverse proxies (`TRUSTED_PROXIES`).
+pub mod client_ip;
 /// Clinical notes: the practitioner's own, sealed, every read audited.
 pub mod clinical;
 /// Companies (tenants): creation, validation, profile.

@@ -28,6 +28,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// background tasks (waiting for the Redis adapter when there is one).
 pub async fn app(state: AppState) -> anyhow::Result<Router> {
     let cors = cors(&state.settings.allowed_origins());
+    let proxies = std::sync::Arc::new(crate::client_ip::TrustedProxies::parse(
+        &state.settings.trusted_proxies,
+    )?);
     state.realtime.start(&state).await?;
     let realtime = state.realtime.clone();
     // Aliases are rewritten before routing, so the outer router only wraps the rewritten one.
@@ -75,7 +78,8 @@ pub async fn app(state: AppState) -> anyhow::Result<Router> {
             // The path only: query strings may carry tokens (verification links).
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid));
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(proxies, crate::client_ip::resolve));
     Ok(router)
 }
 

@@ -157,6 +157,7 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         stun_urls: "stun:stun.test:3478".to_owned(),
         call_ring_seconds: 2,
         turn_secret: None,
+        trusted_proxies: String::new(),
         app_env: AppEnv::Development,
     }
 }

@@ -5,6 +5,7 @@ mod auth_flows;
 mod browser;
 mod confidential;
 mod demo;
+mod edge;
 mod files;
 mod fixtures;
 mod gdpr;

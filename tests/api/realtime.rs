@@ -53,7 +53,7 @@ async fn setup(app: &TestApp, status: &str) -> Setup {
 }
 
 /// Runs `tests/realtime/{script}` with the scenario's configuration; panics with its output on failure.
-async fn scenario(script: &str, config: serde_json::Value) {
+pub async fn scenario(script: &str, config: serde_json::Value) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realtime");
     assert!(
         dir.join("node_modules/socket.io-client").exists(),
@@ -135,14 +135,14 @@ async fn audio_call_signalling_with_socket_io_client() {
 }
 
 /// A private `redis-server` on a free loopback port, stopped when dropped.
-struct RedisServer {
+pub struct RedisServer {
     child: std::process::Child,
-    url: String,
+    pub url: String,
     _dir: tempfile::TempDir,
 }
 
 impl RedisServer {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
