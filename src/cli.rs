@@ -63,6 +63,13 @@ enum Command {
         #[arg(long, default_value = crate::demo::DEFAULT_PASSWORD)]
         password: String,
     },
+    /// Exit 0 when the server on HTTP_ADDR (or `--url`) answers `GET /api/ready` with 200: the
+    /// container image's health check (it has no curl).
+    Healthcheck {
+        /// Base URL to check (plain http), default `http://<HTTP_ADDR>` with 0.0.0.0 read as 127.0.0.1.
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Create a platform administrator; the password is read from standard input.
     CreateAdmin {
         /// The administrator's email.
@@ -171,6 +178,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     bail!("audit chain broken at row #{seq} ({id}): it or its predecessor was altered")
                 }
             }
+        }
+        Command::Healthcheck { url } => {
+            let mut addr = settings.http_addr;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            let url = url.unwrap_or_else(|| format!("http://{addr}"));
+            let status = crate::healthcheck::ready_status(&url).await?;
+            if status != 200 {
+                bail!("{url}/api/ready answered {status}");
+            }
+            println!("ready");
+            Ok(())
         }
         Command::SeedDemo { password } => {
             crate::demo::ensure_allowed(&settings)?;

@@ -44,6 +44,8 @@ pub mod files;
 pub mod gdpr;
 /// Liveness and readiness.
 pub mod health;
+/// `huntzen healthcheck`: `GET /api/ready` without an HTTP client.
+pub mod healthcheck;
 /// Background jobs on the durable PostgreSQL queue (mail).
 pub mod jobs;
 /// The employee's private journal, sealed.

@@ -310,3 +310,18 @@ async fn cors_allows_only_configured_origins() {
     let denied = app.send(preflight("http://evil.example")).await;
     assert!(denied.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
 }
+
+#[tokio::test]
+async fn healthcheck_command_reads_readiness_over_plain_tcp() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let url = app.listen().await;
+    assert_eq!(huntzen::healthcheck::ready_status(&url).await.expect("status"), 200);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port");
+    assert!(
+        huntzen::healthcheck::ready_status(&format!("http://{closed}"))
+            .await
+            .is_err()
+    );
+}

@@ -5,6 +5,7 @@ mod auth_flows;
 mod browser;
 mod confidential;
 mod demo;
+mod deploy;
 mod edge;
 mod files;
 mod fixtures;
