@@ -26,7 +26,9 @@ async fn main() -> anyhow::Result<()> {
         workers.push(tokio::spawn(async move {
             let mut done = 0_u64;
             while Instant::now() < deadline {
-                let verified = passwords.verify("bench password of reasonable length", Some(&stored)).await;
+                let verified = passwords
+                    .verify("bench password of reasonable length", Some(&stored))
+                    .await;
                 assert!(matches!(verified, Ok(Verified::Yes)));
                 done += 1;
             }

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::Response;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -147,19 +147,16 @@ pub fn safe_cell(value: &str) -> String {
 }
 
 /// A CSV response streamed line by line: UTF-8 with a BOM, cells neutralised.
-fn csv_response(file_name: &str, sep: u8, header: &[&str], rows: Vec<Vec<String>>) -> Response {
-    let line = move |cells: Vec<String>| -> Bytes {
-        let mut writer = csv::WriterBuilder::new()
-            .delimiter(sep)
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(Vec::new());
-        writer.write_record(cells.iter().map(|c| safe_cell(c))).ok();
-        Bytes::from(writer.into_inner().unwrap_or_default())
-    };
-    let mut first = b"\xEF\xBB\xBF".to_vec();
-    first.extend_from_slice(&line(header.iter().map(|h| (*h).to_owned()).collect()));
-    let chunks = std::iter::once(Bytes::from(first)).chain(rows.into_iter().map(line));
-    let stream = futures::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>));
+fn csv_line<S: AsRef<str>>(sep: u8, cells: &[S]) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(sep)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    writer.write_record(cells.iter().map(|c| safe_cell(c.as_ref()))).ok();
+    writer.into_inner().unwrap_or_default()
+}
+
+fn csv_headers(file_name: &str) -> axum::http::response::Builder {
     Response::builder()
         .header(header::CONTENT_TYPE, "text/csv; charset=utf-8")
         .header(
@@ -167,6 +164,15 @@ fn csv_response(file_name: &str, sep: u8, header: &[&str], rows: Vec<Vec<String>
             format!("attachment; filename=\"{file_name}\""),
         )
         .header(header::CACHE_CONTROL, "private, no-store")
+}
+
+fn csv_response(file_name: &str, sep: u8, header: &[&str], rows: Vec<Vec<String>>) -> Response {
+    let mut first = b"\xEF\xBB\xBF".to_vec();
+    first.extend_from_slice(&csv_line(sep, header));
+    let chunks = std::iter::once(Bytes::from(first))
+        .chain(rows.into_iter().map(move |cells| Bytes::from(csv_line(sep, &cells))));
+    let stream = futures::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>));
+    csv_headers(file_name)
         .body(Body::from_stream(stream))
         .unwrap_or_default()
 }
@@ -347,19 +353,19 @@ pub struct Billing {
     pub items: Vec<BillingLine>,
 }
 
+const BILLING_SQL: &str = "SELECT (c.ended_at AT TIME ZONE 'UTC')::date AS date, coalesce(c.actual_duration, 0) AS duration_minutes, \
+     c.format, co.name AS company_name \
+     FROM consultations c JOIN companies co ON co.id = c.company_id \
+     WHERE c.practitioner_id = app_practitioner_id() AND c.status = 'COMPLETED' AND c.ended_at >= $1 AND c.ended_at < $2 \
+     ORDER BY c.ended_at, c.id";
+
 async fn billing_lines(auth: &mut Auth<Practitioner>, period: &str) -> ApiResult<Vec<BillingLine>> {
     let (from, to) = month(period)?;
-    Ok(sqlx::query_as(
-        "SELECT (c.ended_at AT TIME ZONE 'UTC')::date AS date, coalesce(c.actual_duration, 0) AS duration_minutes, c.format, \
-                co.name AS company_name \
-         FROM consultations c JOIN companies co ON co.id = c.company_id \
-         WHERE c.practitioner_id = app_practitioner_id() AND c.status = 'COMPLETED' AND c.ended_at >= $1 AND c.ended_at < $2 \
-         ORDER BY c.ended_at, c.id",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *auth.tx)
-    .await?)
+    Ok(sqlx::query_as(BILLING_SQL)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *auth.tx)
+        .await?)
 }
 
 /// Your completed consultations of a month: date, duration, format and company.
@@ -380,39 +386,84 @@ pub async fn practitioner_billing(
     }))
 }
 
-/// The same as CSV (alias `/api/practitioners/me/export-billing`).
+/// The same as CSV (alias `/api/practitioners/me/export-billing`). Rows are streamed from the
+/// database to the client in 64 KiB chunks, so memory stays flat however many there are; the
+/// export is audited (and committed) before the first byte.
 #[utoipa::path(get, path = "/reports/practitioner-export-csv", tag = "reports", security(("bearer" = [])), params(PeriodQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = crate::error::Problem)))]
 pub async fn practitioner_export_csv(
+    State(state): State<AppState>,
     client: ClientMeta,
     mut auth: Auth<Practitioner>,
     ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> ApiResult<Response> {
     let sep = separator(q.sep.as_deref())?;
-    let items = billing_lines(&mut auth, &q.period).await?;
+    let (from, to) = month(&q.period)?;
+    let session = auth.session_id;
     audit_export(&mut auth, &client, "practitioner_billing", &q.period).await?;
     auth.commit().await?;
-    let lines = items
-        .into_iter()
-        .map(|l| {
+    let (tx, _) = crate::db::context::begin_as(&state.db.app, session)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("auth.session_ended", "This session has ended."))?;
+    let (chunks, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(stream_billing(tx, from, to, sep, chunks));
+    let body = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    Ok(csv_headers(&format!("billing-{}.csv", q.period))
+        .body(Body::from_stream(body))
+        .unwrap_or_default())
+}
+
+/// Writes the billing CSV of `[from, to)` into `chunks`; a database error ends the body early
+/// (the client sees a truncated download, never a silent partial file: no final CRLF line).
+async fn stream_billing(
+    mut tx: crate::db::Tx,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    sep: u8,
+    chunks: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    use futures::TryStreamExt as _;
+    const CHUNK: usize = 64 * 1024;
+    let mut buffer = b"\xEF\xBB\xBF".to_vec();
+    buffer.extend_from_slice(&csv_line(sep, &["date", "durationMinutes", "format", "company"]));
+    let result: Result<(), sqlx::Error> = async {
+        let mut rows = sqlx::query_as::<_, BillingLine>(BILLING_SQL)
+            .bind(from)
+            .bind(to)
+            .fetch(&mut *tx);
+        while let Some(l) = rows.try_next().await? {
             let format = serde_json::to_value(l.format)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            vec![
+            let cells = [
                 l.date.to_string(),
                 l.duration_minutes.to_string(),
                 format,
                 l.company_name,
-            ]
-        })
-        .collect();
-    Ok(csv_response(
-        &format!("billing-{}.csv", q.period),
-        sep,
-        &["date", "durationMinutes", "format", "company"],
-        lines,
-    ))
+            ];
+            buffer.extend_from_slice(&csv_line(sep, &cells));
+            if buffer.len() >= CHUNK && chunks.send(Ok(Bytes::from(std::mem::take(&mut buffer)))).await.is_err() {
+                return Ok(()); // the client went away
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            if !buffer.is_empty() {
+                chunks.send(Ok(Bytes::from(buffer))).await.ok();
+            }
+            tx.commit().await.ok();
+        }
+        Err(error) => {
+            tracing::error!(%error, "billing export stopped");
+            chunks.send(Err(std::io::Error::other("export failed"))).await.ok();
+        }
+    }
 }
 
 /// Platform aggregates: companies, employees, practitioners, consultations by status, format and

@@ -266,3 +266,36 @@ async fn practitioners_bill_and_the_platform_sees_aggregates() {
         .await
         .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
 }
+
+#[tokio::test]
+async fn a_large_billing_export_streams_every_row_once_and_is_audited() {
+    let app = TestApp::spawn().await;
+    let company = app.seed_company("bulk").await;
+    let employee = app.seed_employee("eve@bulk.test", company, "Eve").await;
+    let practitioner = app.seed_practitioner("doc@cabinet.test", "Doc").await;
+    // 5,000 lines ≈ 150 KiB: several 64 KiB chunks.
+    sqlx::query(
+        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status, \
+                                    started_at, ended_at, actual_duration) \
+         SELECT $1, $2, $3, t, 'AUDIO', 'COMPLETED', t, t + interval '40 minutes', 40 \
+         FROM generate_series(timestamptz '2026-04-01', timestamptz '2026-04-01' + 4999 * interval '5 minutes', interval '5 minutes') t",
+    )
+    .bind(company)
+    .bind(employee)
+    .bind(practitioner)
+    .execute(&app.db().system)
+    .await
+    .expect("rows");
+    let doc = app.login("doc@cabinet.test").await;
+    let (status, _, csv) = raw_get(&app, "/api/reports/practitioner-export-csv?period=2026-04&sep=,", &doc).await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 5001, "header and every row");
+    assert!(lines[0].ends_with("date,durationMinutes,format,company"));
+    assert_eq!(lines[1], "2026-04-01,40,AUDIO,bulk");
+    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'EXPORT'")
+        .fetch_one(&app.db().system)
+        .await
+        .expect("audit");
+    assert_eq!(audited, 1);
+}
