@@ -8,7 +8,8 @@ for line in io.lines(os.getenv("BENCH_SLOTS")) do
 end
 for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
 local racers = tonumber(os.getenv("RACERS") or "4")
-local i, created, conflicts, other = 0, 0, 0, 0
+local i = 0
+created, conflicts, other = 0, 0, 0 -- globals: done() reads them with thread:get
 local threads = {}
 
 setup = function(thread) threads[#threads + 1] = thread end

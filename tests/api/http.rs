@@ -325,3 +325,27 @@ async fn healthcheck_command_reads_readiness_over_plain_tcp() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn an_idle_server_does_not_poll_its_job_queue_in_a_loop() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let transactions = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()",
+        )
+        .fetch_one(&app.db().system)
+        .await
+        .expect("stats")
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let before = transactions().await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let after = transactions().await;
+    // Three workers polling on an interval: hundreds at most. (apalis-postgres's Pubsub wake-up
+    // made them re-fetch in a tight loop: about 3,000 here.)
+    assert!(
+        after - before < 1500,
+        "{} transactions in 3 s on an idle server",
+        after - before
+    );
+}
