@@ -44,9 +44,15 @@ impl Socket {
         }
         sink.send(Message::text(format!("40/chat,{{\"token\":\"{token}\"}}")))
             .await?;
-        match source.next().await {
-            Some(Ok(Message::Text(reply))) if reply.starts_with("40/chat,") => {}
-            other => bail!("/chat refused: {other:?}"),
+        // Pings may come before the namespace's answer.
+        loop {
+            match source.next().await {
+                Some(Ok(Message::Text(reply))) if reply.starts_with("40/chat,") => break,
+                Some(Ok(Message::Text(ping))) if ping.as_str() == "2" => {
+                    sink.send(Message::text("3")).await?;
+                }
+                other => bail!("/chat refused: {other:?}"),
+            }
         }
         let (tx, mut rx) = mpsc::unbounded_channel::<String>();
         tokio::spawn(async move {
@@ -133,6 +139,9 @@ struct Room {
 async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Result<()> {
     let pending: Pending = Arc::default();
     let latencies: Latencies = Arc::default();
+    let refusals: Arc<Mutex<Vec<String>>> = Arc::default();
+    // (joined, the socket's sender, its chat:join frame): a join refused under load is sent again.
+    let mut joins = Vec::new();
     let mut rooms = Vec::new();
     let mut receivers = Vec::new();
     let plan = std::fs::read_to_string(plan)?;
@@ -146,7 +155,17 @@ async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Resul
         for (token, side) in [(a, 0), (b, 1)] {
             for _ in 0..per_side {
                 let (pending, latencies) = (pending.clone(), latencies.clone());
+                let flag: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+                let (refusals, joined) = (refusals.clone(), flag.clone());
                 let socket = Socket::connect(url, token, move |frame| {
+                    if frame.starts_with("42/chat,[\"chat:history\"") {
+                        joined.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return;
+                    }
+                    if frame.starts_with("43/chat,") && frame.contains("\"ok\":false") {
+                        refusals.lock().expect("lock").push(frame.chars().take(300).collect());
+                        return;
+                    }
                     if !frame.contains("\"chat:message:received\"") {
                         return;
                     }
@@ -164,9 +183,9 @@ async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Resul
                     }
                 })
                 .await?;
-                socket.emit(format!(
-                    "42/chat,[\"chat:join\",{{\"consultationId\":\"{consultation}\"}}]"
-                ));
+                let join = format!("42/chat,[\"chat:join\",{{\"consultationId\":\"{consultation}\"}}]");
+                socket.emit(join.clone());
+                joins.push((flag, socket.tx.clone(), join));
                 if side == 0 {
                     senders.push(socket);
                 } else {
@@ -183,8 +202,28 @@ async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Resul
             2 * per_side - 1,
         ));
     }
-    eprintln!("  {} rooms joined", rooms.len());
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every socket must be in its room (it got `chat:history`) before the first message; a join
+    // refused while thousands arrive at once (pool busy → chat:error) is sent again.
+    let waiting = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let missing: Vec<_> = joins
+            .iter()
+            .filter(|(flag, _, _)| !flag.load(std::sync::atomic::Ordering::Relaxed))
+            .collect();
+        if missing.is_empty() || waiting.elapsed() > Duration::from_secs(120) {
+            eprintln!(
+                "  {} rooms, {} sockets, {} not joined",
+                rooms.len(),
+                joins.len(),
+                missing.len()
+            );
+            break;
+        }
+        for (_, tx, join) in missing {
+            tx.send(join.clone()).ok();
+        }
+    }
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -224,6 +263,10 @@ async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Resul
         ms(at(0.99)),
         ms(all.last().copied())
     );
+    let refusals = refusals.lock().expect("lock");
+    if let Some(first) = refusals.first() {
+        println!("fanout: {} messages refused, e.g. {first}", refusals.len());
+    }
     drop(receivers);
     Ok(())
 }
