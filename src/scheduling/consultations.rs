@@ -200,9 +200,11 @@ pub async fn book(
     .execute(&mut *auth.tx)
     .await;
     if let Err(error) = inserted {
-        // The exclusion constraint: another booking took the slot first.
+        // The exclusion constraint: another booking took the slot first. Two bookings inserting
+        // the same slot at the same instant each wait for the other's row; PostgreSQL breaks that
+        // cycle by aborting one (40P01): it lost the race too.
         return Err(match error.as_database_error().and_then(|e| e.code()).as_deref() {
-            Some("23P01") => slot_unavailable(),
+            Some("23P01" | "40P01") => slot_unavailable(),
             _ => ApiError::from(error),
         });
     }
