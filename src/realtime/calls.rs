@@ -280,12 +280,16 @@ async fn drop_calls_if_gone<A: Adapter>(state: &AppState, s: &SocketRef<A>, me: 
     }
 }
 
-/// A socket joined `/audio-call`.
-pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
-    let Some(user) = user_of(&s) else { return };
+/// When a socket connected (set by `listen`, read by `connected`).
+#[derive(Debug, Clone, Copy)]
+struct ConnectedAt(chrono::DateTime<chrono::Utc>);
+
+/// Joins the user's room and registers the event handlers. Called from the connect middleware,
+/// before socketioxide sends CONNECT: the client may emit, or be rung, the moment it is connected.
+pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
+    let Some(user) = user_of(s) else { return };
     let me = user.principal.user_id;
-    let connected_at = chrono::Utc::now();
-    // Joined and listening before anything is awaited: the client may emit or be rung right away.
+    s.extensions.insert(ConnectedAt(chrono::Utc::now()));
     s.join(user_room(me));
 
     macro_rules! on_target {
@@ -318,12 +322,20 @@ pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
         });
     }
 
-    let on_disconnect_state = state.clone();
+    let state = state.clone();
     s.on_disconnect(move |s: SocketRef<A>| {
-        let state = on_disconnect_state.clone();
+        let state = state.clone();
         async move { drop_calls_if_gone(&state, &s, me).await }
     });
+}
 
+/// A socket joined `/audio-call` (its handlers are already registered).
+pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
+    let Some(user) = user_of(&s) else { return };
+    let me = user.principal.user_id;
+    let Some(ConnectedAt(connected_at)) = s.extensions.get::<ConnectedAt>() else {
+        return;
+    };
     // The user's first socket: calls listed for them from before it connected were left by a node
     // that stopped (a live node ends them when the user's last socket goes).
     if sockets_of(&s, me, Some(s.id)).await == 0 {

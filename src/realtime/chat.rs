@@ -144,11 +144,12 @@ async fn announce<A: Adapter>(s: &SocketRef<A>, partners: &[Uuid], user_id: Uuid
     }
 }
 
-/// A socket joined `/chat`.
-pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
-    let Some(user) = user_of(&s) else { return };
-    let me = user.principal.user_id;
-    s.join(user_room(me));
+/// Joins the user's room and registers the event handlers. Called from the connect middleware,
+/// before socketioxide sends CONNECT: the client may emit the moment it is connected, and the
+/// connect handler itself runs later on a spawned task.
+pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
+    let Some(user) = user_of(s) else { return };
+    s.join(user_room(user.principal.user_id));
     let (st, u) = (state.clone(), user.clone());
     s.on("chat:join", move |s: SocketRef<A>, TryData(join): TryData<Join>| {
         let (state, user) = (st.clone(), u.clone());
@@ -257,8 +258,12 @@ pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
             s.leave(room(leave.consultation_id));
         }
     });
+}
 
-    // Presence after the handlers: events sent right after connecting must find them.
+/// A socket joined `/chat` (its handlers are already registered): presence.
+pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
+    let Some(user) = user_of(&s) else { return };
+    let me = user.principal.user_id;
     let partners = partners(&state, &user).await;
     if sockets_of(&s, me, Some(s.id)).await == 0 {
         announce(&s, &partners, me, true).await;

@@ -207,7 +207,16 @@ fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
             let auth = move |s: SocketRef<A>, TryData(handshake): TryData<Handshake>| {
                 let state = auth_state.clone();
                 let origins = origins.clone();
-                async move { authenticate(&state, &origins, &s, handshake.ok()).await }
+                async move {
+                    authenticate(&state, &origins, &s, handshake.ok()).await?;
+                    // Handlers before CONNECT is sent (the connect handler runs later, spawned).
+                    match s.ns() {
+                        "/chat" => chat::listen(&state, &s),
+                        "/audio-call" => calls::listen(&state, &s),
+                        _ => notifications_listen(&s),
+                    }
+                    Ok::<(), Refused>(())
+                }
             };
             let on_connect = move |s: SocketRef<A>| {
                 let state = connect_state.clone();
@@ -215,7 +224,7 @@ fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
                     match s.ns() {
                         "/chat" => chat::connected(state, s).await,
                         "/audio-call" => calls::connected(state, s).await,
-                        _ => notifications_connected(s),
+                        _ => {}
                     }
                 }
             };
@@ -305,8 +314,8 @@ pub async fn sockets_of<A: Adapter>(
     }
 }
 
-fn notifications_connected<A: Adapter>(s: SocketRef<A>) {
-    if let Some(user) = user_of(&s) {
+fn notifications_listen<A: Adapter>(s: &SocketRef<A>) {
+    if let Some(user) = user_of(s) {
         s.join(user_room(user.principal.user_id));
     }
 }
