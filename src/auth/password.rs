@@ -1,6 +1,5 @@
-//! argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), run on a small pool of dedicated
-//! threads at a lower scheduling priority (nice +10): a surge of sign-ins uses the CPU the rest of
-//! the server leaves idle instead of delaying every other request.
+//! argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), run on the blocking pool behind a
+//! semaphore so that a surge of sign-ins waits its turn instead of starving everything else.
 
 use std::sync::Arc;
 
@@ -12,14 +11,10 @@ use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 
-/// Work for the hashing threads.
-type Job = Box<dyn FnOnce() + Send>;
-
 /// Hashes and verifies passwords on a bounded pool.
 #[derive(Debug, Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
-    jobs: std::sync::mpsc::Sender<Job>,
     /// Verified when the account does not exist, so that both answers take the same time.
     dummy_hash: Arc<str>,
 }
@@ -46,31 +41,8 @@ impl Passwords {
             .hash_password(b"dummy password for timing equalisation")
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
             .to_string();
-        let workers = concurrency.max(1);
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let queue = Arc::new(std::sync::Mutex::new(queue));
-        for n in 0..workers {
-            let queue = queue.clone();
-            std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
-                // Linux: the nice value is per thread, so only these threads yield.
-                if let Err(error) = rustix::process::nice(10) {
-                    tracing::warn!(%error, "could not lower the password threads' priority");
-                }
-                loop {
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // every `Passwords` is gone
-                    }
-                }
-            })?;
-        }
         Ok(Self {
-            permits: Arc::new(Semaphore::new(workers)),
-            jobs,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: dummy.into(),
         })
     }
@@ -111,13 +83,7 @@ impl Passwords {
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        let (done, result) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move || {
-                done.send(work()).ok();
-            }))
-            .map_err(|_| ApiError::internal("password threads stopped"))?;
-        result.await.map_err(|_| ApiError::internal("password thread panicked"))
+        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)
     }
 }
 
