@@ -67,29 +67,25 @@ fn secured(mut response: Response, jitsi_domain: &str) -> Response {
     response
 }
 
-async fn index(State(state): State<AppState>) -> Response {
+fn serve(content_type: &'static str, bytes: &'static [u8], jitsi_domain: &str) -> Response {
     let response = (
         [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        INDEX,
+        bytes,
     )
         .into_response();
-    secured(response, &state.settings.jitsi_domain)
+    secured(response, jitsi_domain)
+}
+
+async fn index(State(state): State<AppState>) -> Response {
+    serve("text/html; charset=utf-8", INDEX, &state.settings.jitsi_domain)
 }
 
 async fn asset(State(state): State<AppState>, Path(path): Path<String>) -> Response {
-    let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    let response = (
-        [
-            (header::CONTENT_TYPE, asset.content_type),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        asset.bytes,
-    )
-        .into_response();
-    secured(response, &state.settings.jitsi_domain)
+    match ASSETS.iter().find(|a| a.path == path) {
+        Some(asset) => serve(asset.content_type, asset.bytes, &state.settings.jitsi_domain),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

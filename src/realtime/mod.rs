@@ -148,9 +148,18 @@ impl Realtime {
 
     /// Emits each of `events` with `body` to a room of a namespace, on every node.
     pub async fn emit_to_room(&self, namespace: &str, room: String, events: &[&str], body: &impl Serialize) {
+        self.emit(namespace, room, events, body, false).await;
+    }
+
+    /// The same, to this node's sockets only.
+    async fn emit_to_room_here(&self, namespace: &str, room: String, events: &[&str], body: &impl Serialize) {
+        self.emit(namespace, room, events, body, true).await;
+    }
+
+    async fn emit(&self, namespace: &str, room: String, events: &[&str], body: &impl Serialize, local: bool) {
         match &self.io {
-            Io::Local(io, _) => emit_in(io, namespace, room, events, body, false).await,
-            Io::Redis(io, _) => emit_in(io, namespace, room, events, body, false).await,
+            Io::Local(io, _) => emit_in(io, namespace, room, events, body, local).await,
+            Io::Redis(io, _) => emit_in(io, namespace, room, events, body, local).await,
         }
     }
 
@@ -379,12 +388,11 @@ async fn listen_for_notifications(state: &AppState) -> anyhow::Result<()> {
         .fetch_optional(&state.db.system)
         .await?;
         if let Some((user_id, notification)) = row {
-            let room = user_room(user_id);
             let events = ["notification:new"];
-            match &state.realtime.io {
-                Io::Local(io, _) => emit_in(io, "/notifications", room, &events, &notification, true).await,
-                Io::Redis(io, _) => emit_in(io, "/notifications", room, &events, &notification, true).await,
-            }
+            state
+                .realtime
+                .emit_to_room_here("/notifications", user_room(user_id), &events, &notification)
+                .await;
         }
     }
 }

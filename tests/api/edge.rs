@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, free_port};
 use crate::realtime::{RedisServer, scenario};
 use crate::seed::Participants;
 
@@ -16,13 +16,6 @@ struct Edge {
     dir: tempfile::TempDir,
     http_port: u16,
     https_port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 fn nginx_binary() -> PathBuf {

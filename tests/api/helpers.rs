@@ -208,6 +208,14 @@ impl TestResponse {
     }
 }
 
+/// A loopback port nobody listens on (free when this returns).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
 impl TestApp {
     /// A server on a fresh database.
     pub async fn spawn() -> Self {

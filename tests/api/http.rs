@@ -316,11 +316,9 @@ async fn healthcheck_command_reads_readiness_over_plain_tcp() {
     let app = crate::helpers::TestApp::spawn().await;
     let url = app.listen().await;
     assert_eq!(huntzen::healthcheck::ready_status(&url).await.expect("status"), 200);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port");
+    let closed = crate::helpers::free_port();
     assert!(
-        huntzen::healthcheck::ready_status(&format!("http://{closed}"))
+        huntzen::healthcheck::ready_status(&format!("http://127.0.0.1:{closed}"))
             .await
             .is_err()
     );

@@ -25,11 +25,7 @@ impl Drop for SmtpServer {
 }
 
 fn start_smtp() -> SmtpServer {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = crate::helpers::free_port();
     let maildir = tempfile::tempdir().expect("maildir");
     let child = Command::new("python3")
         .args([
@@ -112,11 +108,7 @@ async fn verification_mail_goes_through_smtp() {
 #[tokio::test]
 async fn a_mail_that_cannot_be_delivered_is_retried_then_kept_for_inspection() {
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = crate::helpers::free_port();
     let url = format!("smtp://127.0.0.1:{port}");
     let app = TestApp::spawn_configured(PoolSizes { app: 5, system: 3 }, |s| {
         s.smtp_url = Some(url);

@@ -143,10 +143,7 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
+        let port = crate::helpers::free_port();
         let dir = tempfile::tempdir().expect("tempdir");
         let child = std::process::Command::new("redis-server")
             .args([

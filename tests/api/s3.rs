@@ -32,11 +32,7 @@ fn raw(port: u16, request: &str) -> String {
 
 #[tokio::test]
 async fn files_round_trip_through_an_s3_compatible_store() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = crate::helpers::free_port();
     let child = Command::new("python3")
         .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
