@@ -113,29 +113,33 @@ async fn audit_export(
     Ok(())
 }
 
+/// The report as JSON items, built by PostgreSQL in the same statement that computes it: the
+/// rows never become Rust values, and `bench/pgbench/report.sql` times exactly this statement.
+const USAGE_ITEMS_SQL: &str = "SELECT coalesce(json_agg(json_build_object(\
+         'employeeId', r.employee_id, 'employeeName', r.employee_name, 'period', $3::text, \
+         'consultationCount', r.consultation_count, 'totalDurationMinutes', r.total_duration_minutes) \
+         ORDER BY r.n), '[]')::text \
+     FROM report_employee_usage($1, $2) WITH ORDINALITY \
+          AS r(employee_id, employee_name, department, consultation_count, total_duration_minutes, n)";
+
 /// Completed consultations and minutes per employee of your company, for a month.
 #[utoipa::path(get, path = "/reports/employee-usage", tag = "reports", security(("bearer" = [])), params(PeriodQuery),
     responses((status = 200, body = UsageReport), (status = 422, body = crate::error::Problem)))]
-pub async fn employee_usage(
-    mut auth: Auth<HrAdmin>,
-    ApiQuery(q): ApiQuery<PeriodQuery>,
-) -> ApiResult<Json<UsageReport>> {
-    let rows = usage_rows(&mut auth, &q.period).await?;
+pub async fn employee_usage(mut auth: Auth<HrAdmin>, ApiQuery(q): ApiQuery<PeriodQuery>) -> ApiResult<Response> {
+    let (from, to) = month(&q.period)?;
+    let items: String = sqlx::query_scalar(USAGE_ITEMS_SQL)
+        .bind(from)
+        .bind(to)
+        .bind(&q.period)
+        .fetch_one(&mut *auth.tx)
+        .await?;
     auth.commit().await?;
-    let items = rows
-        .into_iter()
-        .map(|r| EmployeeUsage {
-            employee_id: r.employee_id,
-            employee_name: r.employee_name,
-            period: q.period.clone(),
-            consultation_count: r.consultation_count,
-            total_duration_minutes: r.total_duration_minutes,
-        })
-        .collect();
-    Ok(Json(UsageReport {
-        period: q.period,
-        items,
-    }))
+    let period = serde_json::to_string(&q.period).map_err(ApiError::internal)?;
+    let body = format!("{{\"period\":{period},\"items\":{items}}}");
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default())
 }
 
 /// Neutralises a cell a spreadsheet would run as a formula.
@@ -148,12 +152,17 @@ pub fn safe_cell(value: &str) -> String {
 
 /// A CSV response streamed line by line: UTF-8 with a BOM, cells neutralised.
 fn csv_line<S: AsRef<str>>(sep: u8, cells: &[S]) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(sep)
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+    let mut writer = csv_writer(sep, Vec::new());
     writer.write_record(cells.iter().map(|c| safe_cell(c.as_ref()))).ok();
     writer.into_inner().unwrap_or_default()
+}
+
+/// A CSV writer with our dialect: `sep` between cells, CRLF after each line.
+fn csv_writer(sep: u8, into: Vec<u8>) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .delimiter(sep)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(into)
 }
 
 fn csv_headers(file_name: &str) -> axum::http::response::Builder {
@@ -426,27 +435,31 @@ async fn stream_billing(
 ) {
     use futures::TryStreamExt as _;
     const CHUNK: usize = 64 * 1024;
-    let mut buffer = b"\xEF\xBB\xBF".to_vec();
-    buffer.extend_from_slice(&csv_line(sep, &["date", "durationMinutes", "format", "company"]));
+    // One writer for the whole export: its buffer is drained into a chunk every 64 KiB.
+    let fresh = || Vec::with_capacity(CHUNK + 4096);
+    let mut bom = fresh();
+    bom.extend_from_slice(b"\xEF\xBB\xBF");
+    let mut writer = csv_writer(sep, bom);
     let result: Result<(), sqlx::Error> = async {
+        writer
+            .write_record(["date", "durationMinutes", "format", "company"])
+            .ok();
         let mut rows = sqlx::query_as::<_, BillingLine>(BILLING_SQL)
             .bind(from)
             .bind(to)
             .fetch(&mut *tx);
         while let Some(l) = rows.try_next().await? {
-            let format = serde_json::to_value(l.format)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let cells = [
-                l.date.to_string(),
-                l.duration_minutes.to_string(),
-                format,
-                l.company_name,
-            ];
-            buffer.extend_from_slice(&csv_line(sep, &cells));
-            if buffer.len() >= CHUNK && chunks.send(Ok(Bytes::from(std::mem::take(&mut buffer)))).await.is_err() {
-                return Ok(()); // the client went away
+            let (date, duration) = (l.date.to_string(), l.duration_minutes.to_string());
+            let company = safe_cell(&l.company_name);
+            writer
+                .write_record([&date, &duration, l.format.as_str(), &company])
+                .ok();
+            if writer.get_ref().len() >= CHUNK {
+                let full = std::mem::replace(&mut writer, csv_writer(sep, fresh()));
+                let chunk = full.into_inner().unwrap_or_default();
+                if chunks.send(Ok(Bytes::from(chunk))).await.is_err() {
+                    return Ok(()); // the client went away
+                }
             }
         }
         Ok(())
@@ -454,8 +467,9 @@ async fn stream_billing(
     .await;
     match result {
         Ok(()) => {
-            if !buffer.is_empty() {
-                chunks.send(Ok(Bytes::from(buffer))).await.ok();
+            let rest = writer.into_inner().unwrap_or_default();
+            if !rest.is_empty() {
+                chunks.send(Ok(Bytes::from(rest))).await.ok();
             }
             tx.commit().await.ok();
         }

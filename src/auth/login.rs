@@ -89,12 +89,14 @@ pub async fn login(
     v.check(body.password.len() <= 1024, "password", "is too long");
     v.finish()?;
 
-    // Sign-in happens before any user context exists: it runs on the system pool.
-    let mut tx = state.db.system.begin().await?;
+    // Sign-in happens before any user context exists: it runs on the system pool. The reads use a
+    // connection that goes back to the pool before the password check, which can wait behind
+    // other sign-ins; the writes that follow are one transaction.
+    let mut conn = state.db.system.acquire().await?;
     let account_key = throttle::account_key(&body.email);
     let address = client.ip.as_deref();
     let (per_account, per_address) = (throttle::LOGIN_PER_ACCOUNT, throttle::LOGIN_PER_ADDRESS);
-    throttle::check_both(&mut tx, per_account, &account_key, per_address, address).await?;
+    throttle::check_both(&mut conn, per_account, &account_key, per_address, address).await?;
     let account = sqlx::query_as::<_, Account>(
         "SELECT u.id, u.email, u.password_hash, u.role, u.company_id, u.is_active, u.awaiting_approval, \
                 (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL)) AS company_usable, \
@@ -103,11 +105,13 @@ pub async fn login(
          WHERE lower(u.email) = lower($1) AND u.erased_at IS NULL",
     )
     .bind(body.email.trim().to_lowercase())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
+    drop(conn);
 
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
     let verified = state.passwords.verify(&body.password, stored_hash).await?;
+    let mut tx = state.db.system.begin().await?;
     let account = match (account, verified) {
         (Some(account), Verified::Yes | Verified::YesRehash) => account,
         (account, _) => {

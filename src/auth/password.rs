@@ -1,20 +1,26 @@
-//! argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), run on the blocking pool behind a
-//! semaphore so that a surge of sign-ins waits its turn instead of starving everything else.
+//! argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), run on a few dedicated threads
+//! (one per core) at idle scheduling priority (Linux `SCHED_IDLE`): a surge of sign-ins uses the
+//! CPU the rest of the server leaves free, and any other request preempts it at once. Each thread
+//! keeps its 19 MiB of argon2 memory between verifications, so a sign-in maps, faults in and
+//! unmaps no memory (that churn takes the process's memory-map lock, which every other thread
+//! also needs). `bench/RESULTS.md` has the measurements behind both choices.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::PasswordHasher as _;
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use zeroize::Zeroizing;
 
 use crate::error::ApiError;
 
-/// Hashes and verifies passwords on a bounded pool.
+/// Work for a hashing thread, given that thread's reusable argon2 memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// Hashes and verifies passwords on a bounded pool of low-priority threads.
 #[derive(Debug, Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     /// Verified when the account does not exist, so that both answers take the same time.
     dummy_hash: Arc<str>,
 }
@@ -34,15 +40,75 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT)
 }
 
+/// Whether `password` matches `stored`, computed in `memory` (grown when the stored parameters
+/// need more). The comparison is constant-time (`Output`'s equality).
+fn matches(memory: &mut Vec<Block>, password: &[u8], stored: &PasswordHash) -> bool {
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(version) = stored.version.map_or(Ok(Version::default()), Version::try_from) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(stored) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::new());
+    }
+    let mut computed = Zeroizing::new(vec![0_u8; expected.len()]);
+    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password,
+        salt,
+        &mut computed,
+        &mut memory[..blocks],
+    );
+    hashed.is_ok() && Output::new(&computed).is_ok_and(|computed| &computed == expected)
+}
+
+/// Lowers the calling thread to `SCHED_IDLE`: it runs only when no other thread wants the CPU.
+fn run_when_idle() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(error) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle) {
+        tracing::warn!(?error, "password threads keep the normal scheduling priority");
+    }
+}
+
 impl Passwords {
-    /// At most `concurrency` hashes run at once.
+    /// At most `concurrency` hashes run at once, each on its own thread.
     pub fn new(concurrency: usize) -> anyhow::Result<Self> {
         let dummy = argon2()
             .hash_password(b"dummy password for timing equalisation")
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
             .to_string();
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
+                run_when_idle();
+                let mut memory = Vec::new();
+                loop {
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(&mut memory),
+                        Err(_) => return, // every `Passwords` is gone
+                    }
+                }
+            })?;
+        }
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             dummy_hash: dummy.into(),
         })
     }
@@ -50,7 +116,7 @@ impl Passwords {
     /// Hashes a new password (PHC string).
     pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
         let password = Zeroizing::new(password.to_owned());
-        self.run(move || {
+        self.run(move |_| {
             argon2()
                 .hash_password(password.as_bytes())
                 .map(|hash| hash.to_string())
@@ -64,11 +130,11 @@ impl Passwords {
         let password = Zeroizing::new(password.to_owned());
         let known = stored.is_some();
         let stored = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
-        self.run(move || {
+        self.run(move |memory| {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 return Verified::No;
             };
-            if argon2().verify_password(password.as_bytes(), &parsed).is_err() || !known {
+            if !matches(memory, password.as_bytes(), &parsed) || !known {
                 return Verified::No;
             }
             let current = Params::DEFAULT;
@@ -81,9 +147,19 @@ impl Passwords {
         .await
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |memory| {
+                done.send(work(memory)).ok();
+            }))
+            .map_err(|_| ApiError::internal("password threads stopped"))?;
+        result
+            .await
+            .map_err(|_| ApiError::internal("a password thread panicked"))
     }
 }
 
@@ -157,7 +233,51 @@ pub fn check_strength(field: &str, password: &str, context: &[&str]) -> Result<(
 
 #[cfg(test)]
 mod tests {
-    use super::check_strength;
+    use super::{Passwords, Verified, check_strength};
+
+    #[tokio::test]
+    async fn reused_memory_verifies_like_the_crate_and_rejects_wrong_passwords() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let passwords = Passwords::new(1).expect("pool");
+        let stored = passwords.hash("a long enough password").await.expect("hash");
+        let parsed = argon2::PasswordHash::new(&stored).expect("phc");
+        assert!(
+            super::argon2()
+                .verify_password(b"a long enough password", &parsed)
+                .is_ok()
+        );
+        // One thread, so every verification below reuses the same memory.
+        for _ in 0..2 {
+            assert_eq!(
+                passwords.verify("a long enough password", Some(&stored)).await.ok(),
+                Some(Verified::Yes)
+            );
+            assert_eq!(
+                passwords.verify("a long enough passwore", Some(&stored)).await.ok(),
+                Some(Verified::No)
+            );
+        }
+        assert_eq!(
+            passwords.verify("a long enough password", None).await.ok(),
+            Some(Verified::No)
+        );
+        // Weaker stored parameters (smaller memory) verify too, and ask for a new hash.
+        let weak = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8 * 1024, 1, 1, None).expect("params"),
+        );
+        use argon2::password_hash::PasswordHasher as _;
+        let old = weak.hash_password(b"a long enough password").expect("hash").to_string();
+        assert_eq!(
+            passwords.verify("a long enough password", Some(&old)).await.ok(),
+            Some(Verified::YesRehash)
+        );
+        assert_eq!(
+            passwords.verify("a long enough password", Some(&stored)).await.ok(),
+            Some(Verified::Yes)
+        );
+    }
 
     #[test]
     fn length_and_guessability_rules() {

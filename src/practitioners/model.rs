@@ -34,6 +34,17 @@ pub enum Format {
     InPerson,
 }
 
+impl Format {
+    /// The API and database spelling (`VIDEO`, `AUDIO`, `IN_PERSON`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Video => "VIDEO",
+            Self::Audio => "AUDIO",
+            Self::InPerson => "IN_PERSON",
+        }
+    }
+}
+
 /// Whether `zone` is an IANA time zone name.
 pub fn is_time_zone(zone: &str) -> bool {
     zone.parse::<chrono_tz::Tz>().is_ok()

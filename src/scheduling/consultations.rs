@@ -147,10 +147,19 @@ pub async fn book(
         .ok_or_else(slot_unavailable)?;
     let duration = i32::try_from((slot.ends_at - slot.starts_at).num_minutes()).unwrap_or(50);
 
-    let live: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM consultations WHERE employee_id = $1 AND status IN ('SCHEDULED', 'CONFIRMED') AND scheduled_at > now()",
+    // The employee's upcoming bookings, the company's yearly allowance and its use: one round trip.
+    let year = body.scheduled_at.year();
+    let (live, allowance, used): (i64, Option<i32>, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM consultations WHERE employee_id = $1 AND status IN ('SCHEDULED', 'CONFIRMED') \
+                 AND scheduled_at > now()), \
+                a.allowance, \
+                CASE WHEN a.allowance IS NULL THEN 0 ELSE \
+                    (SELECT count(*) FROM consultations WHERE employee_id = $1 AND status <> 'CANCELLED' \
+                     AND extract(year FROM scheduled_at AT TIME ZONE 'UTC') = $2) END \
+         FROM (SELECT (SELECT sessions_per_employee_per_year FROM companies WHERE id = app_company_id()) AS allowance) a",
     )
     .bind(employee_id)
+    .bind(f64::from(year))
     .fetch_one(&mut *auth.tx)
     .await?;
     if live >= state.settings.max_live_bookings {
@@ -162,27 +171,13 @@ pub async fn book(
             ),
         ));
     }
-    let allowance: Option<i32> =
-        sqlx::query_scalar("SELECT sessions_per_employee_per_year FROM companies WHERE id = app_company_id()")
-            .fetch_optional(&mut *auth.tx)
-            .await?
-            .flatten();
-    if let Some(allowance) = allowance {
-        let year = body.scheduled_at.year();
-        let used: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM consultations WHERE employee_id = $1 AND status <> 'CANCELLED' \
-             AND extract(year FROM scheduled_at AT TIME ZONE 'UTC') = $2",
-        )
-        .bind(employee_id)
-        .bind(f64::from(year))
-        .fetch_one(&mut *auth.tx)
-        .await?;
-        if used >= i64::from(allowance) {
-            return Err(ApiError::conflict(
-                "consultation.allowance_exhausted",
-                format!("Your company's allowance of {allowance} consultations for {year} is used up."),
-            ));
-        }
+    if let Some(allowance) = allowance
+        && used >= i64::from(allowance)
+    {
+        return Err(ApiError::conflict(
+            "consultation.allowance_exhausted",
+            format!("Your company's allowance of {allowance} consultations for {year} is used up."),
+        ));
     }
 
     let id = Uuid::new_v4();

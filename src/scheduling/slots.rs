@@ -27,8 +27,36 @@ pub struct Exception {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Slot {
+    #[serde(serialize_with = "rfc3339")]
     pub starts_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
     pub ends_at: DateTime<Utc>,
+}
+
+/// The same text as chrono's serializer (`2026-11-27T09:00:00Z`), written directly for whole
+/// seconds: a four-week answer holds over a thousand instants, and chrono's general formatter was
+/// the largest cost of the route (bench/RESULTS.md). Anything else goes through chrono.
+fn rfc3339<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    use chrono::Timelike as _;
+    let year = at.year();
+    if at.nanosecond() != 0 || !(0..=9999).contains(&year) {
+        return at.serialize(serializer);
+    }
+    let mut text = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, value: u32, digits: usize| {
+        let mut value = value;
+        for i in (0..digits).rev() {
+            text[at + i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, year.unsigned_abs(), 4);
+    put(5, at.month(), 2);
+    put(8, at.day(), 2);
+    put(11, at.hour(), 2);
+    put(14, at.minute(), 2);
+    put(17, at.second(), 2);
+    serializer.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
 }
 
 /// What limits the slots offered.
@@ -60,6 +88,7 @@ pub fn free_slots(
     to: NaiveDate,
     constraints: &Constraints,
 ) -> Vec<Slot> {
+    let busy = Busy::new(&constraints.busy);
     let mut slots = Vec::new();
     let mut day = from;
     while day <= to {
@@ -87,8 +116,8 @@ pub fn free_slots(
                         let allowed = slot.starts_at >= constraints.not_before
                             && constraints.not_after.is_none_or(|limit| slot.starts_at < limit)
                             && !blocked.iter().any(overlaps)
-                            && !constraints.busy.iter().any(overlaps);
-                        if allowed && !slots.iter().any(|s: &Slot| s.starts_at == slot.starts_at) {
+                            && !busy.overlaps(&slot);
+                        if allowed {
                             slots.push(slot);
                         }
                     }
@@ -101,8 +130,43 @@ pub fn free_slots(
             None => break,
         }
     }
+    // Overlapping weekly ranges can offer the same start twice: the first one offered stays
+    // (the sort is stable).
     slots.sort_by_key(|s| s.starts_at);
+    slots.dedup_by_key(|s| s.starts_at);
     slots
+}
+
+/// Busy intervals sorted by start, with the latest end so far: whether a slot meets any of them
+/// is one binary search instead of a scan.
+struct Busy {
+    starts: Vec<DateTime<Utc>>,
+    latest_end: Vec<DateTime<Utc>>,
+}
+
+impl Busy {
+    fn new(intervals: &[(DateTime<Utc>, DateTime<Utc>)]) -> Self {
+        let mut sorted = intervals.to_vec();
+        sorted.sort_by_key(|(start, _)| *start);
+        let mut latest = DateTime::<Utc>::MIN_UTC;
+        let latest_end = sorted
+            .iter()
+            .map(|(_, end)| {
+                latest = latest.max(*end);
+                latest
+            })
+            .collect();
+        Self {
+            starts: sorted.into_iter().map(|(start, _)| start).collect(),
+            latest_end,
+        }
+    }
+
+    /// Some interval starts before the slot ends and ends after it starts.
+    fn overlaps(&self, slot: &Slot) -> bool {
+        let before_end = self.starts.partition_point(|start| *start < slot.ends_at);
+        before_end > 0 && self.latest_end[before_end - 1] > slot.starts_at
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +191,50 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().expect("instant")
+    }
+
+    #[test]
+    fn instants_serialize_exactly_as_chrono_does() {
+        for text in [
+            "2026-11-27T09:00:00Z",
+            "2026-03-29T01:30:00Z",
+            "0999-01-01T00:00:00Z",
+            "2026-11-27T09:00:00.250Z",
+        ] {
+            let at = utc(text);
+            let slot = Slot {
+                starts_at: at,
+                ends_at: at,
+            };
+            let chrono = serde_json::to_string(&at).expect("chrono");
+            let ours = serde_json::to_value(slot).expect("slot");
+            assert_eq!(ours["startsAt"].to_string(), chrono, "{text}");
+        }
+    }
+
+    #[test]
+    fn busy_lookup_agrees_with_a_scan() {
+        let base = utc("2026-06-01T00:00:00Z");
+        let at = |minutes: i64| base + Duration::minutes(minutes);
+        // Unsorted, overlapping and nested intervals.
+        let intervals = vec![
+            (at(300), at(330)),
+            (at(0), at(240)),
+            (at(60), at(90)),
+            (at(500), at(501)),
+            (at(320), at(400)),
+        ];
+        let busy = Busy::new(&intervals);
+        for start in (0..600).step_by(7) {
+            for length in [1, 15, 30, 120] {
+                let slot = Slot {
+                    starts_at: at(start),
+                    ends_at: at(start + length),
+                };
+                let scan = intervals.iter().any(|(s, e)| slot.starts_at < *e && *s < slot.ends_at);
+                assert_eq!(busy.overlaps(&slot), scan, "{start}+{length}");
+            }
+        }
     }
 
     #[test]
