@@ -55,9 +55,13 @@ impl Db {
             .context("connecting to PostgreSQL")?;
         migrate(&system).await?;
         check_owner_privileges(&system).await?;
+        // No liveness ping on acquire: sqlx already pings every connection when it is released
+        // (off the request path), so the acquire ping cost each request one more round trip for
+        // nothing but the rare connection that died while idle (bench/RESULTS.md).
         let app = PgPoolOptions::new()
             .max_connections(sizes.app)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute("SET ROLE huntzen_app").await?;
