@@ -172,9 +172,10 @@ pub async fn send(
     let key = data_keys::get_or_create(tx, keyring, Subject::Consultation, consultation_id).await?;
     let id = Uuid::new_v4();
     let sealed = key.seal("messages", "content", id, content.as_bytes());
-    let inserted = sqlx::query(
+    let created_at: Option<DateTime<Utc>> = sqlx::query_scalar(
         "INSERT INTO messages (id, consultation_id, sender_id, sender_role, content, key_id, client_message_id, attachment_file_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consultation_id, sender_id, client_message_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consultation_id, sender_id, client_message_id) DO NOTHING \
+         RETURNING created_at",
     )
     .bind(id)
     .bind(consultation_id)
@@ -184,17 +185,32 @@ pub async fn send(
     .bind(key.id)
     .bind(client_message_id)
     .bind(attachment)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    if inserted.rows_affected() == 0 {
+    let Some(created_at) = created_at else {
         // A concurrent retry stored it first.
         let client_id = client_message_id.unwrap_or_default();
         let first = by_client_id(tx, keyring, consultation_id, sender.user_id, client_id).await?;
         return first
             .map(|m| (m, false))
             .ok_or_else(|| ApiError::internal("message vanished"));
+    };
+    if attachment.is_some() {
+        // The file's type and size come from its row.
+        return Ok((one(tx, keyring, id).await?, true));
     }
-    let message = one(tx, keyring, id).await?;
+    // Everything else is known here: no reload (and no second key lookup) per message.
+    let message = Message {
+        id,
+        consultation_id,
+        sender_id: sender.user_id,
+        sender_role: sender.role,
+        content: Some(content),
+        client_message_id: client_message_id.map(str::to_owned),
+        created_at,
+        read_at: None,
+        attachment: None,
+    };
     Ok((message, true))
 }
 
