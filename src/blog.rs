@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::audit::{Action, Entry};
 use crate::auth::Auth;
-use crate::auth::extract::{AnyRole, PlatformStaff};
+use crate::auth::extract::{AnyRole, Deletable, PlatformStaff};
 use crate::auth::register::required;
 use crate::auth::session::ClientMeta;
 use crate::companies::model::slugify;
@@ -309,12 +309,7 @@ pub async fn update(
     .bind(a.status)
     .fetch_one(&mut *auth.tx)
     .await?;
-    Entry::new(Action::Update, "article")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(&client, Action::Update, "article", id).await?;
     auth.commit().await?;
     Ok(Json(article))
 }
@@ -345,23 +340,18 @@ pub async fn publish(
     Ok(Json(article))
 }
 
+/// What `delete` removes.
+const ARTICLE: Deletable = Deletable {
+    table: "articles",
+    resource: "article",
+    not_found: "article.not_found",
+};
+
 /// Delete an article.
 #[utoipa::path(delete, path = "/articles/{id}", tag = "blog", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
 pub async fn delete(client: ClientMeta, mut auth: Auth<PlatformStaff>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let done = sqlx::query("DELETE FROM articles WHERE id = $1")
-        .bind(id)
-        .execute(&mut *auth.tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("article.not_found"));
-    }
-    Entry::new(Action::Delete, "article")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.delete_audited(&client, &ARTICLE, id).await?;
     auth.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

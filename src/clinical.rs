@@ -10,9 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::audit::{Action, Entry};
+use crate::audit::Action;
 use crate::auth::Auth;
-use crate::auth::extract::Practitioner;
+use crate::auth::extract::{Deletable, Practitioner};
 use crate::auth::session::ClientMeta;
 use crate::crypto::data_keys::{self, Subject};
 use crate::error::{ApiError, ApiResult, Validator};
@@ -92,12 +92,7 @@ async fn open(state: &AppState, auth: &mut Auth<Practitioner>, row: Row) -> ApiR
 }
 
 async fn audit_read(auth: &mut Auth<Practitioner>, client: &ClientMeta, note: Uuid) -> ApiResult<()> {
-    Entry::new(Action::Read, "clinical_note")
-        .by_principal(&auth.principal)
-        .target(note)
-        .from_client(client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(client, Action::Read, "clinical_note", note).await?;
     Ok(())
 }
 
@@ -224,17 +219,18 @@ pub async fn update(
     Ok(Json(note))
 }
 
+/// What `delete` removes.
+const CLINICAL_NOTE: Deletable = Deletable {
+    table: "clinical_notes",
+    resource: "clinical_note",
+    not_found: "clinical_note.not_found",
+};
+
 /// Delete a note.
 #[utoipa::path(delete, path = "/clinical-notes/{id}", tag = "clinical-notes", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
-pub async fn delete(mut auth: Auth<Practitioner>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let done = sqlx::query("DELETE FROM clinical_notes WHERE id = $1")
-        .bind(id)
-        .execute(&mut *auth.tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("clinical_note.not_found"));
-    }
+pub async fn delete(client: ClientMeta, mut auth: Auth<Practitioner>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    auth.delete_audited(&client, &CLINICAL_NOTE, id).await?;
     auth.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::audit::{Action, Entry};
 use crate::auth::Auth;
-use crate::auth::extract::{HrAdmin, RoleSet};
+use crate::auth::extract::{Deletable, HrAdmin, RoleSet};
 use crate::auth::register::required;
 use crate::auth::session::ClientMeta;
 use crate::error::{ApiError, ApiResult, Validator};
@@ -148,33 +148,23 @@ pub async fn update(
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("news.not_found"))?;
-    Entry::new(Action::Update, "news")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(&client, Action::Update, "news", id).await?;
     auth.commit().await?;
     Ok(Json(news))
 }
+
+/// What `delete` removes.
+const NEWS: Deletable = Deletable {
+    table: "news",
+    resource: "news",
+    not_found: "news.not_found",
+};
 
 /// Delete a news item.
 #[utoipa::path(delete, path = "/news/{id}", tag = "news", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
 pub async fn delete(client: ClientMeta, mut auth: Auth<HrAdmin>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let done = sqlx::query("DELETE FROM news WHERE id = $1")
-        .bind(id)
-        .execute(&mut *auth.tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::not_found("news.not_found"));
-    }
-    Entry::new(Action::Delete, "news")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.delete_audited(&client, &NEWS, id).await?;
     auth.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

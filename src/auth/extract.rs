@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::Role;
 use super::session::ClientMeta;
+use crate::audit::{Action, Entry};
 use crate::db::context::{Principal, Tx, begin_as};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -86,6 +87,43 @@ impl<R: RoleSet> Auth<R> {
     pub async fn commit(self) -> ApiResult<()> {
         self.tx.commit().await.map_err(ApiError::from)
     }
+
+    /// Audits `action` on the `resource` row `target`, by the caller from `client`, in the
+    /// request's transaction (so the row and its audit commit together).
+    pub async fn audit(&mut self, client: &ClientMeta, action: Action, resource: &str, target: Uuid) -> ApiResult<()> {
+        Entry::new(action, resource)
+            .by_principal(&self.principal)
+            .target(target)
+            .from_client(client)
+            .record(&mut self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the row `id` of `what` as far as RLS lets the caller, and audits it; 404 when the
+    /// caller has no such row.
+    pub async fn delete_audited(&mut self, client: &ClientMeta, what: &Deletable, id: Uuid) -> ApiResult<()> {
+        let sql = format!("DELETE FROM {} WHERE id = $1", what.table);
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(ApiError::not_found(what.not_found));
+        }
+        self.audit(client, Action::Delete, what.resource, id).await
+    }
+}
+
+/// A kind of row that handlers delete by id: its table, its audit name and its 404 code.
+#[derive(Debug)]
+pub struct Deletable {
+    /// The table (a constant of ours, never input).
+    pub table: &'static str,
+    /// The audit rows' `resource`.
+    pub resource: &'static str,
+    /// The problem code when the caller has no such row.
+    pub not_found: &'static str,
 }
 
 impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {

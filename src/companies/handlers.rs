@@ -440,12 +440,7 @@ async fn apply_update<R: crate::auth::extract::RoleSet>(
         ),
         _ => ApiError::from(e),
     })?;
-    Entry::new(Action::Update, "company")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(client, Action::Update, "company", id).await?;
     Ok(updated)
 }
 
@@ -498,12 +493,7 @@ pub async fn validate(
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("company.not_found"))?;
-    Entry::new(Action::Validate, "company")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(&client, Action::Validate, "company", id).await?;
     auth.commit().await?;
     Ok(Json(company))
 }
@@ -525,12 +515,7 @@ pub async fn delete(
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("company.not_found"));
     }
-    Entry::new(Action::Delete, "company")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(&client, Action::Delete, "company", id).await?;
     auth.commit().await?;
     // Requests are already refused (every request checks the company); end the logins too.
     let mut conn = state.db.system.acquire().await?;

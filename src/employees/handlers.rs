@@ -142,12 +142,7 @@ pub async fn create(
     .fetch_one(&mut *auth.tx)
     .await?;
     enqueue_mail(&mut auth.tx, MailKind::Invitation, user_id).await?;
-    Entry::new(Action::Create, "employee")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(&client, Action::Create, "employee", id).await?;
     let employee = find(&mut auth, id).await?;
     auth.commit().await?;
     Ok((StatusCode::CREATED, Json(employee)))
@@ -227,12 +222,7 @@ pub async fn update(
     apply(&mut employee.phone_number, body.phone_number);
     v.finish()?;
     save_profile(&mut auth, &employee).await?;
-    Entry::new(Action::Update, "employee")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(&client, Action::Update, "employee", id).await?;
     let employee = find(&mut auth, id).await?;
     auth.commit().await?;
     Ok(Json(employee))

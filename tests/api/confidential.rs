@@ -318,6 +318,15 @@ async fn clinical_notes_belong_to_their_author() {
         .await
         .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
     }
+    // Another practitioner cannot delete it; its author can, and the deletion is audited.
+    app.call(
+        Method::DELETE,
+        &format!("/api/clinical-notes/{id}"),
+        Some(&p.other_practitioner),
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "clinical_note.not_found");
     assert_eq!(
         app.call(
             Method::DELETE,
@@ -329,6 +338,14 @@ async fn clinical_notes_belong_to_their_author() {
         .status,
         StatusCode::NO_CONTENT
     );
+    let deleted: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE action = 'DELETE' AND resource = 'clinical_note' AND resource_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(&app.db().system)
+    .await
+    .expect("audit");
+    assert_eq!(deleted, 1, "the deletion of a clinical note is audited");
 }
 
 #[tokio::test]
