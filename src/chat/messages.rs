@@ -115,18 +115,47 @@ pub async fn ensure_participant(tx: &mut Tx, id: Uuid) -> ApiResult<()> {
 /// Sending is open from booking until 7 days after the end; never on CANCELLED or NO_SHOW.
 pub async fn ensure_open(tx: &mut Tx, id: Uuid) -> ApiResult<()> {
     let (status, planned_end, ended_at) = consultation(tx, id).await?;
-    let closed = match status {
+    if is_closed(status, planned_end, ended_at) {
+        return Err(closed());
+    }
+    Ok(())
+}
+
+fn is_closed(status: Status, planned_end: DateTime<Utc>, ended_at: Option<DateTime<Utc>>) -> bool {
+    match status {
         Status::Cancelled | Status::NoShow => true,
         Status::Completed => Utc::now() > ended_at.unwrap_or(planned_end) + Duration::days(7),
         _ => false,
-    };
-    if closed {
-        return Err(ApiError::conflict(
-            "chat.closed",
-            "This conversation is closed to new messages.",
-        ));
     }
-    Ok(())
+}
+
+fn closed() -> ApiError {
+    ApiError::conflict("chat.closed", "This conversation is closed to new messages.")
+}
+
+/// What sending needs, in one round trip: the consultation's state (404 when the caller does not
+/// take part) and its data key's row, when it has one.
+async fn for_sending(tx: &mut Tx, id: Uuid) -> ApiResult<(bool, Option<(Uuid, Option<Vec<u8>>)>)> {
+    type Row = (
+        Status,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        Option<Uuid>,
+        Option<Vec<u8>>,
+    );
+    let (status, planned_end, ended_at, key_id, wrapped): Row = sqlx::query_as(
+        "SELECT c.status, add_minutes(c.scheduled_at, c.duration), c.ended_at, k.id, k.wrapped_key \
+         FROM consultations c LEFT JOIN data_keys k ON k.subject_type = 'CONSULTATION' AND k.subject_id = c.id \
+         WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("consultation.not_found"))?;
+    Ok((
+        is_closed(status, planned_end, ended_at),
+        key_id.map(|key| (key, wrapped)),
+    ))
 }
 
 /// Checks a message text.
@@ -163,13 +192,21 @@ pub async fn send(
         "must have at most 100 characters",
     );
     v.finish()?;
-    ensure_open(tx, consultation_id).await?;
-    if let Some(client_id) = client_message_id
-        && let Some(first) = by_client_id(tx, keyring, consultation_id, sender.user_id, client_id).await?
-    {
-        return Ok((first, false));
+    let (closed_now, key_row) = for_sending(tx, consultation_id).await?;
+    if closed_now {
+        // A retry of a message stored while it was open still gets its first answer.
+        if let Some(client_id) = client_message_id
+            && let Some(first) = by_client_id(tx, keyring, consultation_id, sender.user_id, client_id).await?
+        {
+            return Ok((first, false));
+        }
+        return Err(closed());
     }
-    let key = data_keys::get_or_create(tx, keyring, Subject::Consultation, consultation_id).await?;
+    let key = match key_row {
+        Some((id, Some(wrapped))) => data_keys::unwrap(keyring, id, &wrapped)?,
+        // No key yet (the first message), or a destroyed one (which this reports).
+        _ => data_keys::get_or_create(tx, keyring, Subject::Consultation, consultation_id).await?,
+    };
     let id = Uuid::new_v4();
     let sealed = key.seal("messages", "content", id, content.as_bytes());
     let created_at: Option<DateTime<Utc>> = sqlx::query_scalar(

@@ -73,7 +73,8 @@ fn wrap_aad(id: Uuid) -> Vec<u8> {
     aad("data_keys", "wrapped_key", id)
 }
 
-fn unwrap(keyring: &Keyring, id: Uuid, wrapped: &[u8]) -> Result<DataKey, ApiError> {
+/// Unwraps the data key `id` from its stored `wrapped_key`.
+pub fn unwrap(keyring: &Keyring, id: Uuid, wrapped: &[u8]) -> Result<DataKey, ApiError> {
     let raw = keyring
         .open(&wrap_aad(id), wrapped)
         .map_err(|e| ApiError::internal(format!("unwrap data key: {e}")))?;
