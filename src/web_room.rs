@@ -46,6 +46,12 @@ pub fn router() -> Router<AppState> {
         .route("/room/{*path}", get(asset))
 }
 
+/// The policy without Jitsi: what the page gets if the configured domain cannot be written into a
+/// header (fail closed: video then does not load, everything else works).
+const WITHOUT_JITSI: &str = "default-src 'self'; script-src 'self'; frame-src 'none'; connect-src 'self'; \
+     img-src 'self' data:; media-src 'self' blob: mediastream:; style-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 /// The page's security headers: nothing from elsewhere but Jitsi, no framing of the page itself.
 fn secured(mut response: Response, jitsi_domain: &str) -> Response {
     let jitsi = format!("https://{jitsi_domain}");
@@ -55,9 +61,8 @@ fn secured(mut response: Response, jitsi_domain: &str) -> Response {
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     );
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&policy) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, value);
-    }
+    let value = HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(WITHOUT_JITSI));
+    headers.insert(header::CONTENT_SECURITY_POLICY, value);
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(
@@ -87,5 +92,25 @@ async fn asset(State(state): State<AppState>, Path(path): Path<String>) -> Respo
     match ASSETS.iter().find(|a| a.path == path) {
         Some(asset) => serve(asset.content_type, asset.bytes, &state.settings.jitsi_domain),
         None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_domain_that_cannot_be_a_header_still_gets_a_strict_policy() {
+        let page = secured(StatusCode::OK.into_response(), "meet.example\nx: y");
+        let policy = page.headers().get(header::CONTENT_SECURITY_POLICY).expect("a policy");
+        assert_eq!(policy, WITHOUT_JITSI);
+        let page = secured(StatusCode::OK.into_response(), "meet.example");
+        let policy = page.headers().get(header::CONTENT_SECURITY_POLICY).expect("a policy");
+        assert!(
+            policy
+                .to_str()
+                .expect("ascii")
+                .contains("script-src 'self' https://meet.example;")
+        );
     }
 }
