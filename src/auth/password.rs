@@ -1,10 +1,10 @@
 //! argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane), run on a few dedicated threads
-//! (one per core), so a surge of sign-ins waits its turn instead of starving everything else. Each
-//! thread keeps its 19 MiB of argon2 memory between verifications: a sign-in maps, faults in and
-//! unmaps no memory, and verifies about 30 % faster. The threads keep the normal scheduling
-//! priority on purpose: at `SCHED_IDLE` (or nice +10) they were preempted while holding locks
-//! that request threads share, such as the allocator's, and `GET /api/me` p99 during a login surge
-//! went from ~9 ms to 17–220 ms (`bench/RESULTS.md`).
+//! (one per core), so a surge of sign-ins waits its turn instead of starving everything else.
+//! Each thread keeps its 19 MiB of argon2 memory between verifications (zeroed after each): a
+//! sign-in maps, faults in and unmaps no memory, and verifies about 30 % faster. The threads keep
+//! the normal scheduling priority on purpose: at `SCHED_IDLE` (or nice +10) they were preempted
+//! while holding locks that request threads share, such as the allocator's, and `GET /api/me`
+//! p99 during a login surge went from ~9 ms to 17–220 ms (`bench/RESULTS.md`).
 
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -88,10 +88,14 @@ impl Passwords {
                         Ok(queue) => queue.recv(),
                         Err(_) => return,
                     };
-                    match job {
-                        Ok(job) => job(&mut memory),
-                        Err(_) => return, // every `Passwords` is gone
-                    }
+                    let Ok(job) = job else {
+                        return; // every `Passwords` is gone
+                    };
+                    // A panicking job loses its answer (its caller gets a 500), not the thread.
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory))).ok();
+                    // The first blocks are a cheap function of the password: whoever could read
+                    // them could test guesses without argon2's cost. Nothing stays between jobs.
+                    memory.fill(Block::new());
                 }
             })?;
         }
