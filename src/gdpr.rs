@@ -231,7 +231,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// removed everywhere; the rows that count consultations stay, anonymous. Runs as the owner, in
 /// one transaction, because it touches rows no request context may write.
 pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     let exists: Option<bool> = sqlx::query_scalar("SELECT erased_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE")
         .bind(user_id)
         .fetch_optional(&mut *tx)

@@ -111,7 +111,7 @@ pub async fn login(
 
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
     let verified = state.passwords.verify(&body.password, stored_hash).await?;
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     let account = match (account, verified) {
         (Some(account), Verified::Yes | Verified::YesRehash) => account,
         (account, _) => {

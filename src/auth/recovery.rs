@@ -94,7 +94,7 @@ pub async fn verify_email(
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> ApiResult<Json<Verified>> {
     check_token_throttle(&state, &client).await?;
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     let Some((user_id, _)) = one_time::consume(&mut tx, body.token.trim(), &[Purpose::VerifyEmail]).await? else {
         return Err(refuse_token(&state, &client).await);
     };
@@ -147,7 +147,7 @@ pub async fn resend_verification(
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let email = body.email.trim().to_lowercase();
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     if within_mail_limits(&mut tx, &email, &client).await? {
         let user: Option<Uuid> = sqlx::query_scalar(
             "SELECT id FROM users WHERE lower(email) = $1 AND NOT email_verified AND erased_at IS NULL",
@@ -172,7 +172,7 @@ pub async fn forgot_password(
     ApiJson(body): ApiJson<EmailRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
     let email = body.email.trim().to_lowercase();
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     if within_mail_limits(&mut tx, &email, &client).await? {
         let user: Option<Uuid> = sqlx::query_scalar(
             "SELECT u.id FROM users u LEFT JOIN companies c ON c.id = u.company_id \
@@ -213,7 +213,7 @@ pub async fn reset_password(
     v.check(!body.token.trim().is_empty(), "token", "is required");
     v.finish()?;
     check_token_throttle(&state, &client).await?;
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     // Look first (the password rules need the account's context), spend only once the password passes.
     let owner = sqlx::query_as::<_, TokenOwner>(
         "SELECT u.id AS user_id, u.email, u.role, u.company_id, coalesce(e.first_name, p.first_name) AS first_name, \

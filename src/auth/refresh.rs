@@ -33,7 +33,7 @@ pub async fn refresh(
     client: ClientMeta,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenPair>> {
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     if let Some(address) = &client.ip {
         throttle::check(&mut tx, throttle::TOKEN_FAILURE_PER_ADDRESS, address.as_bytes()).await?;
     }
@@ -94,7 +94,7 @@ pub async fn logout(
     client: ClientMeta,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     let ended: Option<(Uuid, Uuid, Role, Option<Uuid>)> = sqlx::query_as(
         "UPDATE login_sessions s SET revoked_at = coalesce(s.revoked_at, now()), \
                 revoked_reason = coalesce(s.revoked_reason, 'logout') \

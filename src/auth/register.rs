@@ -178,7 +178,7 @@ pub async fn register(
     }
     v.finish()?;
 
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     let domain = email.split_once('@').map(|(_, d)| d).unwrap_or_default();
     let company: Option<(Uuid, String, bool)> = if practitioner {
         None

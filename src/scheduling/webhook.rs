@@ -73,7 +73,7 @@ pub async fn jitsi_events(
         _ => return Err(ApiError::invalid_field("event_name", "unknown event")),
     };
     // Jitsi acts for no user: the system pool maps the room to its consultation.
-    let mut tx = state.db.system.begin().await?;
+    let mut tx = crate::db::context::begin(&state.db.system).await?;
     let found: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
         "SELECT c.id, e.user_id, p.user_id FROM consultations c JOIN employees e ON e.id = c.employee_id \
          JOIN practitioners p ON p.id = c.practitioner_id WHERE c.room_name = lower($1)",
