@@ -46,8 +46,9 @@ pub fn router() -> Router<AppState> {
         .route("/room/{*path}", get(asset))
 }
 
-/// The policy without Jitsi: what the page gets if the configured domain cannot be written into a
-/// header (fail closed: video then does not load, everything else works).
+/// The page's policy without Jitsi; the Jitsi origin is added to `script-src` and `frame-src`.
+/// It is also what the page gets if the configured domain cannot be written into a header (fail
+/// closed: video then does not load, everything else works).
 const WITHOUT_JITSI: &str = "default-src 'self'; script-src 'self'; frame-src 'none'; connect-src 'self'; \
      img-src 'self' data:; media-src 'self' blob: mediastream:; style-src 'self'; \
      object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -55,11 +56,9 @@ const WITHOUT_JITSI: &str = "default-src 'self'; script-src 'self'; frame-src 'n
 /// The page's security headers: nothing from elsewhere but Jitsi, no framing of the page itself.
 fn secured(mut response: Response, jitsi_domain: &str) -> Response {
     let jitsi = format!("https://{jitsi_domain}");
-    let policy = format!(
-        "default-src 'self'; script-src 'self' {jitsi}; frame-src {jitsi}; connect-src 'self'; \
-         img-src 'self' data:; media-src 'self' blob: mediastream:; style-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    );
+    let policy = WITHOUT_JITSI
+        .replacen("script-src 'self';", &format!("script-src 'self' {jitsi};"), 1)
+        .replacen("frame-src 'none';", &format!("frame-src {jitsi};"), 1);
     let headers = response.headers_mut();
     let value = HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(WITHOUT_JITSI));
     headers.insert(header::CONTENT_SECURITY_POLICY, value);

@@ -229,8 +229,9 @@ mod tests {
 
     #[tokio::test]
     async fn reused_memory_verifies_like_the_crate_and_rejects_wrong_passwords() {
-        use argon2::password_hash::PasswordVerifier as _;
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let passwords = Passwords::new(1).expect("pool");
+        let verify = async |password: &str, stored: Option<&str>| passwords.verify(password, stored).await.ok();
         let stored = passwords.hash("a long enough password").await.expect("hash");
         let parsed = argon2::PasswordHash::new(&stored).expect("phc");
         assert!(
@@ -241,32 +242,28 @@ mod tests {
         // One thread, so every verification below reuses the same memory.
         for _ in 0..2 {
             assert_eq!(
-                passwords.verify("a long enough password", Some(&stored)).await.ok(),
+                verify("a long enough password", Some(&stored)).await,
                 Some(Verified::Yes)
             );
             assert_eq!(
-                passwords.verify("a long enough passwore", Some(&stored)).await.ok(),
+                verify("a long enough passwore", Some(&stored)).await,
                 Some(Verified::No)
             );
         }
-        assert_eq!(
-            passwords.verify("a long enough password", None).await.ok(),
-            Some(Verified::No)
-        );
+        assert_eq!(verify("a long enough password", None).await, Some(Verified::No));
         // Weaker stored parameters (smaller memory) verify too, and ask for a new hash.
         let weak = argon2::Argon2::new(
             argon2::Algorithm::Argon2id,
             argon2::Version::V0x13,
             argon2::Params::new(8 * 1024, 1, 1, None).expect("params"),
         );
-        use argon2::password_hash::PasswordHasher as _;
         let old = weak.hash_password(b"a long enough password").expect("hash").to_string();
         assert_eq!(
-            passwords.verify("a long enough password", Some(&old)).await.ok(),
+            verify("a long enough password", Some(&old)).await,
             Some(Verified::YesRehash)
         );
         assert_eq!(
-            passwords.verify("a long enough password", Some(&stored)).await.ok(),
+            verify("a long enough password", Some(&stored)).await,
             Some(Verified::Yes)
         );
     }

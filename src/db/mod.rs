@@ -47,17 +47,18 @@ impl Default for PoolSizes {
 impl Db {
     /// Connects, applies pending migrations, then opens the request pool.
     pub async fn connect(options: PgConnectOptions, sizes: PoolSizes) -> anyhow::Result<Self> {
+        // Neither pool pings on acquire: sqlx already pings every connection when it is released
+        // (off the request path), so the acquire ping cost each request one more round trip for
+        // nothing but the rare connection that died while idle (bench/RESULTS.md).
         let system = PgPoolOptions::new()
             .max_connections(sizes.system)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .context("connecting to PostgreSQL")?;
         migrate(&system).await?;
         check_owner_privileges(&system).await?;
-        // No liveness ping on acquire: sqlx already pings every connection when it is released
-        // (off the request path), so the acquire ping cost each request one more round trip for
-        // nothing but the rare connection that died while idle (bench/RESULTS.md).
         let app = PgPoolOptions::new()
             .max_connections(sizes.app)
             .acquire_timeout(Duration::from_secs(10))
