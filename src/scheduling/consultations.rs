@@ -9,7 +9,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::model::{Consultation, EventType, Row, SELECT, Status, whole_minutes};
-use super::slots::http::{bookable, compute};
+use super::schedule;
 use crate::auth::extract::{AnyRole, Employee, Participant, Practitioner, RoleSet};
 use crate::auth::{Auth, Role};
 use crate::db::Tx;
@@ -116,8 +116,16 @@ pub async fn book(
         .principal
         .employee_id
         .ok_or_else(|| ApiError::not_found("employee.not_found"))?;
-    let p = bookable(&mut auth.tx, body.practitioner_id).await?;
-    if !p.is_validated || !p.is_active {
+    // The slot's local day is within a day of its UTC date in any zone.
+    let utc_day = body.scheduled_at.date_naive();
+    let p = schedule::load(
+        &mut auth.tx,
+        body.practitioner_id,
+        utc_day - Duration::days(2),
+        utc_day + Duration::days(2),
+    )
+    .await?;
+    if !p.is_bookable {
         return Err(ApiError::not_found("practitioner.not_found"));
     }
     let offered = match body.format {
@@ -128,19 +136,8 @@ pub async fn book(
     let mut v = Validator::new();
     v.check(offered, "format", "this practitioner does not offer this format");
     v.finish()?;
-    let zone: chrono_tz::Tz = p
-        .time_zone
-        .parse()
-        .map_err(|_| ApiError::internal("stored time zone is invalid"))?;
-    let day = body.scheduled_at.with_timezone(&zone).date_naive();
-    let (_, slots) = compute(
-        &mut auth.tx,
-        body.practitioner_id,
-        &p,
-        day - Duration::days(1),
-        day + Duration::days(1),
-    )
-    .await?;
+    let day = body.scheduled_at.with_timezone(&p.zone).date_naive();
+    let slots = p.free(day - Duration::days(1), day + Duration::days(1));
     let slot = slots
         .iter()
         .find(|s| s.starts_at == body.scheduled_at)

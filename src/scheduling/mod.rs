@@ -5,6 +5,7 @@ pub mod availability;
 pub mod consultations;
 pub mod model;
 pub mod room;
+pub mod schedule;
 pub mod slots;
 pub mod usage;
 pub mod webhook;
@@ -19,8 +20,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(availability::list, availability::create))
         .routes(routes!(availability::update, availability::delete))
-        .routes(routes!(slots::http::by_query))
-        .routes(routes!(slots::http::for_practitioner))
+        .routes(routes!(schedule::by_query))
+        .routes(routes!(schedule::for_practitioner))
         .routes(routes!(consultations::book))
         .routes(routes!(consultations::mine))
         .routes(routes!(consultations::upcoming))
