@@ -3,7 +3,7 @@
 //! id or, for reading and `view`, its slug (one path parameter name serves both).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use crate::auth::session::ClientMeta;
 use crate::companies::model::slugify;
 use crate::db::context::begin_anonymous;
 use crate::error::{ApiError, ApiResult, Validator};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -112,7 +112,8 @@ async fn tx_for(state: &AppState, auth: Option<Auth<AnyRole>>) -> ApiResult<(cra
 }
 
 /// Published articles (platform staff, signed in, may ask for other statuses).
-#[utoipa::path(get, path = "/articles", tag = "blog", params(ArticleQuery), responses((status = 200, body = Page<Article>)))]
+#[utoipa::path(get, path = "/articles", tag = "blog", params(ArticleQuery), security((), ("bearer" = [])),
+    responses((status = 200, body = Page<Article>)))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Option<Auth<AnyRole>>,
@@ -149,7 +150,7 @@ pub async fn list(
 }
 
 /// One article by slug (or id); drafts only to platform staff.
-#[utoipa::path(get, path = "/articles/{id}", tag = "blog",
+#[utoipa::path(get, path = "/articles/{id}", tag = "blog", security((), ("bearer" = [])),
     responses((status = 200, body = Article), (status = 404, body = crate::error::Problem)))]
 pub async fn get(
     State(state): State<AppState>,

@@ -2,7 +2,7 @@
 //! with the consultation's data key; every read is audit-logged (who, which note, when — no content).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use crate::auth::extract::{Deletable, Practitioner};
 use crate::auth::session::ClientMeta;
 use crate::crypto::data_keys::{self, Subject};
 use crate::error::{ApiError, ApiResult, Validator};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, Path};
 use crate::state::AppState;
 
 /// Longest note, in characters.

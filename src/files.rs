@@ -2,7 +2,7 @@
 //! to the blob store; `GET /api/files/{id}` opens them for whoever may see the row (RLS).
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use uuid::Uuid;
@@ -11,6 +11,7 @@ use crate::auth::Auth;
 use crate::crypto::data_keys::{self, Subject};
 use crate::db::{Principal, Tx};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::state::AppState;
 
 /// Largest upload.

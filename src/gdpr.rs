@@ -18,7 +18,7 @@ use crate::auth::Auth;
 use crate::auth::session::ClientMeta;
 use crate::crypto::data_keys;
 use crate::error::{ApiResult, Validator};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, Path};
 use crate::state::AppState;
 
 /// A consent given or withdrawn.
@@ -338,7 +338,7 @@ pub async fn erase_by_admin(
     State(state): State<AppState>,
     client: ClientMeta,
     mut auth: Auth<crate::auth::extract::PlatformAdmin>,
-    axum::extract::Path(id): axum::extract::Path<Uuid>,
+    Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     Entry::new(Action::Delete, "user")
         .by_principal(&auth.principal)

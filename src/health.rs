@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 /// Health answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = HealthStatus)]
 pub struct Status {
     /// `ok`.
     pub status: &'static str,

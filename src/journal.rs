@@ -2,7 +2,7 @@
 //! per-employee data key. No other role reaches it by any route.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use crate::auth::Auth;
 use crate::auth::extract::Employee;
 use crate::crypto::data_keys::{self, Subject};
 use crate::error::{ApiError, ApiResult, Validator};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 

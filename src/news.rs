@@ -2,7 +2,6 @@
 //! employees read; publishing notifies them. Another company's news is never visible (RLS).
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,7 +15,7 @@ use crate::auth::extract::{Deletable, HrAdmin, RoleSet};
 use crate::auth::register::required;
 use crate::auth::session::ClientMeta;
 use crate::error::{ApiError, ApiResult, Validator};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 

@@ -1,7 +1,6 @@
 //! A user's notifications (`/api/notifications`): each user reads and clears only their own (RLS).
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, Path};
 use crate::pagination::{Page, PageQuery};
 use crate::state::AppState;
 

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::Response;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
@@ -19,7 +19,7 @@ use crate::auth::Auth;
 use crate::auth::extract::{HrAdmin, PlatformStaff, Practitioner};
 use crate::auth::session::ClientMeta;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, Path};
 use crate::practitioners::model::Format;
 use crate::state::AppState;
 

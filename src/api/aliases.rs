@@ -150,6 +150,7 @@ pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
             continue;
         };
         operation.operation_id = operation.operation_id.map(|id| format!("{id}_alias"));
+        rename_path_parameters(&mut operation, alias);
         operation.description = Some(format!("Alias of `{method} {target}`."));
         let http = match *method {
             Method::GET => HttpMethod::Get,
@@ -163,6 +164,24 @@ pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
             HttpMethod::Post => entry.post = Some(operation),
             HttpMethod::Put => entry.put = Some(operation),
             _ => entry.delete = Some(operation),
+        }
+    }
+}
+
+/// The alias's own names for the path parameters it carries over, in order
+/// (`/reports/employee-usage/{employeeId}` documents `employeeId`, not the canonical `id`).
+fn rename_path_parameters(operation: &mut utoipa::openapi::path::Operation, alias: &str) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::path::ParameterIn;
+    let mut names = alias
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'));
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if let RefOr::T(parameter) = parameter
+            && parameter.parameter_in == ParameterIn::Path
+            && let Some(name) = names.next()
+        {
+            parameter.name = name.to_owned();
         }
     }
 }

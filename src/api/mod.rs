@@ -1,5 +1,6 @@
 //! The API map: every feature router nested under `/api`, the OpenAPI 3.1 document built from the
-//! same routes (`/api/openapi.json`, rendered at `/api/docs`), and problem+json fallbacks.
+//! same routes (`/api/openapi.json`, rendered at `/api/docs`) with every operation's error answers,
+//! and problem+json fallbacks.
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -9,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub mod aliases;
+mod responses;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -65,8 +67,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut openapi = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .nest("/api", routes())
         .into_openapi();
-    aliases::document(&mut openapi);
+    complete(&mut openapi);
     openapi
+}
+
+/// Aliases, then the error answers every operation can give.
+fn complete(openapi: &mut utoipa::openapi::OpenApi) {
+    aliases::document(openapi);
+    responses::document(openapi);
 }
 
 /// The application router (state still to be provided).
@@ -74,7 +82,7 @@ pub fn router() -> Router<AppState> {
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api", routes())
         .split_for_parts();
-    aliases::document(&mut openapi);
+    complete(&mut openapi);
     router
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))

@@ -3,7 +3,7 @@
 pub mod messages;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::auth::extract::Participant;
 use crate::error::{ApiResult, Validator};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::files::{self, Upload};
 use crate::state::AppState;
 use messages::Message;

@@ -2,7 +2,7 @@
 //! company, so another company's id answers 404.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use crate::auth::register::{optional, required};
 use crate::auth::session::{self, ClientMeta};
 use crate::auth::{Auth, Role};
 use crate::error::{ApiError, ApiResult, Validator, looks_like_email};
-use crate::extract::{ApiJson, ApiQuery, apply, patch};
+use crate::extract::{ApiJson, ApiQuery, Path, apply, patch};
 use crate::jobs::enqueue_mail;
 use crate::mail::MailKind;
 use crate::pagination::{Page, PageQuery, contains_pattern};

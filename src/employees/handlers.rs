@@ -1,7 +1,7 @@
 //! Employee routes for HR admins (their company only, by RLS) and for employees themselves.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use crate::auth::extract::{Employee as EmployeeRole, HrAdmin};
 use crate::auth::register::{locale, optional, required};
 use crate::auth::session::{self, ClientMeta};
 use crate::error::{ApiError, ApiResult, Validator, looks_like_email};
-use crate::extract::{ApiJson, ApiQuery, apply, patch};
+use crate::extract::{ApiJson, ApiQuery, Path, apply, patch};
 use crate::jobs::enqueue_mail;
 use crate::mail::MailKind;
 use crate::pagination::{Page, PageQuery, contains_pattern};

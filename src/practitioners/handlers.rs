@@ -2,7 +2,6 @@
 //! platform's validation queue.
 
 use axum::Json;
-use axum::extract::Path;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -13,7 +12,7 @@ use crate::auth::extract::{AnyRole, PlatformAdmin, Practitioner as PractitionerR
 use crate::auth::register::required;
 use crate::auth::session::ClientMeta;
 use crate::error::{ApiError, ApiResult, Validator};
-use crate::extract::{ApiJson, ApiQuery, apply, patch};
+use crate::extract::{ApiJson, ApiQuery, Path, apply, patch};
 use crate::pagination::{Page, PageQuery, contains_pattern};
 
 /// Directory filters.

@@ -2,7 +2,6 @@
 //! (`/api/availability`, alias `/api/practitioners/me/availability`).
 
 use axum::Json;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::Auth;
 use crate::auth::extract::Practitioner;
 use crate::error::{ApiError, ApiResult, Validator};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::pagination::{Page, PageQuery};
 
 /// A weekly range or an exception.

@@ -2,7 +2,7 @@
 //! and writes its ConsultationEvent and notification in the same transaction.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use crate::auth::extract::{AnyRole, Employee, Participant, Practitioner, RoleSet
 use crate::auth::{Auth, Role};
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, Validator};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::pagination::{Page, PageQuery};
 use crate::practitioners::model::Format;
 use crate::state::AppState;

@@ -10,6 +10,7 @@ use crate::practitioners::model::Format;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
 #[sqlx(type_name = "consultation_status", rename_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[schema(as = ConsultationStatus)]
 pub enum Status {
     Scheduled,
     Confirmed,

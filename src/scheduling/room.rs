@@ -2,7 +2,7 @@
 //! room name and an HS256 JWT that Jitsi's token authentication accepts (see `docs/jitsi.md`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{Duration, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
@@ -13,6 +13,7 @@ use super::model::Status;
 use crate::auth::Auth;
 use crate::auth::extract::Participant;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::state::AppState;
 
 /// What the front end needs to open the room.

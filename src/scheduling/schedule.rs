@@ -2,7 +2,6 @@
 //! consultations), read in one statement, and the free-slots routes served from it.
 
 use axum::Json;
-use axum::extract::Path;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ use crate::auth::Auth;
 use crate::auth::extract::AnyRole;
 use crate::db::Tx;
 use crate::error::{ApiError, ApiResult, Validator};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, Path};
 
 /// Longest window asked at once, in days.
 pub const MAX_DAYS: i64 = 62;

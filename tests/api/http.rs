@@ -400,3 +400,56 @@ async fn a_request_dropped_during_begin_leaves_no_open_transaction() {
         assert_eq!(ours, "idle");
     }
 }
+
+/// The document lists what clients really receive: every error answer as problem+json, 401 and 403
+/// on each authenticated operation (401 alone where a token is optional), each path parameter declared under its path's own name, and
+/// one schema per name (a name shared by two types silently kept only one).
+#[test]
+fn the_openapi_document_lists_error_answers_and_path_parameters() {
+    let doc = serde_json::to_value(huntzen::api::openapi()).expect("openapi");
+    let mut failures = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let Some(responses) = operation.get("responses").and_then(Value::as_object) else {
+                continue;
+            };
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let content: Vec<&String> = response["content"]
+                        .as_object()
+                        .map(|c| c.keys().collect())
+                        .unwrap_or_default();
+                    if content != ["application/problem+json"] {
+                        failures.push(format!("{method} {path} {status}: content {content:?}"));
+                    }
+                }
+            }
+            let security = operation["security"].as_array().cloned().unwrap_or_default();
+            let token_optional = security.contains(&json!({}));
+            if !security.is_empty() && !responses.contains_key("401") {
+                failures.push(format!("{method} {path}: 401 not documented"));
+            }
+            if !security.is_empty() && !token_optional && !responses.contains_key("403") {
+                failures.push(format!("{method} {path}: 403 not documented"));
+            }
+            for name in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
+                let declared = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["in"] == "path" && p["name"] == name);
+                if !declared {
+                    failures.push(format!("{method} {path}: path parameter `{name}` not declared"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["HealthStatus"]["type"], "object");
+    assert!(schemas["ConsultationStatus"]["enum"].is_array());
+    assert_eq!(
+        doc["paths"]["/api/auth/login"]["post"]["responses"]["429"]["headers"]["Retry-After"]["schema"]["type"],
+        "integer"
+    );
+}

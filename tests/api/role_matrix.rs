@@ -175,3 +175,54 @@ async fn roles_are_allowed_and_denied_exactly_as_the_matrix_says() {
         failures.join("\n")
     );
 }
+
+/// A path segment that is not a UUID where one is expected is a 422 problem naming the parameter,
+/// on every route with one (axum alone answers a `text/plain` 400). A published article is read
+/// (and its view counted) by id or slug, so any text is a key there and an unknown one is a 404.
+#[tokio::test]
+async fn a_malformed_id_is_a_422_problem_on_every_route() {
+    let app = TestApp::spawn().await;
+    let tokens = tokens(&app).await;
+    let mut failures = Vec::new();
+    for (route, allowed) in matrix() {
+        if !route.path.contains('{') {
+            continue;
+        }
+        let token = allowed
+            .as_ref()
+            .and_then(|allowed| tokens.iter().find(|(role, _)| allowed.contains(role)))
+            .map(|(_, token)| token.as_str());
+        let path = route
+            .path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "not-a-uuid" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method: Method = route.method.parse().expect("method");
+        let body = matches!(method, Method::POST | Method::PUT).then(|| json!({}));
+        let response = app.call(method, &path, token, body).await;
+        let content_type = response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let by_key = matches!(
+            (route.method.as_str(), route.path.as_str()),
+            ("GET", "/api/articles/{id}") | ("PUT", "/api/articles/{id}/view")
+        );
+        let expected = if by_key {
+            response.status == StatusCode::NOT_FOUND
+        } else {
+            response.status == StatusCode::UNPROCESSABLE_ENTITY
+                && response.code() == "validation.failed"
+                && response.body["errors"][0]["message"] == "must be a UUID"
+        };
+        if !expected || content_type != "application/problem+json" {
+            failures.push(format!(
+                "{} {}: {} {content_type} {}",
+                route.method, path, response.status, response.body
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
