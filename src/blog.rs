@@ -216,7 +216,8 @@ async fn unique_slug(tx: &mut crate::db::Tx, title: &str) -> ApiResult<String> {
 
 /// Write an article (DRAFT unless `status` says otherwise).
 #[utoipa::path(post, path = "/articles", tag = "blog", security(("bearer" = [])), request_body = ArticleInput,
-    responses((status = 201, body = Article), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = Article), (status = 409, description = "Another article has this slug (`resource.duplicate`).", body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
 pub async fn create(
     client: ClientMeta,
     mut auth: Auth<PlatformStaff>,
@@ -269,7 +270,9 @@ async fn find(tx: &mut crate::db::Tx, id: Uuid) -> ApiResult<Article> {
 
 /// Change an article.
 #[utoipa::path(put, path = "/articles/{id}", tag = "blog", security(("bearer" = [])), request_body = ArticleInput,
-    responses((status = 200, body = Article), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 200, body = Article), (status = 404, body = crate::error::Problem),
+              (status = 409, description = "Another article has this slug (`resource.duplicate`).", body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
 pub async fn update(
     client: ClientMeta,
     mut auth: Auth<PlatformStaff>,

@@ -192,6 +192,13 @@ impl From<sqlx::Error> for ApiError {
                 Some("23505") => {
                     return Self::conflict("resource.duplicate", "This resource already exists.");
                 }
+                // Text holding U+0000 that no extractor refused first (the extractors name the field).
+                Some("22021") => {
+                    return Self::validation(vec![FieldError {
+                        field: String::new(),
+                        message: String::from("text must not contain the NUL character (U+0000)"),
+                    }]);
+                }
                 _ => {}
             }
             // Never log the error's detail: PostgreSQL puts row values there ("Failing row contains …").

@@ -41,6 +41,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body is not valid JSON.",
         ));
     }
+    if let Some(field) = nul_in_json(bytes) {
+        return Err(nul_refused(field));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let message = error.inner().to_string();
@@ -56,6 +59,61 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
         ApiError::validation(vec![FieldError { field, message }])
     })
+}
+
+/// PostgreSQL cannot store U+0000 in text, so no text input may hold it: refused up front, naming
+/// the field, instead of failing at the database. Syntax is already checked, so every backslash
+/// starts an escape; the body is parsed into a tree only when one is `\u0000`.
+fn nul_in_json(bytes: &[u8]) -> Option<String> {
+    let mut i = 0;
+    let mut found = false;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000") {
+                found = true;
+                break;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    if !found {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    Some(nul_path(&value, String::new()).unwrap_or_default())
+}
+
+/// The path (`tags[1]`, `profile.bio`) of the first key or string holding U+0000.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item, format!("{path}[{index}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let child = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                Some(child)
+            } else {
+                nul_path(item, child)
+            }
+        }),
+        _ => None,
+    }
+}
+
+fn nul_refused(field: String) -> ApiError {
+    ApiError::validation(vec![FieldError {
+        field,
+        message: String::from("must not contain the NUL character (U+0000)"),
+    }])
 }
 
 fn missing_field(message: &str) -> Option<String> {
@@ -93,6 +151,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
+        if let Some((key, _)) =
+            form_urlencoded::parse(query.as_bytes()).find(|(key, value)| key.contains('\0') || value.contains('\0'))
+        {
+            return Err(nul_refused(key.into_owned()));
+        }
         let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
             .map(ApiQuery)
@@ -117,6 +180,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::path::ErrorKind;
         use axum::extract::rejection::PathRejection;
+        if parts.uri.path().to_ascii_lowercase().contains("%00") {
+            return Err(nul_refused(String::from("path")));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Path(value)),
             Err(PathRejection::FailedToDeserializePathParams(error)) => {
@@ -168,5 +234,24 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> 
             return Ok(None);
         }
         <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_found_only_in_text_and_named_by_its_path() {
+        assert_eq!(nul_in_json(br#"{"a": "plain", "b": [1, "x"]}"#), None);
+        // An escaped backslash followed by the letters u0000 is text, not U+0000.
+        assert_eq!(nul_in_json(br#"{"a": "\\u0000"}"#), None);
+        assert_eq!(
+            nul_in_json(br#"{"tags": ["ok", "a\u0000"]}"#).as_deref(),
+            Some("tags[1]")
+        );
+        assert_eq!(nul_in_json(br#"{"p": {"bio": "\\\u0000"}}"#).as_deref(), Some("p.bio"));
+        assert_eq!(nul_in_json(br#"{"k\u0000": 1}"#).as_deref(), Some("k\u{0}"));
+        assert_eq!(nul_in_json(br#""\u0000""#).as_deref(), Some(""));
     }
 }

@@ -271,8 +271,9 @@ fn retry_policy(
 
 /// Workers poll their queue every half second. (apalis-postgres's `Pubsub` wake-up stream was
 /// tried and dropped: combined with the interval it made every worker re-fetch in a tight loop,
-/// ~2,000 `get_jobs` transactions per second on an idle server; with the interval alone it is
-/// about 30. Half a second of latency on a mail or a reminder costs nothing.)
+/// ~2,000 `get_jobs` transactions per second on an idle server; with the interval alone, and each
+/// worker in its own task, it is 6: one per worker per tick. Half a second of latency on a mail or
+/// a reminder costs nothing.)
 fn wake_up(_pool: &sqlx::PgPool, _queue: &str) -> Strategy {
     Strategy::new().interval(Duration::from_millis(500))
 }
@@ -316,12 +317,20 @@ pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()
         )
         .data(ctx.clone())
         .build(back_up);
-    let (mail, reminders, backups) = tokio::join!(
-        mail.run_until(stop(shutdown.clone())),
-        reminders.run_until(stop(shutdown.clone())),
-        backups.run_until(stop(shutdown))
-    );
-    for (name, result) in [("mail", mail), ("reminders", reminders), ("backups", backups)] {
+    // Each worker in a task of its own (a `JoinSet`: dropping `run` aborts them). Joined in one
+    // task, any worker's wake-up (its fetch finishing) polled the other two, and a worker polled
+    // between ticks fetches again: the three kept each other fetching in a loop, hundreds of
+    // `get_jobs` a second on an idle server.
+    let mut workers = tokio::task::JoinSet::new();
+    let named = |name: &'static str, worker| async move { (name, worker.await) };
+    workers.spawn(named("mail", mail.run_until(stop(shutdown.clone())).boxed()));
+    workers.spawn(named("reminders", reminders.run_until(stop(shutdown.clone())).boxed()));
+    workers.spawn(named("backups", backups.run_until(stop(shutdown)).boxed()));
+    while let Some(joined) = workers.join_next().await {
+        let (name, result) = match joined {
+            Ok((name, result)) => (name, result.map_err(|error| error.to_string())),
+            Err(error) => ("?", Err(error.to_string())),
+        };
         if let Err(error) = result {
             tracing::error!(%error, worker = name, "job worker stopped");
         }

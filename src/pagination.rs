@@ -29,9 +29,9 @@ pub struct Paging {
 }
 
 impl Paging {
-    /// Rows to skip.
+    /// Rows to skip (saturating: a page far past the end is simply empty).
     pub fn offset(self) -> i64 {
-        (self.page - 1) * self.page_size
+        (self.page - 1).saturating_mul(self.page_size)
     }
 
     /// Rows to take.
@@ -102,7 +102,14 @@ impl<T> Page<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::contains_pattern;
+    use super::{PageQuery, contains_pattern};
+
+    #[test]
+    fn a_page_far_past_the_end_does_not_overflow_the_offset() {
+        let paging = PageQuery::validate(Some(i64::MAX), Some(100)).expect("valid");
+        assert_eq!(paging.offset(), i64::MAX);
+        assert_eq!(PageQuery::validate(Some(3), Some(20)).expect("valid").offset(), 40);
+    }
 
     #[test]
     fn search_patterns_are_lowercase_trimmed_and_escaped() {
