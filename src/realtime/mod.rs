@@ -51,7 +51,15 @@ enum Io {
 #[derive(Clone)]
 pub struct Realtime {
     io: Io,
+    /// Socket events waiting for a database transaction (see [`begin`]).
+    waiting: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many socket events may wait for a database transaction at once. Past this, an event is
+/// refused at once (`service.unavailable`) instead of queueing for up to the pool's 10 s acquire
+/// timeout and failing then: under a flood the queue stays short, so the events it admits are
+/// still answered in milliseconds. A refused message can be sent again with its `clientMessageId`.
+pub const MAX_WAITING_EVENTS: usize = 64;
 
 impl std::fmt::Debug for Realtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,6 +103,10 @@ impl std::fmt::Display for Refused {
     }
 }
 
+fn waiting() -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(MAX_WAITING_EVENTS))
+}
+
 impl Realtime {
     /// A node of its own (no `redis_url`), or one of several sharing rooms through Redis. The Redis
     /// URL must ask for RESP3 (`?protocol=resp3`); it is added when missing.
@@ -103,6 +115,7 @@ impl Realtime {
             let (layer, io) = builder().build_layer();
             return Ok(Self {
                 io: Io::Local(io, layer),
+                waiting: waiting(),
             });
         };
         let url = if url.to_ascii_lowercase().contains("protocol=resp3") {
@@ -122,6 +135,7 @@ impl Realtime {
         let (layer, io) = builder().with_adapter::<RedisAdapter<_>>(adapter).build_layer();
         Ok(Self {
             io: Io::Redis(io, layer),
+            waiting: waiting(),
         })
     }
 
@@ -294,8 +308,12 @@ pub fn within_budget(user: &SocketUser) -> bool {
     budget.1 <= EVENTS_PER_SECOND
 }
 
-/// Opens the event's transaction for the socket's session (`None`: the session has ended).
+/// Opens the event's transaction for the socket's session (`None`: the session has ended), or
+/// refuses at once when [`MAX_WAITING_EVENTS`] events already wait for one.
 pub async fn begin(state: &AppState, user: &SocketUser) -> Result<Option<(Tx, Principal)>, ApiError> {
+    let Ok(_waiting) = state.realtime.waiting.try_acquire() else {
+        return Err(ApiError::unavailable("The service is busy; send again shortly."));
+    };
     Ok(begin_as(&state.db.app, user.session_id).await?)
 }
 

@@ -210,3 +210,21 @@ async fn two_nodes_share_rooms_presence_and_calls_through_redis() {
         .expect("calls");
     assert_eq!(calls, 0, "the call ended on both nodes");
 }
+
+/// A flood from 50 sockets at once on a pool of 5: what exceeds the waiting bound is refused at
+/// once, the rest is stored, and the refused messages sent again are stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_flood_is_refused_at_once_past_the_waiting_bound() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CONFIRMED").await;
+    let url = app.listen().await;
+    let config = json!({ "url": url, "consultationId": s.consultation, "employeeToken": s.employee,
+                         "practitionerToken": s.practitioner });
+    scenario("flood.mjs", config).await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE consultation_id = $1")
+        .bind(s.consultation)
+        .fetch_one(&app.db().system)
+        .await
+        .expect("count");
+    assert_eq!(stored, 400, "50 sockets × 8 messages, each stored once");
+}
