@@ -1,9 +1,8 @@
 //! The error answers of every operation, added to the OpenAPI document by the same rules the
 //! extractors and the auth layer follow, so that the document lists what clients really receive:
 //! every 4xx/5xx as `application/problem+json`; 401 and 403 on authenticated routes (401 alone
-//! where a token is optional); 400, 413, 415
-//! and 422 where a body is read; 422 where parameters are parsed; 429 under `/api/auth/`;
-//! 401 on webhooks.
+//! where a token is optional); 400, 413, 415 and 422 where a body is read; 422 where parameters
+//! are parsed; 429 under `/api/auth/`; 401 on webhooks.
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, Object, OpenApi, Ref, RefOr, Response, ResponseBuilder, Type};
