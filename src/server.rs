@@ -39,7 +39,7 @@ pub async fn app(state: AppState) -> anyhow::Result<Router> {
     let room = crate::web_room::router().with_state(state.clone());
     let routed = crate::api::router().with_state(state);
     let rewritten = tower::ServiceBuilder::new()
-        .map_request(crate::api::aliases::rewrite::<axum::body::Body>)
+        .layer(axum::middleware::from_fn(crate::api::aliases::route))
         .service(routed);
     let scrape_state = state_for_metrics;
     let router = Router::new()

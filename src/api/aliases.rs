@@ -1,8 +1,14 @@
 //! Where the brief names one action twice (role sections vs. module list), the second path is an
 //! alias: the request's path is rewritten to the canonical one before routing, so both reach the
-//! same handler with the same checks, and the OpenAPI document lists both.
+//! same handler with the same checks, and the OpenAPI document lists both. Another method on an
+//! alias path is a 405 naming the alias's methods (not whatever the canonical path does with it).
 
-use axum::http::{Method, Request, Uri};
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
 
 /// `(method, alias, canonical)`; path parameters are carried over in order.
 pub const ALIASES: &[(Method, &str, &str)] = &[
@@ -76,28 +82,35 @@ pub const ALIASES: &[(Method, &str, &str)] = &[
     ),
 ];
 
-/// The canonical path for `method path`, if it is an alias.
-pub fn canonical(method: &Method, path: &str) -> Option<String> {
+/// The values of `alias`'s parameters in `path`, if `path` matches it.
+fn matches<'a>(alias: &str, path: &'a str) -> Option<Vec<&'a str>> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let pattern: Vec<&str> = alias.split('/').collect();
+    if pattern.len() != segments.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (p, s) in pattern.iter().zip(&segments) {
+        if p.starts_with('{') && p.ends_with('}') {
+            if s.is_empty() {
+                return None;
+            }
+            params.push(*s);
+        } else if p != s {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+/// The canonical path for `method path`, if it is an alias (`HEAD` goes where `GET` goes).
+pub fn canonical(method: &Method, path: &str) -> Option<String> {
+    let method = if method == Method::HEAD { &Method::GET } else { method };
     ALIASES
         .iter()
         .filter(|(m, _, _)| m == method)
         .find_map(|(_, alias, target)| {
-            let pattern: Vec<&str> = alias.split('/').collect();
-            if pattern.len() != segments.len() {
-                return None;
-            }
-            let mut params = Vec::new();
-            for (p, s) in pattern.iter().zip(&segments) {
-                if p.starts_with('{') && p.ends_with('}') {
-                    if s.is_empty() {
-                        return None;
-                    }
-                    params.push(*s);
-                } else if p != s {
-                    return None;
-                }
-            }
+            let params = matches(alias, path)?;
             let mut values = params.into_iter();
             let out = target
                 .split('/')
@@ -130,6 +143,39 @@ pub fn rewrite<B>(mut request: Request<B>) -> Request<B> {
         }
     }
     request
+}
+
+/// The methods `path` is an alias for (empty when it is no alias).
+fn alias_methods(path: &str) -> Vec<&'static Method> {
+    ALIASES
+        .iter()
+        .filter(|(_, alias, _)| matches(alias, path).is_some())
+        .map(|(method, _, _)| method)
+        .collect()
+}
+
+/// Middleware: rewrites an aliased request, or answers 405 for another method on an alias path.
+pub async fn route(request: Request<Body>, next: Next) -> Response {
+    let methods = alias_methods(request.uri().path());
+    let asked = if request.method() == Method::HEAD {
+        &Method::GET
+    } else {
+        request.method()
+    };
+    if !methods.is_empty() && !methods.contains(&asked) {
+        let allow = methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+        let mut response = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "route.method_not_allowed",
+            "Method not allowed on this route.",
+        )
+        .into_response();
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+        return response;
+    }
+    next.run(rewrite(request)).await
 }
 
 /// Adds each alias to the OpenAPI document, copying its canonical operation.
@@ -203,5 +249,10 @@ mod tests {
         );
         assert_eq!(canonical(&Method::POST, "/api/practitioners/search"), None);
         assert_eq!(canonical(&Method::GET, "/api/companies"), None);
+        assert_eq!(
+            alias_methods("/api/practitioners/me/availability"),
+            [&Method::GET, &Method::POST]
+        );
+        assert!(alias_methods("/api/practitioners/me").is_empty());
     }
 }

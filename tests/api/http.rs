@@ -45,6 +45,17 @@ async fn unknown_route_and_wrong_method_are_problems() {
     app.call(Method::DELETE, "/api/health", None, None)
         .await
         .assert_problem(StatusCode::METHOD_NOT_ALLOWED, "route.method_not_allowed");
+    // Another method on an alias path: 405 with the alias's methods, not what the canonical path
+    // (or a `{id}` route the literal segment happens to fit) does with that method.
+    for (method, path, allow) in [
+        (Method::DELETE, "/api/admin-huntzen/kpis", "GET"),
+        (Method::PUT, "/api/journal/entries", "GET, POST"),
+        (Method::PUT, "/api/practitioners/search", "GET"),
+    ] {
+        let response = app.call(method, path, None, None).await;
+        response.assert_problem(StatusCode::METHOD_NOT_ALLOWED, "route.method_not_allowed");
+        assert_eq!(response.headers["allow"], allow, "{path}");
+    }
 }
 
 #[tokio::test]
