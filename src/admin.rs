@@ -57,7 +57,11 @@ pub struct AuditQuery {
     pub user_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

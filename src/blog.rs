@@ -94,7 +94,11 @@ pub struct ArticleQuery {
     pub tag: Option<String>,
     /// Platform staff only (signed in): DRAFT or ARCHIVED.
     pub status: Option<ArticleStatus>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

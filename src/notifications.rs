@@ -39,7 +39,11 @@ pub struct Notification {
 pub struct NotificationQuery {
     /// Only unread ones.
     pub unread: Option<bool>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

@@ -32,8 +32,10 @@ pub const MIN_GROUP: i64 = 5;
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// `YYYY-MM` (UTC month of completion).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-01")]
     pub period: String,
     /// CSV only: `;` (default) or `,`.
+    #[param(pattern = "^[;,]$")]
     pub sep: Option<String>,
 }
 

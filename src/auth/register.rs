@@ -34,6 +34,7 @@ pub struct RegisterRequest {
     pub last_name: String,
     /// `fr` (default) or `en`.
     #[serde(default)]
+    #[schema(pattern = "^(fr|en)$")]
     pub locale: Option<String>,
     /// Employee: department.
     #[serde(default)]

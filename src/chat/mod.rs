@@ -26,6 +26,7 @@ pub struct HistoryQuery {
     /// A message id: return messages before it.
     pub before: Option<Uuid>,
     /// At most 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 

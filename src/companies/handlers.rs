@@ -113,7 +113,11 @@ pub struct CompanyFilter {
     pub q: Option<String>,
     /// Only active (true) or inactive (false) companies.
     pub is_active: Option<bool>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

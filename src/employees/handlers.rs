@@ -65,6 +65,7 @@ pub struct UpdateOwnProfile {
     #[serde(default, deserialize_with = "patch")]
     pub cover_url: Option<Option<String>>,
     /// `fr` or `en`.
+    #[schema(pattern = "^(fr|en)$")]
     pub locale: Option<String>,
 }
 
@@ -79,7 +80,11 @@ pub struct EmployeeFilter {
     pub department: Option<String>,
     /// ACTIVE, INACTIVE, PENDING or REMOVED (default: all but REMOVED).
     pub status: Option<EmployeeStatus>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

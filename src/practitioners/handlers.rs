@@ -26,7 +26,11 @@ pub struct SearchQuery {
     pub format: Option<Format>,
     /// Text in the name or biography.
     pub q: Option<String>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

@@ -43,7 +43,11 @@ pub struct CancelRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub status: Option<Status>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
 }
 

@@ -444,6 +444,18 @@ fn the_openapi_document_lists_error_answers_and_path_parameters() {
             if !security.is_empty() && !token_optional && !responses.contains_key("403") {
                 failures.push(format!("{method} {path}: 403 not documented"));
             }
+            // Paging bounds as the validators apply them (schemathesis sent page=0 as "valid").
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let (name, schema) = (&parameter["name"], &parameter["schema"]);
+                let bounded = match name.as_str() {
+                    Some("page") => schema["minimum"] == 1,
+                    Some("pageSize" | "limit") => schema["minimum"] == 1 && schema["maximum"] == 100,
+                    _ => true,
+                };
+                if !bounded {
+                    failures.push(format!("{method} {path}: `{name}` without its bounds: {schema}"));
+                }
+            }
             for name in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
                 let declared = operation["parameters"]
                     .as_array()
