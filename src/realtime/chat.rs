@@ -56,50 +56,46 @@ struct Leave {
     consultation_id: Uuid,
 }
 
-fn refuse<A: Adapter>(s: &SocketRef<A>, code: &str, message: &str) {
-    s.emit("chat:error", &json!({ "code": code, "message": message })).ok();
-}
-
-fn refuse_error<A: Adapter>(s: &SocketRef<A>, error: &ApiError) -> serde_json::Value {
-    let body = json!({ "code": error.code(), "message": error.to_string() });
+fn refuse<A: Adapter>(s: &SocketRef<A>, code: &str, message: &str) -> serde_json::Value {
+    let body = json!({ "code": code, "message": message });
     s.emit("chat:error", &body).ok();
     body
 }
 
-/// Opens a transaction of the socket's session; refusals become `chat:error`.
-async fn open<A: Adapter>(state: &AppState, s: &SocketRef<A>, user: &SocketUser) -> Option<(Tx, Principal)> {
+fn refuse_error<A: Adapter>(s: &SocketRef<A>, error: &ApiError) -> serde_json::Value {
+    refuse(s, error.code(), &error.to_string())
+}
+
+/// Opens a transaction of the socket's session; a refusal is emitted as `chat:error` and returned
+/// (for the ack).
+async fn open<A: Adapter>(
+    state: &AppState,
+    s: &SocketRef<A>,
+    user: &SocketUser,
+) -> Result<(Tx, Principal), serde_json::Value> {
     if !within_budget(user) {
-        refuse(s, "rate_limited", "Too many events; slow down.");
-        return None;
+        return Err(refuse(s, "rate_limited", "Too many events; slow down."));
     }
     match begin(state, user).await {
-        Ok(Some(opened)) => Some(opened),
+        Ok(Some(opened)) => Ok(opened),
         Ok(None) => {
-            refuse(s, "auth.session_ended", "This session has ended.");
+            let body = refuse(s, "auth.session_ended", "This session has ended.");
             s.clone().disconnect().ok();
-            None
+            Err(body)
         }
-        Err(error) => {
-            refuse_error(s, &error);
-            None
-        }
+        Err(error) => Err(refuse_error(s, &error)),
     }
 }
 
-/// Commits on success; a failure becomes `chat:error` (and the transaction rolls back).
-async fn finish<A: Adapter, T>(s: &SocketRef<A>, tx: Tx, result: Result<T, ApiError>) -> Option<T> {
+/// Commits on success; a failure is emitted as `chat:error` and returned (the transaction rolls
+/// back).
+async fn finish<A: Adapter, T>(s: &SocketRef<A>, tx: Tx, result: Result<T, ApiError>) -> Result<T, serde_json::Value> {
     match result {
         Ok(value) => match tx.commit().await {
-            Ok(()) => Some(value),
-            Err(error) => {
-                refuse_error(s, &ApiError::from(error));
-                None
-            }
+            Ok(()) => Ok(value),
+            Err(error) => Err(refuse_error(s, &ApiError::from(error))),
         },
-        Err(error) => {
-            refuse_error(s, &error);
-            None
-        }
+        Err(error) => Err(refuse_error(s, &error)),
     }
 }
 
@@ -155,9 +151,10 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
         let (state, user) = (st.clone(), u.clone());
         async move {
             let Ok(join) = join else {
-                return refuse(&s, "validation.failed", "chat:join needs {consultationId}");
+                refuse(&s, "validation.failed", "chat:join needs {consultationId}");
+                return;
             };
-            let Some((mut tx, _)) = open(&state, &s, &user).await else {
+            let Ok((mut tx, _)) = open(&state, &s, &user).await else {
                 return;
             };
             let result = match join.since {
@@ -170,7 +167,7 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                     .map(|h| h.0),
             };
             let history = finish(&s, tx, result).await;
-            if let Some(history) = history {
+            if let Ok(history) = history {
                 s.join(room(join.consultation_id));
                 s.emit("chat:history", &(history,)).ok();
             }
@@ -186,7 +183,7 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                 return;
             };
             let stored = match open(&state, &s, &user).await {
-                Some((mut tx, principal)) => {
+                Ok((mut tx, principal)) => {
                     let result = messages::send(
                         &mut tx,
                         &state.keyring,
@@ -199,10 +196,10 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                     .await;
                     finish(&s, tx, result).await
                 }
-                None => None,
+                Err(refusal) => Err(refusal),
             };
             match stored {
-                Some((message, fresh)) => {
+                Ok((message, fresh)) => {
                     ack.send(&json!({ "ok": true, "message": message })).ok();
                     if fresh {
                         s.join(room(message.consultation_id));
@@ -211,8 +208,8 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                         }
                     }
                 }
-                None => {
-                    ack.send(&json!({ "ok": false, "error": { "code": "chat.refused", "message": "The message was not stored; see chat:error." } })).ok();
+                Err(refusal) => {
+                    ack.send(&json!({ "ok": false, "error": refusal })).ok();
                 }
             }
         }
@@ -238,14 +235,15 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
         let (state, user) = (st.clone(), u.clone());
         async move {
             let Ok(read) = read else {
-                return refuse(&s, "validation.failed", "chat:read needs {messageId}");
+                refuse(&s, "validation.failed", "chat:read needs {messageId}");
+                return;
             };
-            let Some((mut tx, principal)) = open(&state, &s, &user).await else {
+            let Ok((mut tx, principal)) = open(&state, &s, &user).await else {
                 return;
             };
             let result = messages::mark_read(&mut tx, &state.keyring, &principal, read.message_id).await;
             let marked = finish(&s, tx, result).await;
-            if let Some(message) = marked {
+            if let Ok(message) = marked {
                 broadcast_read(&state, &message, user.principal.user_id).await;
             }
         }

@@ -78,6 +78,7 @@ run(async () => {
   // Refusals arrive in the ack.
   const refused = await ack(outsider, "chat:message", { consultationId: id, content: "intrusion" });
   check(refused.ok === false, "outsider message accepted");
+  check(refused.error?.code === "consultation.not_found", `the ack names the refusal: ${JSON.stringify(refused)}`);
 
   for (const s of [back, practitioner, outsider]) s.close();
   await sleep(100);

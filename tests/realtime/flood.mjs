@@ -24,6 +24,8 @@ run(async () => {
   const refused = results.filter((r) => r.answer.ok === false);
   check(refused.length > 0, `all ${results.length} events were admitted: the bound was never reached`);
   check(refused.length < results.length, "every event was refused");
+  check(refused.every((r) => r.answer.error?.code === "service.unavailable"),
+    `acks of refusals: ${JSON.stringify([...new Set(refused.map((r) => r.answer.error?.code))])}`);
   const codes = [...errors.values()].flat();
   check(codes.length === refused.length && codes.every((code) => code === "service.unavailable"),
     `refusals: ${refused.length}, chat:error codes: ${JSON.stringify([...new Set(codes)])} (${codes.length})`);
