@@ -151,8 +151,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        if let Some((key, _)) =
-            form_urlencoded::parse(query.as_bytes()).find(|(key, value)| key.contains('\0') || value.contains('\0'))
+        // U+0000 can only arrive percent-encoded: decode only then, to name the parameter.
+        if query.contains("%00")
+            && let Some((key, _)) =
+                form_urlencoded::parse(query.as_bytes()).find(|(key, value)| key.contains('\0') || value.contains('\0'))
         {
             return Err(nul_refused(key.into_owned()));
         }
@@ -180,7 +182,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::path::ErrorKind;
         use axum::extract::rejection::PathRejection;
-        if parts.uri.path().to_ascii_lowercase().contains("%00") {
+        if parts.uri.path().contains("%00") {
             return Err(nul_refused(String::from("path")));
         }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {

@@ -82,100 +82,117 @@ pub const ALIASES: &[(Method, &str, &str)] = &[
     ),
 ];
 
-/// The values of `alias`'s parameters in `path`, if `path` matches it.
-fn matches<'a>(alias: &str, path: &'a str) -> Option<Vec<&'a str>> {
+/// What a request's path means among the aliases.
+#[derive(Debug, PartialEq, Eq)]
+enum Resolved {
+    /// No alias has this path.
+    NotAlias,
+    /// The canonical path to route the request to.
+    Canonical(String),
+    /// An alias path, but of these methods only.
+    OtherMethods(Vec<&'static Method>),
+}
+
+/// Matches `method path` against every alias in one pass (`HEAD` goes where `GET` goes).
+fn resolve(method: &Method, path: &str) -> Resolved {
+    let method = if method == Method::HEAD { &Method::GET } else { method };
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    let pattern: Vec<&str> = alias.split('/').collect();
-    if pattern.len() != segments.len() {
-        return None;
+    let mut others = Vec::new();
+    for (alias_method, alias, target) in ALIASES {
+        let Some(params) = matches(alias, &segments) else {
+            continue;
+        };
+        if alias_method == method {
+            return Resolved::Canonical(fill(target, params));
+        }
+        others.push(alias_method);
     }
+    if others.is_empty() {
+        Resolved::NotAlias
+    } else {
+        Resolved::OtherMethods(others)
+    }
+}
+
+/// The values of `alias`'s parameters in `segments`, if they match it.
+fn matches<'a>(alias: &str, segments: &[&'a str]) -> Option<Vec<&'a str>> {
+    let mut pattern = alias.split('/');
     let mut params = Vec::new();
-    for (p, s) in pattern.iter().zip(&segments) {
-        if p.starts_with('{') && p.ends_with('}') {
-            if s.is_empty() {
+    for segment in segments {
+        let part = pattern.next()?;
+        if part.starts_with('{') && part.ends_with('}') {
+            if segment.is_empty() {
                 return None;
             }
-            params.push(*s);
-        } else if p != s {
+            params.push(*segment);
+        } else if part != *segment {
             return None;
         }
     }
-    Some(params)
+    pattern.next().is_none().then_some(params)
 }
 
-/// The canonical path for `method path`, if it is an alias (`HEAD` goes where `GET` goes).
-pub fn canonical(method: &Method, path: &str) -> Option<String> {
-    let method = if method == Method::HEAD { &Method::GET } else { method };
-    ALIASES
-        .iter()
-        .filter(|(m, _, _)| m == method)
-        .find_map(|(_, alias, target)| {
-            let params = matches(alias, path)?;
-            let mut values = params.into_iter();
-            let out = target
-                .split('/')
-                .map(|part| {
-                    if part.starts_with('{') {
-                        values.next().unwrap_or(part)
-                    } else {
-                        part
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("/");
-            Some(out)
-        })
-}
-
-/// Rewrites an aliased request to its canonical path (query string kept).
-pub fn rewrite<B>(mut request: Request<B>) -> Request<B> {
-    if let Some(path) = canonical(request.method(), request.uri().path()) {
-        let path_and_query = match request.uri().query() {
-            Some(query) => format!("{path}?{query}"),
-            None => path,
-        };
-        let mut parts = request.uri().clone().into_parts();
-        if let Ok(pq) = path_and_query.parse() {
-            parts.path_and_query = Some(pq);
-            if let Ok(uri) = Uri::from_parts(parts) {
-                *request.uri_mut() = uri;
+/// `target` with its `{…}` segments replaced by `params`, in order.
+fn fill(target: &str, params: Vec<&str>) -> String {
+    let mut values = params.into_iter();
+    target
+        .split('/')
+        .map(|part| {
+            if part.starts_with('{') {
+                values.next().unwrap_or(part)
+            } else {
+                part
             }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The canonical path for `method path`, if it is an alias.
+pub fn canonical(method: &Method, path: &str) -> Option<String> {
+    match resolve(method, path) {
+        Resolved::Canonical(path) => Some(path),
+        _ => None,
+    }
+}
+
+/// Points `request` at `path`, keeping its query string.
+fn set_path<B>(request: &mut Request<B>, path: String) {
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(pq) = path_and_query.parse() {
+        parts.path_and_query = Some(pq);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
         }
     }
-    request
-}
-
-/// The methods `path` is an alias for (empty when it is no alias).
-fn alias_methods(path: &str) -> Vec<&'static Method> {
-    ALIASES
-        .iter()
-        .filter(|(_, alias, _)| matches(alias, path).is_some())
-        .map(|(method, _, _)| method)
-        .collect()
 }
 
 /// Middleware: rewrites an aliased request, or answers 405 for another method on an alias path.
-pub async fn route(request: Request<Body>, next: Next) -> Response {
-    let methods = alias_methods(request.uri().path());
-    let asked = if request.method() == Method::HEAD {
-        &Method::GET
-    } else {
-        request.method()
-    };
-    if !methods.is_empty() && !methods.contains(&asked) {
-        let allow = methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
-        let mut response = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "route.method_not_allowed",
-            "Method not allowed on this route.",
-        )
-        .into_response();
-        if let Ok(value) = HeaderValue::from_str(&allow) {
-            response.headers_mut().insert(header::ALLOW, value);
-        }
-        return response;
+pub async fn route(mut request: Request<Body>, next: Next) -> Response {
+    match resolve(request.method(), request.uri().path()) {
+        Resolved::Canonical(path) => set_path(&mut request, path),
+        Resolved::OtherMethods(methods) => return method_not_allowed(&methods),
+        Resolved::NotAlias => {}
     }
-    next.run(rewrite(request)).await
+    next.run(request).await
+}
+
+fn method_not_allowed(methods: &[&Method]) -> Response {
+    let allow = methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+    let mut response = ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "route.method_not_allowed",
+        "Method not allowed on this route.",
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 /// Adds each alias to the OpenAPI document, copying its canonical operation.
@@ -250,9 +267,9 @@ mod tests {
         assert_eq!(canonical(&Method::POST, "/api/practitioners/search"), None);
         assert_eq!(canonical(&Method::GET, "/api/companies"), None);
         assert_eq!(
-            alias_methods("/api/practitioners/me/availability"),
-            [&Method::GET, &Method::POST]
+            resolve(&Method::PUT, "/api/practitioners/me/availability"),
+            Resolved::OtherMethods(vec![&Method::GET, &Method::POST])
         );
-        assert!(alias_methods("/api/practitioners/me").is_empty());
+        assert_eq!(resolve(&Method::PUT, "/api/practitioners/me"), Resolved::NotAlias);
     }
 }

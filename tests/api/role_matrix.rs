@@ -19,6 +19,17 @@ struct Route {
     path: String,
 }
 
+impl Route {
+    /// The path with each `{…}` segment replaced by `value()`.
+    fn with_params(&self, mut value: impl FnMut() -> String) -> String {
+        self.path
+            .split('/')
+            .map(|s| if s.starts_with('{') { value() } else { s.to_owned() })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
 fn matrix() -> Vec<(Route, Option<Vec<Role>>)> {
     MATRIX
         .lines()
@@ -127,18 +138,7 @@ async fn roles_are_allowed_and_denied_exactly_as_the_matrix_says() {
     let mut failures = Vec::new();
     for (route, allowed) in matrix() {
         let Some(allowed) = allowed else { continue };
-        let path = route
-            .path
-            .split('/')
-            .map(|s| {
-                if s.starts_with('{') {
-                    Uuid::new_v4().to_string()
-                } else {
-                    s.to_owned()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("/");
+        let path = route.with_params(|| Uuid::new_v4().to_string());
         let method: Method = route.method.parse().expect("method");
         let body = matches!(method, Method::POST | Method::PUT).then(|| json!({}));
         let anonymous = app.call(method.clone(), &path, None, body.clone()).await;
@@ -192,12 +192,7 @@ async fn a_malformed_id_is_a_422_problem_on_every_route() {
             .as_ref()
             .and_then(|allowed| tokens.iter().find(|(role, _)| allowed.contains(role)))
             .map(|(_, token)| token.as_str());
-        let path = route
-            .path
-            .split('/')
-            .map(|s| if s.starts_with('{') { "not-a-uuid" } else { s })
-            .collect::<Vec<_>>()
-            .join("/");
+        let path = route.with_params(|| String::from("not-a-uuid"));
         let method: Method = route.method.parse().expect("method");
         let body = matches!(method, Method::POST | Method::PUT).then(|| json!({}));
         let response = app.call(method, &path, token, body).await;
