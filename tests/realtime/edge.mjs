@@ -49,6 +49,13 @@ run(async () => {
   check(ready.status === 200, `ready through nginx: ${ready.status}`);
   check(/max-age=\d+/.test(ready.headers["strict-transport-security"] ?? ""), "no HSTS header");
   check(ready.headers["x-content-type-options"] === "nosniff", "no nosniff header");
+  // nginx's request id ($request_id: 32 hex digits) reaches the API, which echoes it, on the
+  // Socket.IO location as on the others (a location's own proxy_set_header drops the inherited ones).
+  const nginxId = /^[0-9a-f]{32}$/;
+  check(nginxId.test(ready.headers["x-request-id"] ?? ""), `API request id: ${ready.headers["x-request-id"]}`);
+  const handshake = await request("GET", `${url}/socket.io/?EIO=4&transport=polling`);
+  check(handshake.status === 200, `polling handshake through nginx: ${handshake.status}`);
+  check(nginxId.test(handshake.headers["x-request-id"] ?? ""), `Socket.IO request id: ${handshake.headers["x-request-id"]}`);
 
   const login = async (email, from) => {
     const response = await request("POST", `${url}/api/auth/login`, { email, password }, from);
