@@ -98,7 +98,8 @@ fn parse_admin_role(value: &str) -> Result<Role, String> {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.settings.unset_blank_values();
     let _log_guard = crate::telemetry::init(&cli.settings.data_dir, cli.settings.app_env);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -137,6 +137,29 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// An empty optional setting counts as unset. Compose passes `SMTP_URL: ${SMTP_URL:-}` as
+    /// `SMTP_URL=`, which must mean "no SMTP server", not "an SMTP server whose URL is empty".
+    pub fn unset_blank_values(&mut self) {
+        let optional = [
+            &mut self.database_url,
+            &mut self.jwt_secret,
+            &mut self.encryption_key,
+            &mut self.jitsi_app_secret,
+            &mut self.jitsi_webhook_secret,
+            &mut self.metrics_token,
+            &mut self.smtp_url,
+            &mut self.redis_url,
+            &mut self.storage_url,
+            &mut self.turn_urls,
+            &mut self.turn_secret,
+        ];
+        for value in optional {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *value = None;
+            }
+        }
+    }
+
     /// Origins allowed by CORS, parsed from `CORS_ORIGINS`.
     pub fn allowed_origins(&self) -> Vec<String> {
         self.cors_origins
@@ -316,6 +339,30 @@ pub fn parse_keyring(value: &str) -> anyhow::Result<Vec<MasterKey>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    #[test]
+    fn an_empty_optional_setting_is_unset() {
+        let mut settings =
+            Command::try_parse_from(["huntzen", "--smtp-url", "", "--redis-url", " ", "--turn-secret", ""])
+                .expect("parse")
+                .settings;
+        settings.unset_blank_values();
+        assert_eq!(settings.smtp_url, None);
+        assert_eq!(settings.redis_url, None);
+        assert_eq!(settings.turn_secret, None);
+        let mut given = Command::try_parse_from(["huntzen", "--smtp-url", "smtp://mail:25"])
+            .expect("parse")
+            .settings;
+        given.unset_blank_values();
+        assert_eq!(given.smtp_url.as_deref(), Some("smtp://mail:25"));
+    }
 
     #[test]
     fn keyring_rejects_short_and_weak_keys() {
