@@ -41,7 +41,10 @@ pub async fn run(
     keyring: &Keyring,
     id: Uuid,
 ) -> anyhow::Result<PathBuf> {
-    let pg_dump = crate::db::embedded::find_binaries()?.join("pg_dump");
+    // The client alone is enough (the image has postgresql-client, not the server).
+    let pg_dump = crate::db::embedded::find_tools(&["pg_dump"])
+        .context("pg_dump is needed for backups: install the `postgresql-client` package")?
+        .join("pg_dump");
     let output = tokio::process::Command::new(&pg_dump)
         .args(connection_args(database_url, options))
         .args(["--format=custom", "--no-owner", "--no-privileges"])

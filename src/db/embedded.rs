@@ -233,15 +233,29 @@ async fn create_database(cluster: &EmbeddedPostgres) -> anyhow::Result<()> {
 
 /// Finds `initdb` and `pg_ctl`: on `PATH` first, then the newest `/usr/lib/postgresql/*/bin`.
 pub fn find_binaries() -> anyhow::Result<PathBuf> {
-    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
-    if let Some(path) = std::env::var_os("PATH")
+    find_tools(&["initdb", "pg_ctl"]).with_context(|| {
+        "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: \
+         install the `postgresql` package (apt-get install postgresql), or set DATABASE_URL"
+    })
+}
+
+/// The directory holding every tool of `tools`: on `PATH` first (the directory a tool really
+/// lives in, where Debian links it elsewhere), then the newest `/usr/lib/postgresql/*/bin`.
+pub fn find_tools(tools: &[&str]) -> anyhow::Result<PathBuf> {
+    find_tools_in(tools, std::env::var_os("PATH"), Path::new("/usr/lib/postgresql"))
+}
+
+fn find_tools_in(tools: &[&str], path: Option<std::ffi::OsString>, versions: &Path) -> anyhow::Result<PathBuf> {
+    let has_tools = |dir: &Path| tools.iter().all(|tool| dir.join(tool).is_file());
+    if let Some(path) = path
         && let Some(dir) = std::env::split_paths(&path).find(|dir| has_tools(dir))
     {
-        // Debian links a few tools into /usr/local/bin: use the directory they really live in.
-        let real = std::fs::canonicalize(dir.join("initdb")).ok();
-        return Ok(real.and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or(dir));
+        // A link to the same tool elsewhere (not to Debian's pg_wrapper): use that directory.
+        let real = std::fs::canonicalize(dir.join(tools[0])).ok();
+        let real_dir = real.and_then(|p| p.parent().map(Path::to_path_buf));
+        return Ok(real_dir.filter(|real| has_tools(real)).unwrap_or(dir));
     }
-    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir(versions)
         .into_iter()
         .flatten()
         .flatten()
@@ -254,10 +268,7 @@ pub fn find_binaries() -> anyhow::Result<PathBuf> {
     candidates.sort();
     match candidates.pop() {
         Some((_, bin)) => Ok(bin),
-        None => bail!(
-            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: \
-             install the `postgresql` package (apt-get install postgresql), or set DATABASE_URL"
-        ),
+        None => bail!("{} not found on PATH or in /usr/lib/postgresql/*/bin", tools.join(", ")),
     }
 }
 
@@ -302,4 +313,35 @@ fn check_traversable_by_others(dir: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, "").expect("write");
+    }
+
+    #[test]
+    fn a_client_only_installation_has_pg_dump_but_no_server() {
+        // As in the container image: postgresql-client-15, and Debian's wrapper linked on PATH.
+        let root = tempfile::tempdir().expect("tempdir");
+        let versions = root.path().join("lib/postgresql");
+        touch(&versions.join("15/bin/pg_dump"));
+        touch(&versions.join("13/bin/pg_dump"));
+        touch(&root.path().join("share/pg_wrapper"));
+        let bin = root.path().join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        std::os::unix::fs::symlink(root.path().join("share/pg_wrapper"), bin.join("pg_dump")).expect("link");
+
+        assert_eq!(
+            find_tools_in(&["pg_dump"], None, &versions).expect("found"),
+            versions.join("15/bin")
+        );
+        let on_path = find_tools_in(&["pg_dump"], Some(bin.clone().into_os_string()), &versions).expect("found");
+        assert_eq!(on_path, bin, "the wrapper's own directory has no pg_dump");
+        assert!(find_tools_in(&["initdb", "pg_ctl"], Some(bin.into_os_string()), &versions).is_err());
+    }
 }
