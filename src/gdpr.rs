@@ -40,7 +40,10 @@ pub struct Consent {
 pub struct ConsentInput {
     /// What is consented to, e.g. `TERMS`, `DATA_PROCESSING`, `JOURNAL`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^[A-Za-z0-9_]{1,50}$")]
     pub kind: String,
+    /// The version of the text consented to (at most 20 characters).
+    #[schema(min_length = 1, max_length = 20, pattern = "\\S")]
     pub version: String,
     /// `true` gives, `false` withdraws.
     pub given: bool,
@@ -72,7 +75,7 @@ pub async fn record_consent(
         "use a code like TERMS or DATA_PROCESSING",
     );
     v.check(
-        !version.is_empty() && version.len() <= 20,
+        !version.is_empty() && version.chars().count() <= 20,
         "version",
         "is required (at most 20 characters)",
     );

@@ -47,9 +47,23 @@ pub struct Entry {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EntryInput {
+    /// The entry's text (at most 20,000 characters).
+    #[schema(min_length = 1, max_length = 20_000, pattern = "\\S")]
     pub content: String,
     pub mood: Option<Mood>,
+    /// At most 20 tags of at most 40 characters (stored lower-cased).
+    #[schema(schema_with = tags_schema)]
     pub tags: Option<Vec<String>>,
+}
+
+/// `tags`: null, or at most 20 strings of at most 40 characters.
+fn tags_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(ObjectBuilder::new().schema_type(Type::String).max_length(Some(40)))
+        .max_items(Some(20))
+        .build()
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -81,8 +95,10 @@ fn check(input: &EntryInput) -> ApiResult<(String, Vec<String>)> {
         "content",
         "must have at most 20000 characters",
     );
+    // Lengths as sent (lower-casing can lengthen a few letters, e.g. İ).
+    let given = input.tags.iter().flatten();
     v.check(
-        tags.len() <= 20 && tags.iter().all(|t| t.chars().count() <= 40),
+        given.clone().count() <= 20 && given.map(|t| t.trim()).all(|t| t.chars().count() <= 40),
         "tags",
         "at most 20 tags of 40 characters",
     );

@@ -21,8 +21,10 @@ use crate::state::AppState;
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     /// Account email (case-insensitive).
+    #[schema(min_length = 1, pattern = "\\S")]
     pub email: String,
     /// Password.
+    #[schema(min_length = 1)]
     pub password: String,
     /// Current TOTP code or a recovery code, when 2FA is enabled.
     #[serde(default)]

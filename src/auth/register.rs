@@ -25,12 +25,16 @@ pub struct RegisterRequest {
     /// Email; for employees, its domain must be an active company's.
     pub email: String,
     /// 12 to 128 characters, not guessable.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
     /// `EMPLOYEE` or `PRACTITIONER`.
+    #[schema(schema_with = registrable_role)]
     pub role: Role,
     /// First name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub first_name: String,
     /// Last name.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub last_name: String,
     /// `fr` (default) or `en`.
     #[serde(default)]
@@ -66,6 +70,14 @@ pub struct RegisterRequest {
     /// Practitioner: offers in-person consultations (default false).
     #[serde(default)]
     pub offers_in_person: Option<bool>,
+}
+
+/// The roles one can register with (the others are created by administrators).
+fn registrable_role() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["EMPLOYEE", "PRACTITIONER"]))
+        .build()
 }
 
 /// The new account.

@@ -450,7 +450,16 @@ pub async fn history(
 #[serde(deny_unknown_fields)]
 pub struct AttendanceRequest {
     /// `ROOM_JOINED` or `ROOM_LEFT`.
+    #[schema(schema_with = attendance_event)]
     pub event: EventType,
+}
+
+/// The two event types a participant reports.
+fn attendance_event() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["ROOM_JOINED", "ROOM_LEFT"]))
+        .build()
 }
 
 /// Record that the caller joined or left the room.

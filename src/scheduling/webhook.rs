@@ -5,7 +5,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -21,8 +21,29 @@ pub struct Occupant {
     pub id: Option<String>,
     pub name: Option<String>,
     pub occupant_jid: Option<String>,
+    #[serde(default, deserialize_with = "unix_seconds")]
     pub joined_at: Option<i64>,
+    #[serde(default, deserialize_with = "unix_seconds")]
     pub left_at: Option<i64>,
+}
+
+/// Unix seconds as JSON Schema's `integer` has them: `1700000000` or `1700000000.0` (a number
+/// with no fraction is an integer there, and a Lua sender may well write one).
+fn unix_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    // 2^53: beyond it a float no longer holds every integer exactly.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let integral = number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+            .map(|f| f as i64)
+    });
+    integral
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number of seconds"))
 }
 
 /// An event_sync payload.
@@ -33,7 +54,9 @@ pub struct JitsiEvent {
     pub room_name: String,
     #[serde(default)]
     pub is_breakout: bool,
+    #[serde(default, deserialize_with = "unix_seconds")]
     pub created_at: Option<i64>,
+    #[serde(default, deserialize_with = "unix_seconds")]
     pub destroyed_at: Option<i64>,
     pub occupant: Option<Occupant>,
 }
@@ -108,4 +131,32 @@ pub async fn jitsi_events(
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::JitsiEvent;
+
+    fn parse(value: serde_json::Value) -> Result<JitsiEvent, serde_json::Error> {
+        serde_json::from_value(value)
+    }
+
+    #[test]
+    fn timestamps_are_whole_seconds_written_as_integers_or_integral_numbers() {
+        let event = parse(json!({ "event_name": "muc-occupant-left", "room_name": "r",
+            "created_at": 1.7e9, "occupant": { "joined_at": 1_700_000_001, "left_at": -311.0 } }))
+        .expect("integral numbers");
+        assert_eq!(event.created_at, Some(1_700_000_000));
+        assert_eq!(event.destroyed_at, None);
+        let occupant = event.occupant.expect("occupant");
+        assert_eq!(
+            (occupant.joined_at, occupant.left_at),
+            (Some(1_700_000_001), Some(-311))
+        );
+        assert!(parse(json!({ "event_name": "e", "room_name": "r", "created_at": 1.5 })).is_err());
+        assert!(parse(json!({ "event_name": "e", "room_name": "r", "created_at": 1e300 })).is_err());
+        assert!(parse(json!({ "event_name": "e", "room_name": "r", "created_at": null })).is_ok());
+    }
 }

@@ -478,6 +478,38 @@ fn the_openapi_document_lists_error_answers_and_path_parameters() {
     );
 }
 
+/// Request bodies say what the validators accept, so that schema-valid data is not refused
+/// (schemathesis's "schema-valid request rejected" check).
+#[test]
+fn request_schemas_carry_the_validators_bounds() {
+    let doc = serde_json::to_value(huntzen::api::openapi()).expect("openapi");
+    let schema = |name: &str| doc["components"]["schemas"][name]["properties"].clone();
+    let register = schema("RegisterRequest");
+    assert_eq!(
+        register["role"]["enum"],
+        serde_json::json!(["EMPLOYEE", "PRACTITIONER"])
+    );
+    assert_eq!(register["firstName"]["maxLength"], 100);
+    assert_eq!(register["password"]["minLength"], 12);
+    assert_eq!(schema("LoginRequest")["email"]["minLength"], 1);
+    assert_eq!(
+        schema("AttendanceRequest")["event"]["enum"],
+        serde_json::json!(["ROOM_JOINED", "ROOM_LEFT"])
+    );
+    assert_eq!(schema("ConsentInput")["version"]["maxLength"], 20);
+    let entry = schema("EntryInput");
+    assert_eq!(entry["content"]["maxLength"], 20_000);
+    assert_eq!(
+        (
+            entry["tags"]["maxItems"].clone(),
+            entry["tags"]["items"]["maxLength"].clone()
+        ),
+        (20.into(), 40.into())
+    );
+    let created_at = &schema("JitsiEvent")["created_at"]["type"];
+    assert!(created_at.to_string().contains("integer"), "{created_at}");
+}
+
 /// Inputs schemathesis found answered with a 500. PostgreSQL cannot store U+0000 in text: a body,
 /// query or path holding it is a 422 naming where, never a database error.
 #[tokio::test]
