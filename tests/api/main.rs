@@ -24,3 +24,4 @@ mod s3;
 mod scheduling;
 mod seed;
 mod tenancy;
+mod turn;
