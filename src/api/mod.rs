@@ -11,6 +11,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 pub mod aliases;
 mod responses;
+pub mod schemas;
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -74,10 +74,7 @@ pub struct RegisterRequest {
 
 /// The roles one can register with (the others are created by administrators).
 fn registrable_role() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["EMPLOYEE", "PRACTITIONER"]))
-        .build()
+    crate::api::schemas::string_enum(&["EMPLOYEE", "PRACTITIONER"])
 }
 
 /// The new account.

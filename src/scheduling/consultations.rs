@@ -456,10 +456,7 @@ pub struct AttendanceRequest {
 
 /// The two event types a participant reports.
 fn attendance_event() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["ROOM_JOINED", "ROOM_LEFT"]))
-        .build()
+    crate::api::schemas::string_enum(&["ROOM_JOINED", "ROOM_LEFT"])
 }
 
 /// Record that the caller joined or left the room.
