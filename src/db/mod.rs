@@ -6,7 +6,7 @@
 pub mod context;
 pub mod embedded;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -44,9 +44,44 @@ impl Default for PoolSizes {
     }
 }
 
+/// How long `Db::connect` waits for a database it cannot reach yet: a PostgreSQL container still
+/// starting beside ours, a host name not yet in the network's DNS.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Whether `error` says the database could not be reached (worth waiting for), rather than that
+/// it answered with a refusal or a failure (not worth it: wrong password, broken migration).
+fn unreachable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) => true,
+        // 08: connection exceptions; 57P03: the server is starting up.
+        Some(sqlx::Error::Database(e)) => e.code().is_some_and(|c| c.starts_with("08") || c == "57P03"),
+        _ => false,
+    })
+}
+
 impl Db {
-    /// Connects, applies pending migrations, then opens the request pool.
+    /// Connects, applies pending migrations, then opens the request pool. A database that cannot
+    /// be reached yet is tried again, with a warning, for up to a minute.
     pub async fn connect(options: PgConnectOptions, sizes: PoolSizes) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(250);
+        loop {
+            match Self::connect_once(options.clone(), sizes).await {
+                Err(error) if unreachable(&error) && started.elapsed() + delay < STARTUP_PATIENCE => {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "the database cannot be reached yet; trying again"
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn connect_once(options: PgConnectOptions, sizes: PoolSizes) -> anyhow::Result<Self> {
         // Neither pool pings on acquire: sqlx already pings every connection when it is released
         // (off the request path), so the acquire ping cost each request one more round trip for
         // nothing but the rare connection that died while idle (bench/RESULTS.md).

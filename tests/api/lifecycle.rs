@@ -224,6 +224,44 @@ async fn database_url_is_migrated_and_served_without_an_embedded_cluster() {
         .expect("stop");
 }
 
+/// A database that appears a few seconds after the server starts (a PostgreSQL container still
+/// starting beside it) is waited for, not a reason to exit.
+#[tokio::test]
+async fn a_database_not_reachable_yet_is_waited_for() {
+    let options = fresh_database().await;
+    let real_socket_dir = options.get_socket().expect("socket").to_path_buf();
+    let port = options.get_port();
+    let socket_name = format!(".s.PGSQL.{port}");
+    // The server looks for the socket in a directory where it appears only later.
+    let later = data_dir();
+    let url = format!(
+        "postgres://postgres@localhost/{}?host={}&port={port}",
+        options.get_database().expect("database name"),
+        later.path().display()
+    );
+    let link = later.path().join(&socket_name);
+    let appear = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        std::os::unix::fs::symlink(real_socket_dir.join(socket_name), link).expect("symlink");
+    });
+
+    let dir = data_dir();
+    let addr = free_addr();
+    let dir_path = dir.path().to_path_buf();
+    let started = Instant::now();
+    let server = tokio::task::spawn_blocking(move || start(&dir_path, addr, Some(&url)))
+        .await
+        .expect("start");
+    appear.await.expect("symlink task");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "ready before its database existed"
+    );
+    tokio::task::spawn_blocking(move || terminate(server))
+        .await
+        .expect("stop");
+}
+
 #[test]
 fn production_refuses_missing_or_weak_secrets() {
     let dir = data_dir();
