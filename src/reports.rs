@@ -34,7 +34,17 @@ pub struct PeriodQuery {
     /// `YYYY-MM` (UTC month of completion).
     #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-01")]
     pub period: String,
-    /// CSV only: `;` (default) or `,`.
+}
+
+/// A month, `YYYY-MM`, and the CSV separator.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct CsvQuery {
+    /// `YYYY-MM` (UTC month of completion).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-01")]
+    pub period: String,
+    /// `;` (default) or `,`.
     #[param(pattern = "^[;,]$")]
     pub sep: Option<String>,
 }
@@ -189,12 +199,12 @@ fn csv_response(file_name: &str, sep: u8, header: &[&str], rows: Vec<Vec<String>
 }
 
 /// The same as CSV (`;` by default, `?sep=,`), UTF-8 with BOM.
-#[utoipa::path(get, path = "/reports/export-csv", tag = "reports", security(("bearer" = [])), params(PeriodQuery),
+#[utoipa::path(get, path = "/reports/export-csv", tag = "reports", security(("bearer" = [])), params(CsvQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = crate::error::Problem)))]
 pub async fn export_csv(
     client: ClientMeta,
     mut auth: Auth<HrAdmin>,
-    ApiQuery(q): ApiQuery<PeriodQuery>,
+    ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let sep = separator(q.sep.as_deref())?;
     let rows = usage_rows(&mut auth, &q.period).await?;
@@ -400,13 +410,13 @@ pub async fn practitioner_billing(
 /// The same as CSV (alias `/api/practitioners/me/export-billing`). Rows are streamed from the
 /// database to the client in 64 KiB chunks, so memory stays flat however many there are; the
 /// export is audited (and committed) before the first byte.
-#[utoipa::path(get, path = "/reports/practitioner-export-csv", tag = "reports", security(("bearer" = [])), params(PeriodQuery),
+#[utoipa::path(get, path = "/reports/practitioner-export-csv", tag = "reports", security(("bearer" = [])), params(CsvQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = crate::error::Problem)))]
 pub async fn practitioner_export_csv(
     State(state): State<AppState>,
     client: ClientMeta,
     mut auth: Auth<Practitioner>,
-    ApiQuery(q): ApiQuery<PeriodQuery>,
+    ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let sep = separator(q.sep.as_deref())?;
     let (from, to) = month(&q.period)?;
