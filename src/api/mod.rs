@@ -18,7 +18,9 @@ use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "HuntZen Care API", description = "Confidential teleconsultation backend. Contract: API.md."),
+    info(title = "HuntZen Care API", description = "Confidential teleconsultation backend. Contract: API.md. \
+        No text may hold U+0000 (PostgreSQL cannot store it): a body value or key, query or path that does is a 422 \
+        `validation.failed` naming the field."),
     modifiers(&BearerAuth),
     components(schemas(crate::error::Problem, crate::error::FieldError))
 )]
