@@ -69,3 +69,46 @@ fn the_image_health_check_is_a_real_command() {
         .expect("huntzen healthcheck --help");
     assert!(help.status.success());
 }
+
+/// Prosody's own configuration loader (Debian's prosody 0.12) reads `deploy/jitsi`'s event_sync
+/// settings into what the component needs: the webhook URL and our bearer secret, from the two
+/// variables the compose file gives prosody.
+#[test]
+fn prosody_reads_the_event_sync_settings_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/jitsi/prosody-event-sync.cfg.lua");
+    let main = dir.path().join("prosody.cfg.lua");
+    std::fs::write(
+        &main,
+        format!(
+            "VirtualHost \"meet.jitsi\"\nComponent \"muc.meet.jitsi\" \"muc\"\nInclude \"{}\"\n",
+            settings.display()
+        ),
+    )
+    .expect("write");
+    let script = format!(
+        r#"package.path = "/usr/lib/prosody/?.lua;" .. package.path
+package.cpath = "/usr/lib/prosody/?.so;" .. package.cpath
+prosody = {{ events = {{ fire_event = function() end }} }}
+local config = require "core.configmanager"
+assert(config.load("{}"))
+local get = function(name) return config.get("esync.meet.jitsi", name) end
+print(get("component_module"), get("muc_component"), get("api_prefix"), get("api_headers").Authorization)"#,
+        main.display()
+    );
+    let output = std::process::Command::new("lua5.4")
+        .args(["-e", &script])
+        .env("HUNTZEN_EVENT_SYNC_URL", "http://huntzen:3000/api/webhooks/jitsi")
+        .env("HUNTZEN_WEBHOOK_SECRET", "the-webhook-secret")
+        .output()
+        .expect("lua5.4 (scripts/test installs Debian's prosody)");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim_end(),
+        "event_sync_component\tmuc.meet.jitsi\thttp://huntzen:3000/api/webhooks/jitsi\tBearer the-webhook-secret"
+    );
+    // The compose file gives prosody exactly those two variables.
+    let compose = read("deploy/docker-compose.yml");
+    assert!(compose.contains("HUNTZEN_EVENT_SYNC_URL: http://huntzen:3000/api/webhooks/jitsi"));
+    assert!(compose.contains("HUNTZEN_WEBHOOK_SECRET: ${JITSI_WEBHOOK_SECRET}"));
+}
