@@ -1,6 +1,7 @@
 //! The deployment files stay consistent with the binary: every variable the compose file reads is
 //! documented in `.env.example`, every setting the huntzen service is given is one the binary
-//! knows, and the image's health check is a command the binary has.
+//! knows, the image's health check is a command the binary has, and prosody reads the Jitsi
+//! event_sync settings as the webhook needs them.
 
 use std::collections::BTreeSet;
 use std::path::Path;
