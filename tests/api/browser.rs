@@ -63,12 +63,7 @@ async fn two_browsers_chat_and_call_in_the_room_and_an_outsider_cannot_join() {
     }
 
     // What the page did is in the database: messages stored (sealed), the call recorded.
-    let messages: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE consultation_id = $1")
-        .bind(consultation)
-        .fetch_one(&app.db().system)
-        .await
-        .expect("messages");
-    assert_eq!(messages, 3);
+    assert_eq!(app.stored_messages(consultation).await, 3);
     let events: Vec<String> = sqlx::query_scalar(
         "SELECT event_type::text FROM consultation_events WHERE consultation_id = $1 ORDER BY timestamp",
     )

@@ -280,6 +280,15 @@ impl TestApp {
         &self.state.db
     }
 
+    /// How many messages the consultation has stored.
+    pub async fn stored_messages(&self, consultation: Uuid) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM messages WHERE consultation_id = $1")
+            .bind(consultation)
+            .fetch_one(&self.db().system)
+            .await
+            .expect("count messages")
+    }
+
     /// Sends a request through the full middleware stack.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.expect("infallible");

@@ -82,11 +82,7 @@ async fn chat_presence_receipts_and_replay_with_socket_io_client() {
     let config = json!({ "url": url, "consultationId": s.consultation, "employeeToken": s.employee,
                          "practitionerToken": s.practitioner, "outsiderToken": s.outsider });
     scenario("chat.mjs", config).await;
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE consultation_id = $1")
-        .bind(s.consultation)
-        .fetch_one(&app.db().system)
-        .await
-        .expect("count");
+    let stored = app.stored_messages(s.consultation).await;
     assert_eq!(stored, 5, "Bonjour (once), three missed, one via REST");
 }
 
@@ -198,11 +194,7 @@ async fn two_nodes_share_rooms_presence_and_calls_through_redis() {
     let config = json!({ "urlA": url_a, "urlB": url_b, "consultationId": s.consultation, "employeeToken": s.employee,
                          "practitionerToken": s.practitioner, "outsiderToken": s.outsider });
     scenario("nodes.mjs", config).await;
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE consultation_id = $1")
-        .bind(s.consultation)
-        .fetch_one(&node_b.db().system)
-        .await
-        .expect("count");
+    let stored = node_b.stored_messages(s.consultation).await;
     assert_eq!(stored, 3, "one message from each node's socket and one over REST");
     let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM live_calls")
         .fetch_one(&node_a.db().system)
@@ -221,10 +213,6 @@ async fn a_chat_flood_is_refused_at_once_past_the_waiting_bound() {
     let config = json!({ "url": url, "consultationId": s.consultation, "employeeToken": s.employee,
                          "practitionerToken": s.practitioner });
     scenario("flood.mjs", config).await;
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE consultation_id = $1")
-        .bind(s.consultation)
-        .fetch_one(&app.db().system)
-        .await
-        .expect("count");
+    let stored = app.stored_messages(s.consultation).await;
     assert_eq!(stored, 400, "50 sockets × 8 messages, each stored once");
 }
