@@ -56,7 +56,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 None => path,
             },
         };
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let message = readable(message.split(" at line ").next().unwrap_or(&message));
         ApiError::validation(vec![FieldError { field, message }])
     })
 }
@@ -114,6 +114,29 @@ fn nul_refused(field: String) -> ApiError {
         field,
         message: String::from("must not contain the NUL character (U+0000)"),
     }])
+}
+
+/// serde's messages, with the two terse ones made explicit: serde_json's "expected value" (a number
+/// or a boolean where a string enum was expected) and chrono's parse errors.
+fn readable(message: &str) -> String {
+    const CHRONO: &[&str] = &[
+        "input contains invalid characters",
+        "premature end of input",
+        "trailing input",
+        "input is out of range",
+        "input is not enough for unique date and time",
+        "no possible date and time matching input",
+        "bad or unsupported format string",
+    ];
+    if message == "expected value" {
+        "expected one of this field's values, as a string".to_owned()
+    } else if CHRONO.contains(&message) {
+        format!(
+            "{message}: instants are RFC 3339 (2026-01-15T09:00:00Z), dates YYYY-MM-DD, months YYYY-MM, times HH:MM"
+        )
+    } else {
+        message.to_owned()
+    }
 }
 
 fn missing_field(message: &str) -> Option<String> {
@@ -242,6 +265,26 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terse_shape_errors_say_what_is_expected() {
+        #[derive(Debug, serde::Deserialize)]
+        enum Mood {
+            Good,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[expect(dead_code, reason = "only the error matters")]
+        struct Body {
+            mood: Option<Mood>,
+            at: Option<chrono::DateTime<chrono::Utc>>,
+        }
+        let message = |body: &str| match parse_json::<Body>(body.as_bytes()) {
+            Err(error) => format!("{error:?}"),
+            Ok(body) => panic!("accepted {body:?}"),
+        };
+        assert!(message(r#"{"mood": 3}"#).contains("expected one of this field's values, as a string"));
+        assert!(message(r#"{"at": "garbage"}"#).contains("instants are RFC 3339 (2026-01-15T09:00:00Z)"));
+    }
 
     #[test]
     fn nul_is_found_only_in_text_and_named_by_its_path() {

@@ -184,6 +184,10 @@ pub fn covered() -> Vec<&'static str> {
 }
 
 /// Everything about the caller, as one JSON document (confidential content decrypted for them).
+///
+/// `exportedAt`, then one key per table in camelCase (`users`, `employees`, `consultations`,
+/// `messages`, `clinicalNotes`, `journalEntries`, `auditLogs`, …), each an array of rows with
+/// camelCase column names and instants in UTC. Secrets (password, token and code hashes) are left out.
 #[utoipa::path(get, path = "/me/export", tag = "gdpr", security(("bearer" = [])), responses((status = 200, body = Object)))]
 pub async fn export(State(state): State<AppState>, client: ClientMeta, mut auth: Auth) -> ApiResult<Json<Value>> {
     let mut document = serde_json::Map::new();
@@ -192,7 +196,7 @@ pub async fn export(State(state): State<AppState>, client: ClientMeta, mut auth:
         let rows: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(*sql))
             .fetch_all(&mut *auth.tx)
             .await?;
-        document.insert((*table).to_owned(), Value::Array(rows));
+        document.insert(camel_case(table), Value::Array(rows.into_iter().map(api_row).collect()));
     }
     for (table, sql) in SEALED {
         let rows: Vec<(Uuid, Uuid, Vec<u8>, Value)> = sqlx::query_as(sqlx::AssertSqlSafe(*sql))
@@ -205,9 +209,9 @@ pub async fn export(State(state): State<AppState>, client: ClientMeta, mut auth:
                 None => None,
             };
             row["content"] = json!(content);
-            out.push(row);
+            out.push(api_row(row));
         }
-        document.insert((*table).to_owned(), Value::Array(out));
+        document.insert(camel_case(table), Value::Array(out));
     }
     Entry::new(Action::Export, "personal_data")
         .by_principal(&auth.principal)
@@ -217,6 +221,42 @@ pub async fn export(State(state): State<AppState>, client: ClientMeta, mut auth:
         .await?;
     auth.commit().await?;
     Ok(Json(Value::Object(document)))
+}
+
+/// A row as the rest of the API writes it: column names in camelCase, instants (columns named
+/// `…_at`) in UTC with `Z`. Values inside JSON columns are left as stored.
+fn api_row(row: Value) -> Value {
+    let Value::Object(columns) = row else { return row };
+    let columns = columns
+        .into_iter()
+        .map(|(column, value)| {
+            let value = match &value {
+                Value::String(text) if column.ends_with("_at") => {
+                    DateTime::parse_from_rfc3339(text).map_or(value, |instant| json!(instant.with_timezone(&Utc)))
+                }
+                _ => value,
+            };
+            (camel_case(&column), value)
+        })
+        .collect();
+    Value::Object(columns)
+}
+
+/// `journal_entries` → `journalEntries`.
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Routes of this feature.
@@ -355,4 +395,34 @@ pub async fn erase_by_admin(
         return Err(crate::error::ApiError::not_found("user.not_found"));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exported_rows_read_like_the_rest_of_the_api() {
+        let row = json!({
+            "journal_id": "x",
+            "created_at": "2026-11-26T10:14:34.073238+00:00",
+            "scheduled_at": "2026-11-26T11:14:34+01:00",
+            "status_note": "2026-11-26T10:14:34+00:00",
+            "details": { "session_id": "kept" },
+            "ended_at": null,
+        });
+        assert_eq!(
+            api_row(row),
+            json!({
+                "journalId": "x",
+                "createdAt": "2026-11-26T10:14:34.073238Z",
+                "scheduledAt": "2026-11-26T10:14:34Z",
+                "statusNote": "2026-11-26T10:14:34+00:00",
+                "details": { "session_id": "kept" },
+                "endedAt": null,
+            })
+        );
+        assert_eq!(camel_case("audit_logs"), "auditLogs");
+        assert_eq!(camel_case("users"), "users");
+    }
 }

@@ -78,13 +78,17 @@ async fn the_export_holds_everything_about_the_caller_decrypted_and_nothing_else
     assert_eq!(export.status, StatusCode::OK, "{}", export.body);
     let body = &export.body;
     assert_eq!(body["users"][0]["email"], "gina@g.test");
-    assert!(body["users"][0].get("password_hash").is_none() && body["users"][0].get("totp_secret").is_none());
+    assert!(body["users"][0].get("passwordHash").is_none() && body["users"][0].get("totpSecret").is_none());
     assert_eq!(body["messages"][0]["content"], "mon message");
-    assert_eq!(body["journal_entries"][0]["content"], "mon journal");
+    assert_eq!(body["journalEntries"][0]["content"], "mon journal");
+    // Field names and instants as everywhere else in the API (camelCase, UTC with `Z`).
+    assert_eq!(body["users"][0]["companyId"], json!(company));
+    let created = body["journalEntries"][0]["createdAt"].as_str().expect("createdAt");
+    assert!(created.ends_with('Z'), "{created}");
     assert_eq!(body["consultations"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["consents"][0]["type"], "DATA_PROCESSING");
-    assert!(body["login_sessions"].as_array().is_some_and(|s| !s.is_empty()));
-    assert!(body["refresh_tokens"][0].get("token_hash").is_none());
+    assert!(body["loginSessions"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(body["refreshTokens"][0].get("tokenHash").is_none());
     let text = body.to_string();
     assert!(
         !text.contains("le journal de Gus") && !text.contains("gus@g.test"),
