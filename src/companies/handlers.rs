@@ -102,6 +102,9 @@ pub struct UpdateCompany {
     /// Platform admins only.
     #[serde(default, deserialize_with = "patch")]
     pub sessions_per_employee_per_year: Option<Option<i32>>,
+    /// Platform admins only. `false` suspends the company: its users are refused from their next
+    /// request and their logins end. `true` makes it usable again (validating it if it was not).
+    pub is_active: Option<bool>,
 }
 
 /// List filters.
@@ -363,6 +366,11 @@ async fn apply_update<R: crate::auth::extract::RoleSet>(
             "sessionsPerEmployeePerYear",
             "only platform administrators change the allowance",
         );
+        v.check(
+            body.is_active.is_none(),
+            "isActive",
+            "only platform administrators activate or suspend a company",
+        );
     }
     let mut company = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM companies WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
@@ -404,6 +412,7 @@ async fn apply_update<R: crate::auth::extract::RoleSet>(
     );
     company.auto_approve_employees = body.auto_approve_employees.unwrap_or(company.auto_approve_employees);
     company.allow_internal_news = body.allow_internal_news.unwrap_or(company.allow_internal_news);
+    company.is_active = body.is_active.unwrap_or(company.is_active);
     check_common(
         &mut v,
         company.contact_email.as_deref(),
@@ -415,7 +424,9 @@ async fn apply_update<R: crate::auth::extract::RoleSet>(
         "UPDATE companies SET name = $2, domain = $3, sector = $4, size = $5, address = $6, city = $7, country = $8, \
              logo_url = $9, cover_url = $10, primary_color = $11, contact_email = $12, contact_phone = $13, \
              website_url = $14, auto_approve_employees = $15, allow_internal_news = $16, \
-             sessions_per_employee_per_year = $17 \
+             sessions_per_employee_per_year = $17, is_active = $18, \
+             validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END, \
+             validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END \
          WHERE id = $1 RETURNING {COLUMNS}"
     )))
     .bind(id)
@@ -435,6 +446,8 @@ async fn apply_update<R: crate::auth::extract::RoleSet>(
     .bind(company.auto_approve_employees)
     .bind(company.allow_internal_news)
     .bind(company.sessions_per_employee_per_year)
+    .bind(company.is_active)
+    .bind(auth.principal.user_id)
     .fetch_one(&mut *auth.tx)
     .await
     .map_err(|e| match e.as_database_error().and_then(|d| d.code()).as_deref() {
@@ -452,13 +465,20 @@ async fn apply_update<R: crate::auth::extract::RoleSet>(
 #[utoipa::path(put, path = "/companies/{id}", tag = "companies", security(("bearer" = [])), request_body = UpdateCompany,
     responses((status = 200, body = Company), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn update(
+    State(state): State<AppState>,
     client: ClientMeta,
     mut auth: Auth<CompanyEditor>,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<UpdateCompany>,
 ) -> ApiResult<Json<Company>> {
+    let suspends = body.is_active == Some(false);
     let company = apply_update(&mut auth, &client, id, body).await?;
     auth.commit().await?;
+    if suspends {
+        // Requests are already refused (every request checks the company); end the logins too.
+        let mut conn = state.db.system.acquire().await?;
+        session::revoke_company(&mut conn, id, "company suspended").await?;
+    }
     Ok(Json(company))
 }
 

@@ -234,6 +234,37 @@ async fn company_rules() {
         wildcard.body["total"], 0,
         "a % in the search is a literal, not a wildcard"
     );
+    // A platform admin suspends the company: its HR admin is refused at once, then reactivated.
+    let suspended = app
+        .call(
+            Method::PUT,
+            &format!("/api/companies/{id}"),
+            Some(&admin),
+            Some(json!({ "isActive": false })),
+        )
+        .await;
+    assert_eq!(suspended.status, StatusCode::OK, "{}", suspended.body);
+    assert_eq!(suspended.body["isActive"], false);
+    app.get("/api/companies/me", Some(&hr))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.session_ended");
+    let sign_in = json!({ "email": "rh@globex.test", "password": PASSWORD });
+    app.post("/api/auth/login", None, sign_in.clone())
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.account_disabled");
+    let reactivated = app
+        .call(
+            Method::PUT,
+            &format!("/api/companies/{id}"),
+            Some(&admin),
+            Some(json!({ "isActive": true })),
+        )
+        .await;
+    assert_eq!(reactivated.body["isActive"], true, "{}", reactivated.body);
+    let hr = app.post("/api/auth/login", None, sign_in).await;
+    assert_eq!(hr.status, StatusCode::OK, "{}", hr.body);
+    let hr = hr.body["accessToken"].as_str().expect("token").to_owned();
+
     let deleted = app
         .call(Method::DELETE, &format!("/api/companies/{id}"), Some(&admin), None)
         .await;
