@@ -414,6 +414,22 @@ async fn list<R: RoleSet>(
     Ok(Json(Page::new(rows.iter().map(Row::view).collect(), total, paging)))
 }
 
+/// The caller's consultations, every status, latest first: an employee's own, or a practitioner's
+/// (`?status=` narrows). The brief's role-specific lists are `mine`, `upcoming` and `history`.
+#[utoipa::path(get, path = "/consultations", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<Consultation>)))]
+pub async fn participant_list(
+    auth: Auth<Participant>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<Consultation>>> {
+    let filter = if auth.principal.role == Role::Employee {
+        "c.employee_id = app_employee_id()"
+    } else {
+        "c.practitioner_id = app_practitioner_id()"
+    };
+    list(auth, query, filter, "DESC").await
+}
+
 /// The employee's consultations, latest first.
 #[utoipa::path(get, path = "/consultations/mine", tag = "consultations", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<Consultation>)))]

@@ -22,7 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(availability::update, availability::delete))
         .routes(routes!(schedule::by_query))
         .routes(routes!(schedule::for_practitioner))
-        .routes(routes!(consultations::book))
+        .routes(routes!(consultations::book, consultations::participant_list))
         .routes(routes!(consultations::mine))
         .routes(routes!(consultations::upcoming))
         .routes(routes!(consultations::history))

@@ -555,6 +555,24 @@ async fn lists_attendance_webhook_and_outsiders() {
         app.get("/api/consultations/mine", Some(&w.employees[1].1)).await.body["total"],
         0
     );
+    // `GET /api/consultations`: each participant's own, every status, latest first.
+    let ids = |page: &serde_json::Value| {
+        page["items"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c["id"].clone()).collect::<Vec<_>>())
+    };
+    let everything = Some(vec![json!(upcoming), json!(past)]);
+    assert_eq!(ids(&app.get("/api/consultations", Some(e)).await.body), everything);
+    let practitioners = app.get("/api/consultations", Some(&w.practitioner_token)).await;
+    assert_eq!(ids(&practitioners.body), everything);
+    let completed = app
+        .get("/api/consultations?status=COMPLETED", Some(&w.practitioner_token))
+        .await;
+    assert_eq!(ids(&completed.body), Some(vec![json!(past)]));
+    assert_eq!(
+        app.get("/api/consultations", Some(&w.employees[1].1)).await.body["total"],
+        0
+    );
 
     let joined = app
         .post(
