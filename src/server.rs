@@ -39,6 +39,7 @@ pub async fn app(state: AppState) -> anyhow::Result<Router> {
     let room = crate::web_room::router().with_state(state.clone());
     let routed = crate::api::router().with_state(state);
     let rewritten = tower::ServiceBuilder::new()
+        .layer(axum::middleware::map_response(api_headers))
         .layer(axum::middleware::from_fn(crate::api::aliases::route))
         .service(routed);
     let scrape_state = state_for_metrics;
@@ -81,6 +82,20 @@ pub async fn app(state: AppState) -> anyhow::Result<Router> {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(axum::middleware::from_fn_with_state(proxies, crate::client_ip::resolve));
     Ok(router)
+}
+
+/// Headers every API answer carries unless its handler chose otherwise: nothing personal is kept
+/// by a browser or a shared cache (`no-store`), and no answer is sniffed into another type.
+async fn api_headers(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    response
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -18,6 +18,20 @@ async fn health_ready_and_openapi() {
     assert_eq!(health.body["status"], "ok");
     assert!(health.headers.contains_key("x-request-id"));
     assert_eq!(app.get("/api/ready", None).await.status, StatusCode::OK);
+    // Nothing an API answer says is kept by a browser or a cache, problems included.
+    let problem = app.get("/api/me", None).await;
+    for response in [&health, &problem] {
+        let header = |name: &str| {
+            response
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+        assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"));
+    }
 
     let doc = app.get("/api/openapi.json", None).await;
     assert_eq!(doc.status, StatusCode::OK);
