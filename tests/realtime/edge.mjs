@@ -48,7 +48,9 @@ run(async () => {
   const ready = await request("GET", `${url}/api/ready`);
   check(ready.status === 200, `ready through nginx: ${ready.status}`);
   check(/max-age=\d+/.test(ready.headers["strict-transport-security"] ?? ""), "no HSTS header");
-  check(ready.headers["x-content-type-options"] === "nosniff", "no nosniff header");
+  check(ready.headers["x-content-type-options"] === "nosniff", `nosniff header: ${ready.headers["x-content-type-options"]}`);
+  check(ready.headers["referrer-policy"] === "no-referrer", `referrer policy: ${ready.headers["referrer-policy"]}`);
+  check(ready.headers["cache-control"] === "no-store", `cache control: ${ready.headers["cache-control"]}`);
   // nginx's request id ($request_id: 32 hex digits) reaches the API, which echoes it, on the
   // Socket.IO location as on the others (a location's own proxy_set_header drops the inherited ones).
   const nginxId = /^[0-9a-f]{32}$/;
