@@ -70,12 +70,32 @@ pub struct Article {
 const COLUMNS: &str = "id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, \
     status, published_at, view_count, created_at, updated_at";
 
-/// A new article, or the fields to change (absent fields stay).
+/// A new article.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewArticle {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    pub title: String,
+    pub excerpt: Option<String>,
+    #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
+    pub content: String,
+    pub cover_url: Option<String>,
+    pub meta_title: Option<String>,
+    pub meta_description: Option<String>,
+    pub category: Category,
+    pub tags: Option<Vec<String>>,
+    /// `DRAFT` unless given.
+    pub status: Option<ArticleStatus>,
+}
+
+/// The fields of an article to change (absent fields stay).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArticleInput {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: Option<String>,
     pub excerpt: Option<String>,
+    #[schema(min_length = 1, max_length = 100000, pattern = "\\S")]
     pub content: Option<String>,
     pub cover_url: Option<String>,
     pub meta_title: Option<String>,
@@ -219,18 +239,17 @@ async fn unique_slug(tx: &mut crate::db::Tx, title: &str) -> ApiResult<String> {
 }
 
 /// Write an article (DRAFT unless `status` says otherwise).
-#[utoipa::path(post, path = "/articles", tag = "blog", security(("bearer" = [])), request_body = ArticleInput,
+#[utoipa::path(post, path = "/articles", tag = "blog", security(("bearer" = [])), request_body = NewArticle,
     responses((status = 201, body = Article), (status = 409, description = "Another article has this slug (`resource.duplicate`).", body = crate::error::Problem),
               (status = 422, body = crate::error::Problem)))]
 pub async fn create(
     client: ClientMeta,
     mut auth: Auth<PlatformStaff>,
-    ApiJson(input): ApiJson<ArticleInput>,
+    ApiJson(input): ApiJson<NewArticle>,
 ) -> ApiResult<(StatusCode, Json<Article>)> {
     let mut v = Validator::new();
-    let title = required(&mut v, "title", input.title.as_deref().unwrap_or(""), 200);
-    let content = required(&mut v, "content", input.content.as_deref().unwrap_or(""), 100_000);
-    v.check(input.category.is_some(), "category", "is required");
+    let title = required(&mut v, "title", &input.title, 200);
+    let content = required(&mut v, "content", &input.content, 100_000);
     v.finish()?;
     let slug = unique_slug(&mut auth.tx, &title).await?;
     let status = input.status.unwrap_or(ArticleStatus::Draft);

@@ -43,11 +43,24 @@ pub struct News {
 
 const COLUMNS: &str = "id, company_id, title, content, image_url, published_at, created_at, updated_at";
 
-/// A news item's fields (on update, absent fields stay).
+/// A news item to publish.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewNews {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    pub title: String,
+    #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
+    pub content: String,
+    pub image_url: Option<String>,
+}
+
+/// The fields of a news item to change (absent fields stay).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewsInput {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: Option<String>,
+    #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
     pub content: Option<String>,
     pub image_url: Option<String>,
 }
@@ -79,16 +92,16 @@ pub async fn company(auth: Auth<CompanyMember>, query: ApiQuery<PageQuery>) -> A
 }
 
 /// Publish a news item to the company (its employees are notified).
-#[utoipa::path(post, path = "/news", tag = "news", security(("bearer" = [])), request_body = NewsInput,
+#[utoipa::path(post, path = "/news", tag = "news", security(("bearer" = [])), request_body = NewNews,
     responses((status = 201, body = News), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create(
     client: ClientMeta,
     mut auth: Auth<HrAdmin>,
-    ApiJson(input): ApiJson<NewsInput>,
+    ApiJson(input): ApiJson<NewNews>,
 ) -> ApiResult<(StatusCode, Json<News>)> {
     let mut v = Validator::new();
-    let title = required(&mut v, "title", input.title.as_deref().unwrap_or(""), 200);
-    let content = required(&mut v, "content", input.content.as_deref().unwrap_or(""), 20_000);
+    let title = required(&mut v, "title", &input.title, 200);
+    let content = required(&mut v, "content", &input.content, 20_000);
     v.finish()?;
     let allowed: bool = sqlx::query_scalar("SELECT allow_internal_news FROM companies WHERE id = app_company_id()")
         .fetch_optional(&mut *auth.tx)

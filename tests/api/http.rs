@@ -520,6 +520,15 @@ fn request_schemas_carry_the_validators_bounds() {
         ),
         (20.into(), 40.into())
     );
+    // Creating requires what updating leaves optional.
+    let required = |name: &str| doc["components"]["schemas"][name]["required"].clone();
+    assert_eq!(
+        required("NewArticle"),
+        serde_json::json!(["title", "content", "category"])
+    );
+    assert_eq!(required("NewNews"), serde_json::json!(["title", "content"]));
+    assert!(required("ArticleInput").is_null() && required("NewsInput").is_null());
+    assert_eq!(schema("NewsInput")["title"]["maxLength"], 200);
     let created_at = &schema("JitsiEvent")["created_at"]["type"];
     assert!(created_at.to_string().contains("integer"), "{created_at}");
     // `sep` is a parameter of the CSV exports only (the JSON reports ignored it, whatever it was).
