@@ -78,7 +78,7 @@ impl EmbeddedPostgres {
             return Ok(false);
         }
         let log = self.cluster_dir.join("server.log");
-        self.run(
+        let started = self.run(
             "pg_ctl",
             &[
                 "-D",
@@ -90,8 +90,16 @@ impl EmbeddedPostgres {
                 "60",
                 "start",
             ],
-        )?;
-        Ok(true)
+        );
+        match started {
+            Ok(_) => Ok(true),
+            // Another huntzen process (a server and a command started together) won the race.
+            Err(_) if self.is_running()? => {
+                tracing::warn!("another process started the embedded PostgreSQL cluster meanwhile; using it");
+                Ok(false)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     fn prepare_dirs(&self) -> anyhow::Result<()> {
@@ -130,6 +138,7 @@ impl EmbeddedPostgres {
             .port(PORT)
             .username(SUPERUSER)
             .database(database)
+            .application_name(&application_name())
     }
 
     fn command(&self, program: &str, args: &[&str]) -> anyhow::Result<Command> {
@@ -178,6 +187,17 @@ impl RunningCluster {
         if !self.started_here {
             return Ok(());
         }
+        // A server started while this process held the cluster is still using it: leave it running
+        // (the server does not stop a cluster it did not start, so it stays up until stopped by hand
+        // or by the next process that starts and stops it).
+        let others = other_clients(&self.cluster).await.unwrap_or(0);
+        if others > 0 {
+            tracing::warn!(
+                others,
+                "the embedded PostgreSQL cluster has other clients; leaving it running"
+            );
+            return Ok(());
+        }
         let cluster = self.cluster;
         tokio::task::spawn_blocking(move || {
             let dir = path_str(&cluster.cluster_dir)?.to_owned();
@@ -208,6 +228,25 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<RunningCluster> {
             Err(error)
         }
     }
+}
+
+/// The `application_name` of this process's sessions on the embedded cluster.
+fn application_name() -> String {
+    format!("huntzen-{}", std::process::id())
+}
+
+/// Sessions of other processes on the cluster (each process names its sessions after its pid).
+async fn other_clients(cluster: &EmbeddedPostgres) -> anyhow::Result<i64> {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = cluster.connect_options("postgres").connect().await?;
+    let others: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> $1",
+    )
+    .bind(application_name())
+    .fetch_one(&mut conn)
+    .await?;
+    conn.close().await.ok();
+    Ok(others)
 }
 
 async fn create_database(cluster: &EmbeddedPostgres) -> anyhow::Result<()> {

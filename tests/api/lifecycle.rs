@@ -142,6 +142,41 @@ fn can_login(addr: SocketAddr, email: &str) -> bool {
     matches!(http(addr, "POST", "/api/auth/login", Some(&body)), Some((200, b)) if b.contains("accessToken"))
 }
 
+/// A command (here the library call the command line makes) that started the embedded cluster,
+/// and a server that came up on it meanwhile: when the command ends, the cluster stays up for the
+/// server instead of being stopped under it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_command_ending_leaves_the_cluster_to_the_server_on_it() {
+    let dir = data_dir();
+    let addr = free_addr();
+    let command = huntzen::db::embedded::start(dir.path())
+        .await
+        .expect("start the cluster");
+    let server = start(dir.path(), addr, None);
+    command.stop().await.expect("end the command");
+    assert!(
+        !postgres_processes_under(dir.path()).is_empty(),
+        "the cluster was stopped under the server"
+    );
+    assert!(matches!(http(addr, "GET", "/api/ready", None), Some((200, _))));
+    terminate(server);
+    // Neither stopped it: the server had not started it. Stop it by hand (immediate shutdown).
+    let pid_file = std::fs::read_to_string(dir.path().join("postgres/postmaster.pid")).expect("postmaster.pid");
+    let pid = pid_file.lines().next().expect("pid").trim().to_owned();
+    assert!(
+        Command::new("kill")
+            .args(["-QUIT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !postgres_processes_under(dir.path()).is_empty() {
+        assert!(Instant::now() < deadline, "PostgreSQL did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn embedded_default_serves_stops_cleanly_and_keeps_data() {
     let dir = data_dir();
