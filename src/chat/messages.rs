@@ -27,6 +27,15 @@ pub struct Attachment {
     pub size: i64,
 }
 
+/// The brief's `attachmentType` of a stored file: `pdf` or `image`.
+fn attachment_kind(content_type: &str) -> &'static str {
+    if content_type == "application/pdf" {
+        "pdf"
+    } else {
+        "image"
+    }
+}
+
 /// A message as its participants see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -41,6 +50,10 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
     pub attachment: Option<Attachment>,
+    /// The brief's name for `attachment.url`.
+    pub attachment_url: Option<String>,
+    /// The brief's kind of attachment: `image` or `pdf`.
+    pub attachment_type: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -83,6 +96,13 @@ async fn decrypt(tx: &mut Tx, keyring: &Keyring, rows: Vec<Row>) -> ApiResult<Ve
             }),
             _ => None,
         };
+        let (attachment_url, attachment_type) = match &attachment {
+            Some(file) => (
+                Some(file.url.clone()),
+                Some(attachment_kind(&file.content_type).to_owned()),
+            ),
+            None => (None, None),
+        };
         out.push(Message {
             id: row.id,
             consultation_id: row.consultation_id,
@@ -93,6 +113,8 @@ async fn decrypt(tx: &mut Tx, keyring: &Keyring, rows: Vec<Row>) -> ApiResult<Ve
             created_at: row.created_at,
             read_at: row.read_at,
             attachment,
+            attachment_url,
+            attachment_type,
         });
     }
     Ok(out)
@@ -247,6 +269,8 @@ pub async fn send(
         created_at,
         read_at: None,
         attachment: None,
+        attachment_url: None,
+        attachment_type: None,
     };
     Ok((message, true))
 }

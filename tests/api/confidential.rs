@@ -194,6 +194,9 @@ async fn attachments_are_typed_limited_sealed_and_private() {
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     assert_eq!(sent.body["attachment"]["contentType"], "image/png");
     let url = sent.body["attachment"]["url"].as_str().expect("url").to_owned();
+    // The brief's names for the same file.
+    assert_eq!(sent.body["attachmentUrl"], url.as_str());
+    assert_eq!(sent.body["attachmentType"], "image");
     let download = app
         .send(
             Request::builder()
