@@ -364,6 +364,32 @@ mod tests {
         assert_eq!(given.smtp_url.as_deref(), Some("smtp://mail:25"));
     }
 
+    /// `unset_blank_values` lists the optional settings by hand: every setting without a default
+    /// that accepts an empty value must be on that list.
+    #[test]
+    fn every_optional_setting_left_blank_is_unset() {
+        use clap::CommandFactory as _;
+        let mut checked = 0;
+        for arg in Command::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if !arg.get_default_values().is_empty() {
+                continue;
+            }
+            let flag = format!("--{long}");
+            let Ok(parsed) = Command::try_parse_from(["huntzen", flag.as_str(), ""]) else {
+                continue;
+            };
+            let mut settings = parsed.settings;
+            settings.unset_blank_values();
+            assert!(
+                !format!("{settings:?}").contains("Some(\"\")"),
+                "{flag} given empty stays set: add it to Settings::unset_blank_values"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 11, "only {checked} optional settings found");
+    }
+
     #[test]
     fn keyring_rejects_short_and_weak_keys() {
         assert!(parse_keyring("abcd").is_err());
