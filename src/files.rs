@@ -7,7 +7,9 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use uuid::Uuid;
 
+use crate::audit::Action;
 use crate::auth::Auth;
+use crate::auth::session::ClientMeta;
 use crate::crypto::data_keys::{self, Subject};
 use crate::db::{Principal, Tx};
 use crate::error::{ApiError, ApiResult};
@@ -244,16 +246,27 @@ pub async fn store(
 /// Download a file you may see.
 #[utoipa::path(get, path = "/files/{id}", tag = "files", security(("bearer" = [])),
     responses((status = 200, description = "The file's bytes"), (status = 404, body = crate::error::Problem)))]
-pub async fn download(State(state): State<AppState>, mut auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Response> {
-    let row: Option<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT storage_key, content_type, original_name FROM files WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *auth.tx)
-            .await?;
-    let (storage_key, content_type, name) = row.ok_or_else(|| ApiError::not_found("file.not_found"))?;
+pub async fn download(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Response> {
+    let row: Option<(String, String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT storage_key, content_type, original_name, consultation_id IS NOT NULL FROM files WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *auth.tx)
+    .await?;
+    let (storage_key, content_type, name, in_a_consultation) =
+        row.ok_or_else(|| ApiError::not_found("file.not_found"))?;
     let key = data_keys::find(&mut auth.tx, &state.keyring, Subject::File, id)
         .await?
         .ok_or_else(|| ApiError::not_found("file.not_found"))?;
+    if in_a_consultation {
+        // A chat attachment is clinical content: its reads are audited like the messages'.
+        auth.audit(&client, Action::Read, "file", id).await?;
+    }
     auth.commit().await?;
     let sealed = state.store.get(&storage_key).await?;
     let bytes = key

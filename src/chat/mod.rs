@@ -10,8 +10,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::Action;
 use crate::auth::Auth;
 use crate::auth::extract::Participant;
+use crate::auth::session::ClientMeta;
 use crate::error::{ApiResult, Validator};
 use crate::extract::{ApiJson, ApiQuery, Path};
 use crate::files::{self, Upload};
@@ -48,11 +50,12 @@ pub struct SendRequest {
     pub client_message_id: Option<String>,
 }
 
-/// Messages of a consultation (participants only).
+/// Messages of a consultation (participants only). Each read is audited (`READ messages`).
 #[utoipa::path(get, path = "/chat/{consultationId}/messages", tag = "chat", security(("bearer" = [])), params(HistoryQuery),
     responses((status = 200, body = History), (status = 404, body = crate::error::Problem)))]
 pub async fn history(
     State(state): State<AppState>,
+    client: ClientMeta,
     mut auth: Auth<Participant>,
     Path(consultation_id): Path<Uuid>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
@@ -63,6 +66,7 @@ pub async fn history(
     v.finish()?;
     let (items, next_cursor) =
         messages::history(&mut auth.tx, &state.keyring, consultation_id, query.before, limit).await?;
+    auth.audit(&client, Action::Read, "messages", consultation_id).await?;
     auth.commit().await?;
     Ok(Json(History { items, next_cursor }))
 }

@@ -11,6 +11,7 @@ use socketioxide::extract::{AckSender, SocketRef, TryData};
 use uuid::Uuid;
 
 use super::{SocketUser, begin, sockets_of, user_of, user_room, within_budget};
+use crate::audit::{Action, Entry};
 use crate::chat::messages::{self, Message};
 use crate::db::{Principal, Tx};
 use crate::error::ApiError;
@@ -154,7 +155,7 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                 refuse(&s, "validation.failed", "chat:join needs {consultationId}");
                 return;
             };
-            let Ok((mut tx, _)) = open(&state, &s, &user).await else {
+            let Ok((mut tx, principal)) = open(&state, &s, &user).await else {
                 return;
             };
             let result = match join.since {
@@ -165,6 +166,18 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                 None => messages::history(&mut tx, &state.keyring, join.consultation_id, None, 50)
                     .await
                     .map(|h| h.0),
+            };
+            // Every read of a conversation is audited, as over REST.
+            let result = match result {
+                Ok(history) => Entry::new(Action::Read, "messages")
+                    .by_principal(&principal)
+                    .target(join.consultation_id)
+                    .details(json!({ "via": "socket" }))
+                    .record(&mut tx)
+                    .await
+                    .map(|()| history)
+                    .map_err(ApiError::from),
+                Err(error) => Err(error),
             };
             let history = finish(&s, tx, result).await;
             if let Ok(history) = history {

@@ -113,6 +113,19 @@ async fn chat_between_the_two_participants_only() {
     assert_eq!(older.body["items"].as_array().map(Vec::len), Some(3));
     assert_eq!(older.body["items"][0]["content"], "Bonjour docteur");
     assert!(older.body["nextCursor"].is_null());
+    // Each read of the conversation is audited, naming the consultation and not the content.
+    let reads: Vec<(Option<String>, Option<serde_json::Value>)> =
+        sqlx::query_as("SELECT resource_id, details FROM audit_logs WHERE action = 'READ' AND resource = 'messages'")
+            .fetch_all(&app.db().system)
+            .await
+            .expect("audit");
+    assert_eq!(reads.len(), 2, "two history reads, two audit rows");
+    let consultation = p.consultation.to_string();
+    assert!(
+        reads
+            .iter()
+            .all(|(target, details)| target.as_deref() == Some(consultation.as_str()) && details.is_none())
+    );
     app.get(&format!("{url}?limit=101"), Some(&p.employee))
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
@@ -211,6 +224,12 @@ async fn attachments_are_typed_limited_sealed_and_private() {
         download.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
         Some("image/png")
     );
+    let file_reads: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'READ' AND resource = 'file'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("audit");
+    assert_eq!(file_reads, 1, "downloading an attachment is audited");
     for token in [&p.other_employee, &p.hr, &p.admin] {
         let denied = app
             .send(

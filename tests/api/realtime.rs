@@ -84,6 +84,17 @@ async fn chat_presence_receipts_and_replay_with_socket_io_client() {
     scenario("chat.mjs", config).await;
     let stored = app.stored_messages(s.consultation).await;
     assert_eq!(stored, 5, "Bonjour (once), three missed, one via REST");
+    // Every history a participant's socket received is an audited read of the conversation.
+    let (reads, outsiders): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE resource_id = $1), count(*) FILTER (WHERE resource_id IS DISTINCT FROM $1) \
+         FROM audit_logs WHERE action = 'READ' AND resource = 'messages' AND details->>'via' = 'socket'",
+    )
+    .bind(s.consultation.to_string())
+    .fetch_one(&app.db().system)
+    .await
+    .expect("audit");
+    assert!(reads >= 2, "both participants joined: {reads} audited reads");
+    assert_eq!(outsiders, 0, "a refused join reads nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
