@@ -475,9 +475,7 @@ pub async fn update(
     let company = apply_update(&mut auth, &client, id, body).await?;
     auth.commit().await?;
     if suspends {
-        // Requests are already refused (every request checks the company); end the logins too.
-        let mut conn = state.db.system.acquire().await?;
-        session::revoke_company(&mut conn, id, "company suspended").await?;
+        end_logins(&state, id, "company suspended").await?;
     }
     Ok(Json(company))
 }
@@ -541,8 +539,14 @@ pub async fn delete(
     }
     auth.audit(&client, Action::Delete, "company", id).await?;
     auth.commit().await?;
-    // Requests are already refused (every request checks the company); end the logins too.
-    let mut conn = state.db.system.acquire().await?;
-    session::revoke_company(&mut conn, id, "company deleted").await?;
+    end_logins(&state, id, "company deleted").await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends the logins of a company's users once it is suspended or deleted. Their requests are
+/// already refused (every request checks the company); their sessions end too.
+async fn end_logins(state: &AppState, company: Uuid, reason: &str) -> ApiResult<()> {
+    let mut conn = state.db.system.acquire().await?;
+    session::revoke_company(&mut conn, company, reason).await?;
+    Ok(())
 }

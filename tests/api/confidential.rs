@@ -224,12 +224,11 @@ async fn attachments_are_typed_limited_sealed_and_private() {
         download.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
         Some("image/png")
     );
-    let file_reads: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'READ' AND resource = 'file'")
-            .fetch_one(&app.db().system)
-            .await
-            .expect("audit");
-    assert_eq!(file_reads, 1, "downloading an attachment is audited");
+    assert_eq!(
+        app.audit_rows("READ", "file").await,
+        1,
+        "downloading an attachment is audited"
+    );
     for token in [&p.other_employee, &p.hr, &p.admin] {
         let denied = app
             .send(
@@ -284,12 +283,11 @@ async fn clinical_notes_belong_to_their_author() {
         .await;
     assert_eq!(listed.body.as_array().map(Vec::len), Some(2));
     assert_eq!(listed.body[0]["content"], "Anxiété au travail.");
-    let audited: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'READ' AND resource = 'clinical_note'")
-            .fetch_one(&app.db().system)
-            .await
-            .expect("audit");
-    assert_eq!(audited, 2, "each note read is audited");
+    assert_eq!(
+        app.audit_rows("READ", "clinical_note").await,
+        2,
+        "each note read is audited"
+    );
     let leaked: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE details::text LIKE '%Anxiété%'")
         .fetch_one(&app.db().system)
         .await

@@ -289,6 +289,16 @@ impl TestApp {
             .expect("count messages")
     }
 
+    /// How many audit rows record `action` on `resource`.
+    pub async fn audit_rows(&self, action: &str, resource: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action::text = $1 AND resource = $2")
+            .bind(action)
+            .bind(resource)
+            .fetch_one(&self.db().system)
+            .await
+            .expect("count audit rows")
+    }
+
     /// Sends a request through the full middleware stack.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.expect("infallible");
