@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use huntzen::auth::password::{Passwords, Verified};
+use huntzen::infra::passwords::{Passwords, Verified};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! SUPER_ADMIN operations: the audit trail (sign-ins found), health and metrics.
 
 use axum::http::StatusCode;
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp};
@@ -86,7 +86,7 @@ async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
     );
     assert!(!sealed.windows(17).any(|w| w == b"root@huntzen.test"));
 
-    let dump = huntzen::backup::decrypt(&app.state.keyring, &file).expect("decrypt");
+    let dump = huntzen::governance::backup::decrypt(&app.state.keyring, &file).expect("decrypt");
     assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom archive");
     let archive = app.dir.path().join("restore.dump");
     std::fs::write(&archive, &dump).expect("write");
@@ -99,7 +99,7 @@ async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
         .await
         .expect("create");
     admin.close().await.ok();
-    let pg_restore = huntzen::db::embedded::find_binaries()
+    let pg_restore = huntzen::infra::db::embedded::find_binaries()
         .expect("binaries")
         .join("pg_restore");
     let socket = options.get_socket().expect("socket").display().to_string();
@@ -137,8 +137,8 @@ async fn the_audit_chain_detects_an_edited_row() {
         json!({ "email": "root@huntzen.test", "password": "not it at all" }),
     )
     .await;
-    let intact = huntzen::audit::verify(app.db()).await.expect("verify");
-    assert_eq!(intact, huntzen::audit::Verification::Intact { rows: 4 });
+    let intact = huntzen::infra::audit::verify(app.db()).await.expect("verify");
+    assert_eq!(intact, huntzen::infra::audit::Verification::Intact { rows: 4 });
     // The request role may add rows, never change them.
     let token = app.login("root@huntzen.test").await;
     let _ = token;
@@ -155,8 +155,8 @@ async fn the_audit_chain_detects_an_edited_row() {
         .await
         .expect("clear");
     assert!(matches!(
-        huntzen::audit::verify(app.db()).await.expect("verify"),
-        huntzen::audit::Verification::Intact { .. }
+        huntzen::infra::audit::verify(app.db()).await.expect("verify"),
+        huntzen::infra::audit::Verification::Intact { .. }
     ));
     // …but an edited row is found.
     let edited: uuid::Uuid = sqlx::query_scalar(
@@ -165,8 +165,8 @@ async fn the_audit_chain_detects_an_edited_row() {
     .fetch_one(&app.db().system)
     .await
     .expect("tamper");
-    match huntzen::audit::verify(app.db()).await.expect("verify") {
-        huntzen::audit::Verification::Broken { id, .. } => assert_eq!(id, edited),
+    match huntzen::infra::audit::verify(app.db()).await.expect("verify") {
+        huntzen::infra::audit::Verification::Broken { id, .. } => assert_eq!(id, edited),
         other => panic!("tampering not detected: {other:?}"),
     }
 }

@@ -2,7 +2,7 @@
 //! password reset, 2FA and throttling.
 
 use axum::http::{Method, StatusCode};
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -516,36 +516,37 @@ async fn key_rotation_keeps_every_row_readable() {
         json!({ "content": "journal avant rotation" }),
     )
     .await;
-    let old = huntzen::config::parse_keyring("6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf")
+    let old = huntzen::infra::config::parse_keyring("6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf")
         .expect("old");
     let new_hex = "0a1b2c3d4e5f60718293a4b5c6d7e8f9f8e7d6c5b4a392817060f5e4d3c2b1a0";
-    let both = huntzen::crypto::Keyring::new(
-        &huntzen::config::parse_keyring(&format!(
+    let both = huntzen::infra::crypto::Keyring::new(
+        &huntzen::infra::config::parse_keyring(&format!(
             "{new_hex},6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf"
         ))
         .expect("ring"),
     )
     .expect("ring");
     let mut out = Vec::new();
-    let done = huntzen::crypto::rotation::rotate(app.db(), &both, 1, &mut out)
+    let done = huntzen::infra::crypto::rotation::rotate(app.db(), &both, 1, &mut out)
         .await
         .expect("rotate");
     assert_eq!(done.data_keys, 2);
     let log = String::from_utf8(out).expect("utf8");
     assert!(log.contains("re-wrapped 2/2"), "{log}");
-    let again = huntzen::crypto::rotation::rotate(app.db(), &both, 1, &mut Vec::new())
+    let again = huntzen::infra::crypto::rotation::rotate(app.db(), &both, 1, &mut Vec::new())
         .await
         .expect("rerun");
     assert_eq!(again.data_keys, 0, "a re-run has nothing left to do");
     // Only the new master key is needed now.
-    let only_new = huntzen::crypto::Keyring::new(&huntzen::config::parse_keyring(new_hex).expect("new")).expect("ring");
+    let only_new = huntzen::infra::crypto::Keyring::new(&huntzen::infra::config::parse_keyring(new_hex).expect("new"))
+        .expect("ring");
     let (key_id, content, message_id): (Uuid, Vec<u8>, Uuid) =
         sqlx::query_as("SELECT key_id, content, id FROM messages")
             .fetch_one(&app.db().system)
             .await
             .expect("message");
     let mut conn = app.db().system.acquire().await.expect("conn");
-    let key = huntzen::crypto::data_keys::by_id(&mut conn, &only_new, key_id)
+    let key = huntzen::infra::crypto::data_keys::by_id(&mut conn, &only_new, key_id)
         .await
         .expect("unwrap")
         .expect("key");
@@ -554,9 +555,9 @@ async fn key_rotation_keeps_every_row_readable() {
             .expect("open"),
         "avant rotation"
     );
-    let stale = huntzen::crypto::Keyring::new(&old).expect("ring");
+    let stale = huntzen::infra::crypto::Keyring::new(&old).expect("ring");
     assert!(
-        huntzen::crypto::data_keys::by_id(&mut conn, &stale, key_id)
+        huntzen::infra::crypto::data_keys::by_id(&mut conn, &stale, key_id)
             .await
             .is_err(),
         "the old master key alone no longer unwraps it"
@@ -608,7 +609,7 @@ async fn retention_purges_old_conversations_and_audit_rows_only() {
         .await
         .expect("count");
 
-    let purged = huntzen::retention::purge(app.db(), &app.state.store, 12, 12)
+    let purged = huntzen::governance::retention::purge(app.db(), &app.state.store, 12, 12)
         .await
         .expect("purge");
     assert_eq!((purged.messages, purged.files, purged.audit_rows), (2, 1, 1));

@@ -17,7 +17,7 @@ async fn sign_in(app: &TestApp, email: &str) -> String {
 #[tokio::test]
 async fn seed_demo_creates_a_usable_tenant_once() {
     let app = TestApp::spawn().await;
-    let seeded = huntzen::demo::seed(app.db(), DEMO_PASSWORD).await.expect("seed");
+    let seeded = huntzen::app::demo::seed(app.db(), DEMO_PASSWORD).await.expect("seed");
     assert!(seeded.created);
     let mut statuses: Vec<&str> = seeded.consultations.iter().map(|c| c.0.as_str()).collect();
     statuses.sort_unstable();
@@ -75,7 +75,9 @@ async fn seed_demo_creates_a_usable_tenant_once() {
     assert_eq!(slots.status, StatusCode::OK, "{}", slots.body);
     assert!(!slots.body["slots"].as_array().expect("slots").is_empty());
 
-    let again = huntzen::demo::seed(app.db(), DEMO_PASSWORD).await.expect("second run");
+    let again = huntzen::app::demo::seed(app.db(), DEMO_PASSWORD)
+        .await
+        .expect("second run");
     assert!(!again.created);
     assert_eq!(again.consultations.len(), seeded.consultations.len());
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE '%huntzen.test'")
@@ -83,7 +85,7 @@ async fn seed_demo_creates_a_usable_tenant_once() {
         .await
         .expect("count");
     assert_eq!(users, 7);
-    let text = huntzen::demo::describe(&again, DEMO_PASSWORD, "http://127.0.0.1:8080");
+    let text = huntzen::app::demo::describe(&again, DEMO_PASSWORD, "http://127.0.0.1:8080");
     assert!(text.contains("http://127.0.0.1:8080/room") && text.contains("camille.martin@demo.huntzen.test"));
 }
 
@@ -91,9 +93,9 @@ async fn seed_demo_creates_a_usable_tenant_once() {
 fn seed_demo_is_refused_in_production() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(dir.path().to_path_buf());
-    assert!(huntzen::demo::ensure_allowed(&settings).is_ok());
-    settings.app_env = huntzen::config::AppEnv::Production;
-    let error = huntzen::demo::ensure_allowed(&settings).expect_err("refused");
+    assert!(huntzen::app::demo::ensure_allowed(&settings).is_ok());
+    settings.app_env = huntzen::infra::config::AppEnv::Production;
+    let error = huntzen::app::demo::ensure_allowed(&settings).expect_err("refused");
     assert!(error.to_string().contains("APP_ENV=production"));
 
     // The command itself stops before touching any database.

@@ -39,7 +39,7 @@ fn compose_variables_are_documented_and_known_to_the_binary() {
     );
 
     // The huntzen service's environment names are settings the binary reads.
-    let config = read("src/config.rs");
+    let config = read("src/infra/config.rs");
     let service = compose
         .split("\n  huntzen:\n")
         .nth(1)

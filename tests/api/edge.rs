@@ -123,7 +123,7 @@ impl Drop for Nginx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_crosses_two_replicas_through_nginx() {
     let redis = RedisServer::start().await;
-    let node_a = TestApp::spawn_configured(huntzen::db::PoolSizes { app: 5, system: 3 }, |settings| {
+    let node_a = TestApp::spawn_configured(huntzen::infra::db::PoolSizes { app: 5, system: 3 }, |settings| {
         settings.redis_url = Some(redis.url.clone());
         settings.trusted_proxies = "127.0.0.1".to_owned();
     })

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, TestResponse};

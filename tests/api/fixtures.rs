@@ -1,7 +1,7 @@
 //! Two complete tenants, written as the owner (bypassing RLS): every scoped table gets rows for
 //! each, so isolation tests can look for the other tenant's rows everywhere.
 
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use sqlx::PgPool;
 use uuid::Uuid;
 

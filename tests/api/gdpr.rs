@@ -1,7 +1,7 @@
 //! GDPR: consent history and the personal data export.
 
 use axum::http::StatusCode;
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -110,7 +110,7 @@ async fn the_export_covers_every_table_linked_to_a_person() {
     .await
     .expect("foreign keys");
     assert!(linked.len() > 10, "{linked:?}");
-    let covered = huntzen::gdpr::covered();
+    let covered = huntzen::governance::gdpr::covered();
     let missing: Vec<&String> = linked.iter().filter(|t| !covered.contains(&t.as_str())).collect();
     assert!(
         missing.is_empty(),

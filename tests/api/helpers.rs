@@ -9,11 +9,11 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use huntzen::auth::Role;
-use huntzen::config::{AppEnv, Secrets, Settings, parse_keyring};
-use huntzen::db::embedded::{self, EmbeddedPostgres};
-use huntzen::db::{Db, PoolSizes};
-use huntzen::state::AppState;
+use huntzen::infra::config::{AppEnv, Secrets, Settings, parse_keyring};
+use huntzen::infra::db::embedded::{self, EmbeddedPostgres};
+use huntzen::infra::db::{Db, PoolSizes};
+use huntzen::infra::identity::Role;
+use huntzen::infra::state::AppState;
 use serde_json::Value;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -65,8 +65,8 @@ async fn cluster() -> EmbeddedPostgres {
 fn template_name() -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
-    let queue = huntzen::db::job_queue_migrations();
-    for migration in huntzen::db::MIGRATOR.iter().chain(queue.iter()) {
+    let queue = huntzen::infra::db::job_queue_migrations();
+    for migration in huntzen::infra::db::MIGRATOR.iter().chain(queue.iter()) {
         hasher.update(migration.version.to_le_bytes());
         hasher.update(&migration.checksum);
     }
@@ -98,7 +98,9 @@ async fn ensure_template(cluster: &EmbeddedPostgres) {
         let pool = sqlx::PgPool::connect_with(cluster.connect_options(&building))
             .await
             .expect("template pool");
-        huntzen::db::migrate(&pool).await.expect("migrating the template");
+        huntzen::infra::db::migrate(&pool)
+            .await
+            .expect("migrating the template");
         pool.close().await;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "ALTER DATABASE {building} RENAME TO {name}"
@@ -239,10 +241,10 @@ impl TestApp {
         let mut settings = test_settings(dir.path().to_path_buf());
         configure(&mut settings);
         let state = AppState::new(db, settings, &test_secrets()).await.expect("state");
-        let router = huntzen::server::app(state.clone()).await.expect("app");
+        let router = huntzen::app::server::app(state.clone()).await.expect("app");
         // The real mail worker, writing to this test's outbox.
-        tokio::spawn(huntzen::jobs::run(
-            state.job_context().expect("job context"),
+        tokio::spawn(huntzen::app::jobs::run(
+            huntzen::app::jobs::JobContext::new(&state).expect("job context"),
             std::future::pending(),
         ));
         Self { state, router, dir }
@@ -257,7 +259,7 @@ impl TestApp {
             .expect("connect");
         let settings = (*self.state.settings).clone();
         let state = AppState::new(db, settings, &test_secrets()).await.expect("state");
-        let router = huntzen::server::app(state.clone()).await.expect("app");
+        let router = huntzen::app::server::app(state.clone()).await.expect("app");
         let dir = tempfile::tempdir().expect("tempdir");
         Self { state, router, dir }
     }
@@ -268,7 +270,7 @@ impl TestApp {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let router = self.router.clone();
         tokio::spawn(async move {
-            huntzen::server::serve(listener, router, std::future::pending())
+            huntzen::app::server::serve(listener, router, std::future::pending())
                 .await
                 .ok();
         });

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -301,10 +301,10 @@ async fn deactivation_blocks_the_next_request() {
 #[tokio::test]
 async fn create_admin_then_login() {
     let app = TestApp::spawn().await;
-    huntzen::cli::create_admin(app.db(), "Boss@HuntZen.example", Role::SuperAdmin, PASSWORD)
+    huntzen::app::cli::create_admin(app.db(), "Boss@HuntZen.example", Role::SuperAdmin, PASSWORD)
         .await
         .expect("create");
-    let duplicate = huntzen::cli::create_admin(app.db(), "boss@huntzen.example", Role::SuperAdmin, PASSWORD).await;
+    let duplicate = huntzen::app::cli::create_admin(app.db(), "boss@huntzen.example", Role::SuperAdmin, PASSWORD).await;
     assert!(duplicate.is_err());
     let token = app.login("boss@huntzen.example").await;
     let me = app.get("/api/me", Some(&token)).await;
@@ -340,10 +340,10 @@ async fn cors_allows_only_configured_origins() {
 async fn healthcheck_command_reads_readiness_over_plain_tcp() {
     let app = crate::helpers::TestApp::spawn().await;
     let url = app.listen().await;
-    assert_eq!(huntzen::healthcheck::ready_status(&url).await.expect("status"), 200);
+    assert_eq!(huntzen::app::probe::ready_status(&url).await.expect("status"), 200);
     let closed = crate::helpers::free_port();
     assert!(
-        huntzen::healthcheck::ready_status(&format!("http://127.0.0.1:{closed}"))
+        huntzen::app::probe::ready_status(&format!("http://127.0.0.1:{closed}"))
             .await
             .is_err()
     );
@@ -406,6 +406,10 @@ async fn state_after_a_dropped_begin<F: std::future::Future>(
 }
 
 #[tokio::test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "shows what the plain `Pool::begin` does, which is why the lint sends everyone to `context::begin`"
+)]
 async fn a_request_dropped_during_begin_leaves_no_open_transaction() {
     let app = TestApp::spawn().await;
     // sqlx 0.9 alone can leave the pooled connection inside the transaction, depending on where
@@ -420,11 +424,32 @@ async fn a_request_dropped_during_begin_leaves_no_open_transaction() {
     assert_eq!(raw.last().map(String::as_str), Some("idle in transaction"), "{raw:?}");
     for _ in 0..10 {
         let ours = state_after_a_dropped_begin(&app, |pool| async move {
-            huntzen::db::context::begin(&pool).await.map(drop)
+            huntzen::infra::db::context::begin(&pool).await.map(drop)
         })
         .await;
         assert_eq!(ours, "idle");
     }
+}
+
+/// OpenAPI requires every `operationId` to be unique, and client generators name their methods
+/// after them: a duplicate breaks them or silently merges two operations. Every operation has one.
+#[test]
+fn operation_ids_are_unique() {
+    let doc = serde_json::to_value(huntzen::app::openapi()).expect("openapi");
+    let mut seen = std::collections::HashMap::new();
+    let mut failures = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let Some(id) = operation["operationId"].as_str() else {
+                failures.push(format!("{method} {path} has no operationId"));
+                continue;
+            };
+            if let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                failures.push(format!("operationId `{id}` is used by {first} and {method} {path}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// The document lists what clients really receive: every error answer as problem+json, 401 and 403
@@ -432,7 +457,7 @@ async fn a_request_dropped_during_begin_leaves_no_open_transaction() {
 /// one schema per name (a name shared by two types silently kept only one).
 #[test]
 fn the_openapi_document_lists_error_answers_and_path_parameters() {
-    let doc = serde_json::to_value(huntzen::api::openapi()).expect("openapi");
+    let doc = serde_json::to_value(huntzen::app::routes::openapi()).expect("openapi");
     let mut failures = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("path item") {
@@ -496,7 +521,7 @@ fn the_openapi_document_lists_error_answers_and_path_parameters() {
 /// (schemathesis's "schema-valid request rejected" check).
 #[test]
 fn request_schemas_carry_the_validators_bounds() {
-    let doc = serde_json::to_value(huntzen::api::openapi()).expect("openapi");
+    let doc = serde_json::to_value(huntzen::app::routes::openapi()).expect("openapi");
     let schema = |name: &str| doc["components"]["schemas"][name]["properties"].clone();
     let register = schema("RegisterRequest");
     assert_eq!(

@@ -149,7 +149,7 @@ fn can_login(addr: SocketAddr, email: &str) -> bool {
 async fn a_command_ending_leaves_the_cluster_to_the_server_on_it() {
     let dir = data_dir();
     let addr = free_addr();
-    let command = huntzen::db::embedded::start(dir.path())
+    let command = huntzen::infra::db::embedded::start(dir.path())
         .await
         .expect("start the cluster");
     let server = start(dir.path(), addr, None);
@@ -253,7 +253,7 @@ async fn database_url_is_migrated_and_served_without_an_embedded_cluster() {
             .await
             .expect("count")
     };
-    assert_eq!(migrated as usize, huntzen::db::MIGRATOR.iter().count());
+    assert_eq!(migrated as usize, huntzen::infra::db::MIGRATOR.iter().count());
     tokio::task::spawn_blocking(move || terminate(server))
         .await
         .expect("stop");

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use huntzen::db::PoolSizes;
+use huntzen::infra::db::PoolSizes;
 use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, parse_eml};

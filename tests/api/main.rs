@@ -12,6 +12,7 @@ mod fixtures;
 mod gdpr;
 mod helpers;
 mod http;
+mod layers;
 mod lifecycle;
 mod mail_smtp;
 mod onboarding;

@@ -3,14 +3,14 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
 
 /// A platform admin made with the command line's code, signed in.
 pub async fn platform_admin(app: &TestApp) -> String {
-    huntzen::cli::create_admin(app.db(), "ops@huntzen.test", Role::AdminHuntzen, PASSWORD)
+    huntzen::app::cli::create_admin(app.db(), "ops@huntzen.test", Role::AdminHuntzen, PASSWORD)
         .await
         .expect("admin");
     app.login("ops@huntzen.test").await
@@ -468,14 +468,14 @@ async fn imports_over_the_limits_are_refused() {
     let admin = platform_admin(&app).await;
     let (_, hr) = onboard_company(&app, &admin, "Big", "big.test").await;
     let mut big = String::from("email,firstName,lastName\n");
-    while big.len() <= huntzen::employees::import::MAX_BYTES {
+    while big.len() <= huntzen::people::employees::import::MAX_BYTES {
         big.push_str("someone.with.a.long.address@big.test,Firstname,Lastname\n");
     }
     import_csv(&app, &hr, &big, "")
         .await
         .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large");
     let mut many = String::from("email,firstName,lastName\n");
-    for i in 0..=huntzen::employees::import::MAX_ROWS {
+    for i in 0..=huntzen::people::employees::import::MAX_ROWS {
         many.push_str(&format!("u{i}@big.test,A,B\n"));
     }
     import_csv(&app, &hr, &many, "")

@@ -1,7 +1,7 @@
 //! The blog (public reading, platform writing) and company news (HR writes, its employees read).
 
 use axum::http::{Method, StatusCode};
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::json;
 
 use crate::helpers::TestApp;

@@ -194,7 +194,7 @@ impl Drop for RedisServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_rooms_presence_and_calls_through_redis() {
     let redis = RedisServer::start().await;
-    let node_a = TestApp::spawn_configured(huntzen::db::PoolSizes { app: 5, system: 3 }, |settings| {
+    let node_a = TestApp::spawn_configured(huntzen::infra::db::PoolSizes { app: 5, system: 3 }, |settings| {
         settings.redis_url = Some(redis.url.clone());
     })
     .await;

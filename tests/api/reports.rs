@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::Value;
 use uuid::Uuid;
 

@@ -1,8 +1,8 @@
 //! Row-level security, checked on the catalog and on data, through the real request role.
 
-use huntzen::auth::Role;
-use huntzen::db::context::{begin_anonymous, begin_as};
-use huntzen::db::{Db, PoolSizes, Tx};
+use huntzen::infra::db::context::{begin_anonymous, begin_as};
+use huntzen::infra::db::{Db, PoolSizes, Tx};
+use huntzen::infra::identity::Role;
 use sqlx::PgPool;
 use uuid::Uuid;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use axum::http::{Method, StatusCode};
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -59,7 +59,7 @@ fn matrix() -> Vec<(Route, Option<Vec<Role>>)> {
 }
 
 fn routes_of_the_router() -> BTreeSet<Route> {
-    let openapi = serde_json::to_value(huntzen::api::openapi()).expect("openapi");
+    let openapi = serde_json::to_value(huntzen::app::routes::openapi()).expect("openapi");
     let mut routes = BTreeSet::new();
     for (path, item) in openapi["paths"].as_object().expect("paths") {
         for method in ["get", "post", "put", "delete", "patch"] {

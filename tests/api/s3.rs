@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use huntzen::auth::Role;
-use huntzen::db::PoolSizes;
+use huntzen::infra::db::PoolSizes;
+use huntzen::infra::identity::Role;
 
 use crate::helpers::TestApp;
 

@@ -4,7 +4,7 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Offset, TimeZone, Utc, Weekday};
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -853,14 +853,14 @@ async fn notifications_reminders_and_isolation() {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
 
     // A due reminder runs through the real worker: a notification and a mail to each participant.
-    let job = huntzen::jobs::ReminderJob {
+    let job = huntzen::infra::jobs::ReminderJob {
         consultation_id: id,
         scheduled_at: slot,
         hours_before: 1,
     };
     let task = apalis::prelude::TaskBuilder::new(serde_json::to_vec(&job).expect("job")).build();
     let mut conn = app.db().system.acquire().await.expect("conn");
-    apalis_postgres::queries::push_tasks(&mut *conn, huntzen::jobs::REMINDER_QUEUE, vec![task])
+    apalis_postgres::queries::push_tasks(&mut *conn, huntzen::infra::jobs::REMINDER_QUEUE, vec![task])
         .await
         .expect("push");
     app.wait_for_mail("e0@sched.test", 1).await;

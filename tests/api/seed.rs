@@ -1,7 +1,7 @@
 //! Seeding helpers for tests that need a company, its people and a consultation: rows are written
 //! as the owner (bypassing RLS), users get the shared test password.
 
-use huntzen::auth::Role;
+use huntzen::infra::identity::Role;
 use uuid::Uuid;
 
 use crate::helpers::TestApp;

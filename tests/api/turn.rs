@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use huntzen::db::PoolSizes;
-use huntzen::realtime::calls::{ice_servers, turn_credentials};
+use huntzen::care::calls::{ice_servers, turn_credentials};
+use huntzen::infra::db::PoolSizes;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, free_port};

@@ -1,0 +1,255 @@
+//! The job workers on the durable PostgreSQL queue (apalis-postgres): mail, reminders and
+//! backups. A failing job is retried with exponential backoff; one that keeps failing stays in
+//! `apalis.jobs` with its last error, for inspection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::layers::retry::RetryPolicy;
+use apalis::prelude::*;
+use apalis_postgres::{Config, PostgresStorage};
+use uuid::Uuid;
+
+use crate::infra::db::Db;
+use crate::infra::jobs::{BACKUP_QUEUE, BackupJob, MAIL_QUEUE, MailJob, REMINDER_QUEUE, ReminderJob};
+use crate::infra::mail::{MailKind, Mailer, templates};
+use crate::infra::state::AppState;
+use crate::people::accounts::one_time::{self, Purpose};
+
+/// What jobs need.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    /// Database (jobs run on the system pool: they act for no user).
+    pub db: Db,
+    /// Outgoing mail.
+    pub mailer: Mailer,
+    /// Base of links.
+    pub public_url: String,
+    /// Master keyring (backups are sealed with it).
+    pub keyring: Arc<crate::infra::crypto::Keyring>,
+    /// Where backups go, and how pg_dump reaches the database.
+    pub data_dir: std::path::PathBuf,
+    /// `DATABASE_URL`, when the database is external.
+    pub database_url: Option<String>,
+    /// Retries of a failing job (with exponential backoff from 1 s) before it is left failed.
+    pub retries: usize,
+}
+
+impl JobContext {
+    /// What background jobs need from the state: the database (their own small owner pool, so
+    /// that queue polling and listening never starve sign-ins), the mailer, the public URL.
+    pub fn new(state: &AppState) -> anyhow::Result<Self> {
+        let jobs_pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(4)
+            .connect_lazy_with((*state.db.system.connect_options()).clone());
+        Ok(Self {
+            db: Db {
+                app: state.db.app.clone(),
+                system: jobs_pool,
+            },
+            mailer: Mailer::new(
+                state.settings.smtp_url.as_deref(),
+                &state.settings.mail_from,
+                &state.settings.data_dir,
+            )?,
+            public_url: state.settings.public_url.clone(),
+            keyring: state.keyring.clone(),
+            data_dir: state.settings.data_dir.clone(),
+            database_url: state.settings.database_url.clone(),
+            retries: state.settings.job_retries,
+        })
+    }
+}
+
+async fn back_up(job: BackupJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let options = ctx.db.system.connect_options();
+    let path = crate::governance::backup::run(
+        &ctx.data_dir,
+        ctx.database_url.as_deref(),
+        &options,
+        &ctx.keyring,
+        job.id,
+    )
+    .await?;
+    tracing::info!(path = %path.display(), "backup written");
+    Ok(())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Recipient {
+    email: String,
+    locale: String,
+    name: Option<String>,
+    erased: bool,
+}
+
+async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let mut tx = crate::infra::db::context::begin(&ctx.db.system).await?;
+    let recipient = sqlx::query_as::<_, Recipient>(
+        "SELECT u.email, u.locale, coalesce(e.first_name, p.first_name, u.first_name) AS name, u.erased_at IS NOT NULL AS erased \
+         FROM users u LEFT JOIN employees e ON e.user_id = u.id LEFT JOIN practitioners p ON p.user_id = u.id \
+         WHERE u.id = $1",
+    )
+    .bind(job.user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(recipient) = recipient.filter(|r| !r.erased) else {
+        // The account is gone: nothing to send, and nothing to retry.
+        return Ok(());
+    };
+    let (purpose, path) = match job.kind {
+        MailKind::VerifyEmail => (Purpose::VerifyEmail, "verify-email"),
+        MailKind::Invitation => (Purpose::Invitation, "reset-password"),
+        MailKind::PasswordReset => (Purpose::ResetPassword, "reset-password"),
+    };
+    // The token is committed before the mail leaves, so the link works as soon as it arrives; a
+    // failed send is retried with a new token (issuing one retires the previous).
+    let token = one_time::issue(&mut tx, job.user_id, purpose).await?;
+    tx.commit().await?;
+    let link = format!("{}/{path}?token={token}", ctx.public_url.trim_end_matches('/'));
+    let name = recipient.name.as_deref().unwrap_or(&recipient.email);
+    let rendered = templates::render(job.kind, &recipient.locale, name, &link, purpose.lifetime().num_hours());
+    ctx.mailer.send(&recipient.email, &rendered).await?;
+    tracing::info!(kind = ?job.kind, user_id = %job.user_id, "mail sent");
+    Ok(())
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct ReminderTarget {
+    user_id: Uuid,
+    email: String,
+    locale: String,
+    name: String,
+}
+
+async fn remind(job: ReminderJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let mut tx = crate::infra::db::context::begin(&ctx.db.system).await?;
+    let current: Option<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(
+        "SELECT c.scheduled_at, c.status::text, p.time_zone FROM consultations c \
+         JOIN practitioners p ON p.id = c.practitioner_id WHERE c.id = $1",
+    )
+    .bind(job.consultation_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((scheduled_at, status, zone)) = current else {
+        return Ok(());
+    };
+    if scheduled_at != job.scheduled_at || !matches!(status.as_str(), "SCHEDULED" | "CONFIRMED") {
+        return Ok(());
+    }
+    let zone: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::Europe::Paris);
+    let when = scheduled_at
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M (%Z)")
+        .to_string();
+    let targets: Vec<ReminderTarget> = sqlx::query_as(
+        "SELECT u.id AS user_id, u.email, u.locale, e.first_name AS name FROM consultations c \
+           JOIN employees e ON e.id = c.employee_id JOIN users u ON u.id = e.user_id \
+           WHERE c.id = $1 AND u.erased_at IS NULL \
+         UNION ALL \
+         SELECT u.id, u.email, u.locale, p.first_name FROM consultations c \
+           JOIN practitioners p ON p.id = c.practitioner_id JOIN users u ON u.id = p.user_id \
+           WHERE c.id = $1 AND u.erased_at IS NULL",
+    )
+    .bind(job.consultation_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for target in &targets {
+        let rendered = templates::reminder(&target.locale, &target.name, &when, job.hours_before);
+        sqlx::query(
+            "INSERT INTO notifications (user_id, type, title, message, link_url) VALUES ($1, 'CONSULTATION_REMINDER', $2, $3, $4)",
+        )
+        .bind(target.user_id)
+        .bind(&rendered.subject)
+        .bind(&when)
+        .bind(format!("/consultations/{}", job.consultation_id))
+        .execute(&mut *tx)
+        .await?;
+        ctx.mailer.send(&target.email, &rendered).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(consultation_id = %job.consultation_id, hours_before = job.hours_before, "reminders sent");
+    Ok(())
+}
+
+fn retry_policy(
+    retries: usize,
+) -> Option<apalis::layers::retry::BackoffRetryPolicy<tower::retry::backoff::ExponentialBackoff>> {
+    use tower::retry::backoff::MakeBackoff;
+    let mut maker = tower::retry::backoff::ExponentialBackoffMaker::new(
+        Duration::from_secs(1),
+        Duration::from_secs(300),
+        0.5,
+        tower::util::rng::HasherRng::default(),
+    )
+    .ok()?;
+    Some(RetryPolicy::retries(retries).with_backoff(maker.make_backoff()))
+}
+
+/// Workers poll their queue every half second. (apalis-postgres's `Pubsub` wake-up stream was
+/// tried and dropped: combined with the interval it made every worker re-fetch in a tight loop,
+/// ~2,000 `get_jobs` transactions per second on an idle server; with the interval alone, and each
+/// worker in its own task, it is 6: one per worker per tick. Half a second of latency on a mail or
+/// a reminder costs nothing.)
+fn wake_up(_pool: &sqlx::PgPool, _queue: &str) -> Strategy {
+    Strategy::new().interval(Duration::from_millis(500))
+}
+
+/// Runs the job workers (mail, reminders) until `shutdown` resolves.
+pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+    use futures::FutureExt;
+    let Some(policy) = retry_policy(ctx.retries) else {
+        tracing::error!("invalid job retry backoff");
+        return;
+    };
+    let shutdown = shutdown.boxed().shared();
+    let stop = |shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>| async move {
+        shutdown.await;
+        Ok::<(), std::io::Error>(())
+    };
+    let ctx = Arc::new(ctx);
+    let mail = WorkerBuilder::new("mailer")
+        .backend(
+            PostgresStorage::<MailJob>::new(&ctx.db.system)
+                .with_config(Config::default().queue(MAIL_QUEUE))
+                .poll_with_strategy(wake_up(&ctx.db.system, MAIL_QUEUE)),
+        )
+        .data(ctx.clone())
+        .retry(policy.clone())
+        .build(deliver);
+    let reminders = WorkerBuilder::new("reminders")
+        .backend(
+            PostgresStorage::<ReminderJob>::new(&ctx.db.system)
+                .with_config(Config::default().queue(REMINDER_QUEUE))
+                .poll_with_strategy(wake_up(&ctx.db.system, REMINDER_QUEUE)),
+        )
+        .data(ctx.clone())
+        .retry(policy)
+        .build(remind);
+    let backups = WorkerBuilder::new("backups")
+        .backend(
+            PostgresStorage::<BackupJob>::new(&ctx.db.system)
+                .with_config(Config::default().queue(BACKUP_QUEUE))
+                .poll_with_strategy(wake_up(&ctx.db.system, BACKUP_QUEUE)),
+        )
+        .data(ctx.clone())
+        .build(back_up);
+    // Each worker in a task of its own (a `JoinSet`: dropping `run` aborts them). Joined in one
+    // task, any worker's wake-up (its fetch finishing) polled the other two, and a worker polled
+    // between ticks fetches again: the three kept each other fetching in a loop, hundreds of
+    // `get_jobs` a second on an idle server.
+    let mut workers = tokio::task::JoinSet::new();
+    let named = |name: &'static str, worker| async move { (name, worker.await) };
+    workers.spawn(named("mail", mail.run_until(stop(shutdown.clone())).boxed()));
+    workers.spawn(named("reminders", reminders.run_until(stop(shutdown.clone())).boxed()));
+    workers.spawn(named("backups", backups.run_until(stop(shutdown)).boxed()));
+    while let Some(joined) = workers.join_next().await {
+        let (name, result) = match joined {
+            Ok((name, result)) => (name, result.map_err(|error| error.to_string())),
+            Err(error) => ("?", Err(error.to_string())),
+        };
+        if let Err(error) = result {
+            tracing::error!(%error, worker = name, "job worker stopped");
+        }
+    }
+}

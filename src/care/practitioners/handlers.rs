@@ -1,0 +1,350 @@
+//! Practitioner routes: the directory (validated and active only), their own profile, and the
+//! platform's validation queue.
+
+use axum::Json;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::model::{Account, Format, PROFILE_COLUMNS, Profile, Specialty, account_select, is_time_zone};
+use crate::infra::audit::{Action, Entry};
+use crate::infra::auth::Auth;
+use crate::infra::auth::{AnyRole, PlatformAdmin, Practitioner as PractitionerRole};
+use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
+use crate::infra::fields::required;
+use crate::infra::pagination::{Page, PageQuery, contains_pattern};
+use crate::infra::sessions::ClientMeta;
+
+/// Directory filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    pub specialty: Option<Specialty>,
+    /// A language code, e.g. `fr`.
+    pub language: Option<String>,
+    pub format: Option<Format>,
+    /// Text in the name or biography.
+    pub q: Option<String>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<i64>,
+}
+
+/// A practitioner's changes to their profile and booking settings: absent stays, `null` clears.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateProfile {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub specialty: Option<Specialty>,
+    pub languages: Option<Vec<String>>,
+    pub bio: Option<String>,
+    #[serde(default, deserialize_with = "patch")]
+    pub experience: Option<Option<i32>>,
+    pub diplomas: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub avatar_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub cover_url: Option<Option<String>>,
+    pub offers_video: Option<bool>,
+    pub offers_phone: Option<bool>,
+    pub offers_in_person: Option<bool>,
+    pub time_zone: Option<String>,
+    /// Earliest booking, in minutes from now (default 60).
+    pub minimum_notice_minutes: Option<i32>,
+    /// How far ahead bookings are open, in days (`null`: as far as availability goes).
+    #[serde(default, deserialize_with = "patch")]
+    pub booking_horizon_days: Option<Option<i32>>,
+}
+
+/// Search the directory of validated, active practitioners.
+#[utoipa::path(get, path = "/practitioners", tag = "practitioners", security(("bearer" = [])), params(SearchQuery),
+    responses((status = 200, body = Page<Profile>)))]
+pub async fn search_practitioners(
+    mut auth: Auth<AnyRole>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> ApiResult<Json<Page<Profile>>> {
+    let paging = PageQuery::validate(query.page, query.page_size)?;
+    let q = contains_pattern(query.q.as_deref());
+    let language = query.language.as_deref().map(|l| l.trim().to_lowercase());
+    let format = query.format.map(|f| match f {
+        Format::Video => "VIDEO",
+        Format::Audio => "AUDIO",
+        Format::InPerson => "IN_PERSON",
+    });
+    let filtered = "FROM practitioners p WHERE p.is_validated AND p.is_active \
+          AND ($1::specialty IS NULL OR p.specialty = $1) \
+          AND ($2::text IS NULL OR $2 = ANY(p.languages)) \
+          AND ($3::text IS NULL OR ($3 = 'VIDEO' AND p.offers_video) OR ($3 = 'AUDIO' AND p.offers_phone) \
+               OR ($3 = 'IN_PERSON' AND p.offers_in_person)) \
+          AND ($4::text IS NULL OR lower(p.first_name || ' ' || p.last_name || ' ' || p.bio) LIKE $4)";
+    let items: Vec<Profile> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROFILE_COLUMNS} {filtered} ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"
+    )))
+    .bind(query.specialty)
+    .bind(&language)
+    .bind(format)
+    .bind(&q)
+    .bind(paging.limit())
+    .bind(paging.offset())
+    .fetch_all(&mut *auth.tx)
+    .await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {filtered}")))
+        .bind(query.specialty)
+        .bind(&language)
+        .bind(format)
+        .bind(&q)
+        .fetch_one(&mut *auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(Json(Page::new(items, total, paging)))
+}
+
+/// One practitioner's public profile (listed ones; unlisted ones only to themselves and the platform).
+#[utoipa::path(get, path = "/practitioners/{id}", tag = "practitioners", security(("bearer" = [])),
+    responses((status = 200, body = Profile), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn get_practitioner(mut auth: Auth<AnyRole>, Path(id): Path<Uuid>) -> ApiResult<Json<Profile>> {
+    let profile = sqlx::query_as::<_, Profile>(sqlx::AssertSqlSafe(format!(
+        "SELECT {PROFILE_COLUMNS} FROM practitioners p WHERE p.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("practitioner.not_found"))?;
+    auth.commit().await?;
+    Ok(Json(profile))
+}
+
+/// Practitioners waiting for validation, oldest first.
+#[utoipa::path(get, path = "/practitioners/pending", tag = "practitioners", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<Account>)))]
+pub async fn list_pending_practitioners(
+    mut auth: Auth<PlatformAdmin>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<Account>>> {
+    let paging = page.paging()?;
+    let items: Vec<Account> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{} WHERE NOT p.is_validated AND p.is_active ORDER BY p.created_at, p.id LIMIT $1 OFFSET $2",
+        account_select()
+    )))
+    .bind(paging.limit())
+    .bind(paging.offset())
+    .fetch_all(&mut *auth.tx)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM practitioners WHERE NOT is_validated AND is_active")
+        .fetch_one(&mut *auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(Json(Page::new(items, total, paging)))
+}
+
+async fn find_account<R: crate::infra::auth::RoleSet>(auth: &mut Auth<R>, id: Uuid) -> ApiResult<Account> {
+    sqlx::query_as::<_, Account>(sqlx::AssertSqlSafe(format!("{} WHERE p.id = $1", account_select())))
+        .bind(id)
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("practitioner.not_found"))
+}
+
+async fn platform_change(
+    client: &ClientMeta,
+    mut auth: Auth<PlatformAdmin>,
+    id: Uuid,
+    sql: &'static str,
+    action: Action,
+    event: &str,
+) -> ApiResult<Json<Account>> {
+    let done = sqlx::query(sql).bind(id).execute(&mut *auth.tx).await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("practitioner.not_found"));
+    }
+    Entry::new(action, "practitioner")
+        .by_principal(&auth.principal)
+        .target(id)
+        .from_client(client)
+        .details(serde_json::json!({ "event": event }))
+        .record(&mut auth.tx)
+        .await?;
+    let account = find_account(&mut auth, id).await?;
+    auth.commit().await?;
+    Ok(Json(account))
+}
+
+/// Validate a practitioner: they become listed and bookable.
+#[utoipa::path(post, path = "/practitioners/{id}/validate", tag = "practitioners", security(("bearer" = [])),
+    responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn validate_practitioner(
+    client: ClientMeta,
+    auth: Auth<PlatformAdmin>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Account>> {
+    platform_change(
+        &client,
+        auth,
+        id,
+        "UPDATE practitioners SET is_validated = true, validated_at = coalesce(validated_at, now()), \
+             validated_by = coalesce(validated_by, app_user_id()) WHERE id = $1",
+        Action::Validate,
+        "validated",
+    )
+    .await
+}
+
+/// Record that the practitioner's documents (diplomas, registration) were checked.
+#[utoipa::path(put, path = "/practitioners/{id}/documents-verified", tag = "practitioners", security(("bearer" = [])),
+    responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn verify_practitioner_documents(
+    client: ClientMeta,
+    auth: Auth<PlatformAdmin>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Account>> {
+    platform_change(
+        &client,
+        auth,
+        id,
+        "UPDATE practitioners SET documents_verified = true WHERE id = $1",
+        Action::Validate,
+        "documents_verified",
+    )
+    .await
+}
+
+fn own_id(auth: &Auth<PractitionerRole>) -> ApiResult<Uuid> {
+    auth.principal
+        .practitioner_id
+        .ok_or_else(|| ApiError::not_found("practitioner.not_found"))
+}
+
+/// The practitioner's own account and profile.
+#[utoipa::path(get, path = "/practitioners/me", tag = "practitioners", security(("bearer" = [])),
+    responses((status = 200, body = Account)))]
+pub async fn get_my_practitioner_profile(mut auth: Auth<PractitionerRole>) -> ApiResult<Json<Account>> {
+    let id = own_id(&auth)?;
+    let account = find_account(&mut auth, id).await?;
+    auth.commit().await?;
+    Ok(Json(account))
+}
+
+fn check_languages(v: &mut Validator, languages: &[String]) {
+    v.check(!languages.is_empty(), "languages", "list at least one language");
+    v.check(
+        languages
+            .iter()
+            .all(|l| (2..=8).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic() || c == '-')),
+        "languages",
+        "use language codes such as fr, en",
+    );
+}
+
+/// Update the practitioner's own profile and booking settings.
+#[utoipa::path(put, path = "/practitioners/me", tag = "practitioners", security(("bearer" = [])), request_body = UpdateProfile,
+    responses((status = 200, body = Account), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn update_my_practitioner_profile(
+    mut auth: Auth<PractitionerRole>,
+    ApiJson(body): ApiJson<UpdateProfile>,
+) -> ApiResult<Json<Account>> {
+    let id = own_id(&auth)?;
+    let mut p = find_account(&mut auth, id).await?.profile;
+    let mut v = Validator::new();
+    if let Some(x) = &body.first_name {
+        p.first_name = required(&mut v, "firstName", x, 100);
+    }
+    if let Some(x) = &body.last_name {
+        p.last_name = required(&mut v, "lastName", x, 100);
+    }
+    if let Some(x) = &body.title {
+        p.title = required(&mut v, "title", x, 40);
+    }
+    if let Some(x) = &body.bio {
+        p.bio = required(&mut v, "bio", x, 5000);
+    }
+    if let Some(languages) = body.languages {
+        check_languages(&mut v, &languages);
+        p.languages = languages.iter().map(|l| l.trim().to_lowercase()).collect();
+    }
+    if let Some(diplomas) = body.diplomas {
+        v.check(
+            diplomas.len() <= 30 && diplomas.iter().all(|d| d.chars().count() <= 200),
+            "diplomas",
+            "at most 30 entries of 200 characters",
+        );
+        p.diplomas = diplomas
+            .iter()
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+            .collect();
+    }
+    if let Some(zone) = body.time_zone {
+        v.check(
+            is_time_zone(&zone),
+            "timeZone",
+            "must be an IANA time zone such as Europe/Paris",
+        );
+        p.time_zone = zone;
+    }
+    if let Some(minutes) = body.minimum_notice_minutes {
+        v.check(
+            (0..=43_200).contains(&minutes),
+            "minimumNoticeMinutes",
+            "must be between 0 and 43200 (30 days)",
+        );
+        p.minimum_notice_minutes = minutes;
+    }
+    p.specialty = body.specialty.unwrap_or(p.specialty);
+    p.offers_video = body.offers_video.unwrap_or(p.offers_video);
+    p.offers_phone = body.offers_phone.unwrap_or(p.offers_phone);
+    p.offers_in_person = body.offers_in_person.unwrap_or(p.offers_in_person);
+    apply(&mut p.experience, body.experience);
+    apply(&mut p.avatar_url, body.avatar_url);
+    apply(&mut p.cover_url, body.cover_url);
+    apply(&mut p.booking_horizon_days, body.booking_horizon_days);
+    v.check(
+        p.experience.is_none_or(|e| (0..=80).contains(&e)),
+        "experience",
+        "must be between 0 and 80 years",
+    );
+    v.check(
+        p.booking_horizon_days.is_none_or(|d| (1..=730).contains(&d)),
+        "bookingHorizonDays",
+        "must be between 1 and 730",
+    );
+    v.check(
+        p.offers_video || p.offers_phone || p.offers_in_person,
+        "offersVideo",
+        "offer at least one format",
+    );
+    v.finish()?;
+    sqlx::query(
+        "UPDATE practitioners SET first_name = $2, last_name = $3, title = $4, specialty = $5, languages = $6, bio = $7, \
+             experience = $8, diplomas = $9, avatar_url = $10, cover_url = $11, offers_video = $12, offers_phone = $13, \
+             offers_in_person = $14, time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&p.first_name)
+    .bind(&p.last_name)
+    .bind(&p.title)
+    .bind(p.specialty)
+    .bind(&p.languages)
+    .bind(&p.bio)
+    .bind(p.experience)
+    .bind(&p.diplomas)
+    .bind(&p.avatar_url)
+    .bind(&p.cover_url)
+    .bind(p.offers_video)
+    .bind(p.offers_phone)
+    .bind(p.offers_in_person)
+    .bind(&p.time_zone)
+    .bind(p.minimum_notice_minutes)
+    .bind(p.booking_horizon_days)
+    .execute(&mut *auth.tx)
+    .await?;
+    let account = find_account(&mut auth, id).await?;
+    auth.commit().await?;
+    Ok(Json(account))
+}

@@ -1,0 +1,503 @@
+//! Booking and the consultation lifecycle. Every move locks the row, checks the state machine,
+//! and writes its ConsultationEvent and notification in the same transaction.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Datelike, Duration, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::model::{Consultation, EventType, Row, SELECT, Status, whole_minutes};
+use super::schedule;
+use crate::care::practitioners::model::Format;
+use crate::infra::auth::Auth;
+use crate::infra::auth::{AnyRole, Employee, Participant, Practitioner, RoleSet};
+use crate::infra::db::Tx;
+use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::extract::{ApiJson, ApiQuery, Path};
+use crate::infra::identity::Role;
+use crate::infra::pagination::{Page, PageQuery};
+use crate::infra::state::AppState;
+
+/// A booking.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BookRequest {
+    pub practitioner_id: Uuid,
+    /// The start of a free slot (see the practitioner's availability).
+    pub scheduled_at: DateTime<Utc>,
+    pub format: Format,
+}
+
+/// A cancellation.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why (at most 500 characters; seen by the two participants only).
+    pub reason: Option<String>,
+}
+
+/// List filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub status: Option<Status>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<i64>,
+}
+
+/// The room name of a consultation: opaque, lowercase, stable (HMAC of its id).
+pub fn room_name(secret: &[u8], id: Uuid) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(b"huntzen-room:");
+    mac.update(id.as_bytes());
+    format!("hz{}", &hex::encode(mac.finalize().into_bytes())[..32])
+}
+
+/// A consultation the caller takes part in, or 404 (`lock`: for update).
+pub async fn load(tx: &mut Tx, id: Uuid, lock: bool) -> ApiResult<Row> {
+    let lock = if lock { " FOR UPDATE OF c" } else { "" };
+    sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(format!("{SELECT} WHERE c.id = $1{lock}")))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found("consultation.not_found"))
+}
+
+/// Records an event by the caller.
+pub async fn record_event(
+    tx: &mut Tx,
+    id: Uuid,
+    event: EventType,
+    actor: (Uuid, Role),
+    metadata: Option<serde_json::Value>,
+) -> ApiResult<()> {
+    sqlx::query(
+        "INSERT INTO consultation_events (consultation_id, event_type, actor_id, actor_role, metadata) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(event)
+    .bind(actor.0)
+    .bind(actor.1)
+    .bind(metadata)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn notify_other(tx: &mut Tx, id: Uuid, kind: &str, title: &str, message: String) -> ApiResult<()> {
+    sqlx::query("SELECT notify_other_participant($1, $2::notification_type, $3, $4, $5)")
+        .bind(id)
+        .bind(kind)
+        .bind(title)
+        .bind(message)
+        .bind(format!("/consultations/{id}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn at(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Book a free slot.
+#[utoipa::path(post, path = "/consultations", tag = "consultations", security(("bearer" = [])), request_body = BookRequest,
+    responses((status = 201, body = Consultation), (status = 404, body = crate::infra::error::Problem),
+              (status = 409, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn book_consultation(
+    State(state): State<AppState>,
+    mut auth: Auth<Employee>,
+    ApiJson(body): ApiJson<BookRequest>,
+) -> ApiResult<(StatusCode, Json<Consultation>)> {
+    let employee_id = auth
+        .principal
+        .employee_id
+        .ok_or_else(|| ApiError::not_found("employee.not_found"))?;
+    // The slot's local day is within a day of its UTC date in any zone.
+    let utc_day = body.scheduled_at.date_naive();
+    let p = schedule::load(
+        &mut auth.tx,
+        body.practitioner_id,
+        utc_day - Duration::days(2),
+        utc_day + Duration::days(2),
+    )
+    .await?;
+    if !p.is_bookable {
+        return Err(ApiError::not_found("practitioner.not_found"));
+    }
+    let offered = match body.format {
+        Format::Video => p.offers_video,
+        Format::Audio => p.offers_phone,
+        Format::InPerson => p.offers_in_person,
+    };
+    let mut v = Validator::new();
+    v.check(offered, "format", "this practitioner does not offer this format");
+    v.finish()?;
+    let day = body.scheduled_at.with_timezone(&p.zone).date_naive();
+    let slots = p.free(day - Duration::days(1), day + Duration::days(1));
+    let slot = slots
+        .iter()
+        .find(|s| s.starts_at == body.scheduled_at)
+        .ok_or_else(slot_unavailable)?;
+    let duration = i32::try_from((slot.ends_at - slot.starts_at).num_minutes()).unwrap_or(50);
+
+    // The employee's upcoming bookings, the company's yearly allowance and its use: one round trip.
+    let year = body.scheduled_at.year();
+    let (live, allowance, used): (i64, Option<i32>, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM consultations WHERE employee_id = $1 AND status IN ('SCHEDULED', 'CONFIRMED') \
+                 AND scheduled_at > now()), \
+                a.allowance, \
+                CASE WHEN a.allowance IS NULL THEN 0 ELSE \
+                    (SELECT count(*) FROM consultations WHERE employee_id = $1 AND status <> 'CANCELLED' \
+                     AND extract(year FROM scheduled_at AT TIME ZONE 'UTC') = $2) END \
+         FROM (SELECT (SELECT sessions_per_employee_per_year FROM companies WHERE id = app_company_id()) AS allowance) a",
+    )
+    .bind(employee_id)
+    .bind(f64::from(year))
+    .fetch_one(&mut *auth.tx)
+    .await?;
+    if live >= state.settings.max_live_bookings {
+        return Err(ApiError::conflict(
+            "consultation.booking_limit",
+            format!(
+                "You already have {live} upcoming consultations; the limit is {}.",
+                state.settings.max_live_bookings
+            ),
+        ));
+    }
+    if let Some(allowance) = allowance
+        && used >= i64::from(allowance)
+    {
+        return Err(ApiError::conflict(
+            "consultation.allowance_exhausted",
+            format!("Your company's allowance of {allowance} consultations for {year} is used up."),
+        ));
+    }
+
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "INSERT INTO consultations (id, company_id, employee_id, practitioner_id, scheduled_at, duration, format, room_name) \
+         VALUES ($1, app_company_id(), $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(employee_id)
+    .bind(body.practitioner_id)
+    .bind(body.scheduled_at)
+    .bind(duration)
+    .bind(body.format)
+    .bind(room_name(&state.jitsi_secret, id))
+    .execute(&mut *auth.tx)
+    .await;
+    if let Err(error) = inserted {
+        // The exclusion constraint: another booking took the slot first. Two bookings inserting
+        // the same slot at the same instant each wait for the other's row; PostgreSQL breaks that
+        // cycle by aborting one (40P01): it lost the race too.
+        return Err(match error.as_database_error().and_then(|e| e.code()).as_deref() {
+            Some("23P01" | "40P01") => slot_unavailable(),
+            _ => ApiError::from(error),
+        });
+    }
+    let actor = (auth.principal.user_id, auth.principal.role);
+    record_event(&mut auth.tx, id, EventType::Scheduled, actor, None).await?;
+    notify_other(
+        &mut auth.tx,
+        id,
+        "CONSULTATION_BOOKED",
+        "Nouvelle réservation",
+        format!("Consultation le {}", at(body.scheduled_at)),
+    )
+    .await?;
+    crate::infra::jobs::schedule_reminders(&mut auth.tx, id, body.scheduled_at).await?;
+    let row = load(&mut auth.tx, id, false).await?;
+    auth.commit().await?;
+    Ok((StatusCode::CREATED, Json(row.view())))
+}
+
+fn slot_unavailable() -> ApiError {
+    ApiError::conflict(
+        "consultation.slot_unavailable",
+        "This time is not (or no longer) a free slot of the practitioner.",
+    )
+}
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::conflict("consultation.invalid_transition", detail)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    Confirm,
+    Start,
+    End,
+    Cancel,
+    NoShow,
+}
+
+async fn transition<R: RoleSet>(
+    mut auth: Auth<R>,
+    id: Uuid,
+    step: Move,
+    reason: Option<String>,
+) -> ApiResult<Json<Consultation>> {
+    let row = load(&mut auth.tx, id, true).await?;
+    let now = Utc::now();
+    use Status::*;
+    let (event, sql): (EventType, &str) = match (step, row.status) {
+        (Move::Confirm, Scheduled) => (
+            EventType::Confirmed,
+            "UPDATE consultations SET status = 'CONFIRMED' WHERE id = $1",
+        ),
+        (Move::Start, Confirmed) => {
+            if now < row.scheduled_at - Duration::minutes(15) {
+                return Err(invalid(
+                    "A consultation starts at the earliest 15 minutes before its time.",
+                ));
+            }
+            (
+                EventType::Started,
+                "UPDATE consultations SET status = 'IN_PROGRESS', started_at = $2 WHERE id = $1",
+            )
+        }
+        (Move::End, InProgress) => (
+            EventType::Ended,
+            "UPDATE consultations SET status = 'COMPLETED', ended_at = $2, actual_duration = $3 WHERE id = $1",
+        ),
+        (Move::Cancel, Scheduled | Confirmed) => (
+            EventType::Cancelled,
+            "UPDATE consultations SET status = 'CANCELLED', cancelled_at = $2, cancelled_by = $4, cancel_reason = $5 WHERE id = $1",
+        ),
+        (Move::NoShow, Scheduled | Confirmed) => {
+            if now < row.scheduled_at {
+                return Err(invalid("A no-show is recorded only after the consultation's time."));
+            }
+            (
+                EventType::NoShow,
+                "UPDATE consultations SET status = 'NO_SHOW' WHERE id = $1",
+            )
+        }
+        (step, status) => return Err(invalid(format!("Cannot {step:?} a consultation that is {status:?}."))),
+    };
+    let actual = row.started_at.map(|started| whole_minutes(started, now));
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(now)
+        .bind(actual)
+        .bind(auth.principal.user_id)
+        .bind(&reason)
+        .execute(&mut *auth.tx)
+        .await?;
+    let actor = (auth.principal.user_id, auth.principal.role);
+    let metadata = match step {
+        Move::End => Some(serde_json::json!({ "actualDuration": actual })),
+        Move::Cancel if reason.is_some() => Some(serde_json::json!({ "reason": reason })),
+        _ => None,
+    };
+    record_event(&mut auth.tx, id, event, actor, metadata).await?;
+    match step {
+        Move::Confirm => {
+            notify_other(
+                &mut auth.tx,
+                id,
+                "CONSULTATION_CONFIRMED",
+                "Consultation confirmée",
+                format!("Consultation le {}", at(row.scheduled_at)),
+            )
+            .await?
+        }
+        Move::Cancel => {
+            notify_other(
+                &mut auth.tx,
+                id,
+                "CONSULTATION_CANCELLED",
+                "Consultation annulée",
+                format!("Consultation du {}", at(row.scheduled_at)),
+            )
+            .await?
+        }
+        _ => {}
+    }
+    let updated = load(&mut auth.tx, id, false).await?;
+    auth.commit().await?;
+    Ok(Json(updated.view()))
+}
+
+/// Confirm a booking (practitioner). Alias: `accept`.
+#[utoipa::path(put, path = "/consultations/{id}/confirm", tag = "consultations", security(("bearer" = [])),
+    responses((status = 200, body = Consultation), (status = 404, body = crate::infra::error::Problem), (status = 409, body = crate::infra::error::Problem)))]
+pub async fn confirm_consultation(auth: Auth<Practitioner>, Path(id): Path<Uuid>) -> ApiResult<Json<Consultation>> {
+    transition(auth, id, Move::Confirm, None).await
+}
+
+/// Start (practitioner; from 15 minutes before the planned time).
+#[utoipa::path(put, path = "/consultations/{id}/start", tag = "consultations", security(("bearer" = [])),
+    responses((status = 200, body = Consultation), (status = 404, body = crate::infra::error::Problem), (status = 409, body = crate::infra::error::Problem)))]
+pub async fn start_consultation(auth: Auth<Practitioner>, Path(id): Path<Uuid>) -> ApiResult<Json<Consultation>> {
+    transition(auth, id, Move::Start, None).await
+}
+
+/// End (practitioner): `actualDuration` is the whole minutes since the start, rounded to the nearest.
+#[utoipa::path(put, path = "/consultations/{id}/end", tag = "consultations", security(("bearer" = [])),
+    responses((status = 200, body = Consultation), (status = 404, body = crate::infra::error::Problem), (status = 409, body = crate::infra::error::Problem)))]
+pub async fn end_consultation(auth: Auth<Practitioner>, Path(id): Path<Uuid>) -> ApiResult<Json<Consultation>> {
+    transition(auth, id, Move::End, None).await
+}
+
+/// Cancel before the start (either participant), with an optional reason.
+#[utoipa::path(put, path = "/consultations/{id}/cancel", tag = "consultations", security(("bearer" = [])),
+    request_body(content = CancelRequest, description = "Optional"),
+    responses((status = 200, body = Consultation), (status = 404, body = crate::infra::error::Problem), (status = 409, body = crate::infra::error::Problem)))]
+pub async fn cancel_consultation(
+    auth: Auth<Participant>,
+    Path(id): Path<Uuid>,
+    body: Option<ApiJson<CancelRequest>>,
+) -> ApiResult<Json<Consultation>> {
+    let reason = body
+        .and_then(|ApiJson(b)| b.reason)
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let mut v = Validator::new();
+    v.check(
+        reason.as_deref().is_none_or(|r| r.chars().count() <= 500),
+        "reason",
+        "must have at most 500 characters",
+    );
+    v.finish()?;
+    transition(auth, id, Move::Cancel, reason).await
+}
+
+/// Record that the employee did not come (practitioner; after the planned time).
+#[utoipa::path(post, path = "/consultations/{id}/no-show", tag = "consultations", security(("bearer" = [])),
+    responses((status = 200, body = Consultation), (status = 404, body = crate::infra::error::Problem), (status = 409, body = crate::infra::error::Problem)))]
+pub async fn mark_no_show(auth: Auth<Practitioner>, Path(id): Path<Uuid>) -> ApiResult<Json<Consultation>> {
+    transition(auth, id, Move::NoShow, None).await
+}
+
+/// One consultation, for its two participants (anyone else: 404).
+#[utoipa::path(get, path = "/consultations/{id}", tag = "consultations", security(("bearer" = [])),
+    responses((status = 200, body = Consultation), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn get_consultation(mut auth: Auth<AnyRole>, Path(id): Path<Uuid>) -> ApiResult<Json<Consultation>> {
+    let row = load(&mut auth.tx, id, false).await?;
+    auth.commit().await?;
+    Ok(Json(row.view()))
+}
+
+async fn list<R: RoleSet>(
+    mut auth: Auth<R>,
+    query: ListQuery,
+    filter: &str,
+    order: &str,
+) -> ApiResult<Json<Page<Consultation>>> {
+    let paging = PageQuery::validate(query.page, query.page_size)?;
+    let condition = format!("{filter} AND ($1::consultation_status IS NULL OR c.status = $1)");
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT} WHERE {condition} ORDER BY c.scheduled_at {order}, c.id LIMIT $2 OFFSET $3"
+    )))
+    .bind(query.status)
+    .bind(paging.limit())
+    .bind(paging.offset())
+    .fetch_all(&mut *auth.tx)
+    .await?;
+    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM consultations c WHERE {condition}"
+    )))
+    .bind(query.status)
+    .fetch_one(&mut *auth.tx)
+    .await?;
+    auth.commit().await?;
+    Ok(Json(Page::new(rows.iter().map(Row::view).collect(), total, paging)))
+}
+
+/// The caller's consultations, every status, latest first: an employee's own, or a practitioner's
+/// (`?status=` narrows). The brief's role-specific lists are `mine`, `upcoming` and `history`.
+#[utoipa::path(get, path = "/consultations", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<Consultation>)))]
+pub async fn list_consultations(
+    auth: Auth<Participant>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<Consultation>>> {
+    let filter = if auth.principal.role == Role::Employee {
+        "c.employee_id = app_employee_id()"
+    } else {
+        "c.practitioner_id = app_practitioner_id()"
+    };
+    list(auth, query, filter, "DESC").await
+}
+
+/// The employee's consultations, latest first.
+#[utoipa::path(get, path = "/consultations/mine", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<Consultation>)))]
+pub async fn list_my_consultations(
+    auth: Auth<Employee>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<Consultation>>> {
+    list(auth, query, "c.employee_id = app_employee_id()", "DESC").await
+}
+
+/// The practitioner's coming consultations, soonest first.
+#[utoipa::path(get, path = "/consultations/upcoming", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<Consultation>)))]
+pub async fn list_upcoming_consultations(
+    auth: Auth<Practitioner>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<Consultation>>> {
+    let filter = "c.practitioner_id = app_practitioner_id() AND c.status IN ('SCHEDULED', 'CONFIRMED', 'IN_PROGRESS') \
+                  AND add_minutes(c.scheduled_at, c.duration) > now()";
+    list(auth, query, filter, "ASC").await
+}
+
+/// The practitioner's past and closed consultations, latest first.
+#[utoipa::path(get, path = "/consultations/history", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = Page<Consultation>)))]
+pub async fn list_past_consultations(
+    auth: Auth<Practitioner>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Json<Page<Consultation>>> {
+    let filter = "c.practitioner_id = app_practitioner_id() AND (c.status IN ('COMPLETED', 'CANCELLED', 'NO_SHOW') \
+                  OR add_minutes(c.scheduled_at, c.duration) <= now())";
+    list(auth, query, filter, "DESC").await
+}
+
+/// An attendance event from a participant's room page.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceRequest {
+    /// `ROOM_JOINED` or `ROOM_LEFT`.
+    #[schema(schema_with = attendance_event)]
+    pub event: EventType,
+}
+
+/// The two event types a participant reports.
+fn attendance_event() -> utoipa::openapi::Object {
+    crate::infra::schemas::string_enum(&["ROOM_JOINED", "ROOM_LEFT"])
+}
+
+/// Record that the caller joined or left the room.
+#[utoipa::path(post, path = "/consultations/{id}/events", tag = "consultations", security(("bearer" = [])),
+    request_body = AttendanceRequest,
+    responses((status = 204), (status = 404, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn record_attendance(
+    mut auth: Auth<Participant>,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<AttendanceRequest>,
+) -> ApiResult<StatusCode> {
+    let mut v = Validator::new();
+    v.check(
+        matches!(body.event, EventType::RoomJoined | EventType::RoomLeft),
+        "event",
+        "must be ROOM_JOINED or ROOM_LEFT",
+    );
+    v.finish()?;
+    load(&mut auth.tx, id, false).await?;
+    let actor = (auth.principal.user_id, auth.principal.role);
+    record_event(&mut auth.tx, id, body.event, actor, None).await?;
+    auth.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,432 @@
+//! GDPR: consents (`/api/me/consents`, history kept) and the data export (`/api/me/export`):
+//! every row about the caller, read under their own RLS context, confidential content decrypted
+//! for them. `COVERED_TABLES` names what the export walks; a test checks it against every table
+//! with a foreign key to users, employees or practitioners.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::infra::audit::{Action, Entry};
+use crate::infra::auth::Auth;
+use crate::infra::crypto::data_keys;
+use crate::infra::error::{ApiResult, Validator};
+use crate::infra::extract::{ApiJson, Path};
+use crate::infra::sessions::ClientMeta;
+use crate::infra::state::AppState;
+
+/// A consent given or withdrawn.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Consent {
+    pub id: Uuid,
+    #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub version: String,
+    pub given: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A consent decision.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    /// What is consented to, e.g. `TERMS`, `DATA_PROCESSING`, `JOURNAL`.
+    #[serde(rename = "type")]
+    #[schema(pattern = "^[A-Za-z0-9_]{1,50}$")]
+    pub kind: String,
+    /// The version of the text consented to (at most 20 characters).
+    #[schema(min_length = 1, max_length = 20, pattern = "\\S")]
+    pub version: String,
+    /// `true` gives, `false` withdraws.
+    pub given: bool,
+}
+
+/// The caller's consent history, newest first.
+#[utoipa::path(get, path = "/me/consents", tag = "gdpr", security(("bearer" = [])), responses((status = 200, body = [Consent])))]
+pub async fn list_consents(mut auth: Auth) -> ApiResult<Json<Vec<Consent>>> {
+    let items = sqlx::query_as("SELECT id, type, version, given, created_at FROM consents WHERE user_id = app_user_id() ORDER BY created_at DESC, id")
+        .fetch_all(&mut *auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(Json(items))
+}
+
+/// Record a consent or its withdrawal (history is kept).
+#[utoipa::path(post, path = "/me/consents", tag = "gdpr", security(("bearer" = [])), request_body = ConsentInput,
+    responses((status = 201, body = Consent), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn record_consent(
+    mut auth: Auth,
+    ApiJson(input): ApiJson<ConsentInput>,
+) -> ApiResult<(StatusCode, Json<Consent>)> {
+    let kind = input.kind.trim().to_uppercase();
+    let version = input.version.trim().to_owned();
+    let mut v = Validator::new();
+    v.check(
+        !kind.is_empty() && kind.len() <= 50 && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "type",
+        "use a code like TERMS or DATA_PROCESSING",
+    );
+    v.check(
+        !version.is_empty() && version.chars().count() <= 20,
+        "version",
+        "is required (at most 20 characters)",
+    );
+    v.finish()?;
+    let consent: Consent = sqlx::query_as(
+        "INSERT INTO consents (user_id, type, version, given) VALUES (app_user_id(), $1, $2, $3) RETURNING id, type, version, given, created_at",
+    )
+    .bind(&kind)
+    .bind(&version)
+    .bind(input.given)
+    .fetch_one(&mut *auth.tx)
+    .await?;
+    if input.given && kind == "DATA_PROCESSING" {
+        sqlx::query(
+            "UPDATE employees SET consent_given_at = coalesce(consent_given_at, now()) WHERE user_id = app_user_id()",
+        )
+        .execute(&mut *auth.tx)
+        .await?;
+    }
+    auth.commit().await?;
+    Ok((StatusCode::CREATED, Json(consent)))
+}
+
+/// Tables the export covers, each with the query of the caller's rows (run under their RLS).
+pub const COVERED_TABLES: &[(&str, &str)] = &[
+    (
+        "users",
+        "SELECT to_jsonb(t) - 'password_hash' - 'totp_secret' FROM users t WHERE id = app_user_id()",
+    ),
+    (
+        "employees",
+        "SELECT to_jsonb(t) FROM employees t WHERE user_id = app_user_id()",
+    ),
+    (
+        "practitioners",
+        "SELECT to_jsonb(t) FROM practitioners t WHERE user_id = app_user_id()",
+    ),
+    (
+        "login_sessions",
+        "SELECT to_jsonb(t) FROM login_sessions t WHERE user_id = app_user_id()",
+    ),
+    (
+        "refresh_tokens",
+        "SELECT to_jsonb(t) - 'token_hash' FROM refresh_tokens t WHERE user_id = app_user_id()",
+    ),
+    (
+        "one_time_tokens",
+        "SELECT to_jsonb(t) - 'token_hash' FROM one_time_tokens t WHERE user_id = app_user_id()",
+    ),
+    (
+        "recovery_codes",
+        "SELECT to_jsonb(t) - 'code_hash' FROM recovery_codes t WHERE user_id = app_user_id()",
+    ),
+    (
+        "availabilities",
+        "SELECT to_jsonb(t) FROM availabilities t WHERE practitioner_id = app_practitioner_id()",
+    ),
+    ("consultations", "SELECT to_jsonb(t) - 'room_name' FROM consultations t"),
+    ("consultation_events", "SELECT to_jsonb(t) FROM consultation_events t"),
+    (
+        "files",
+        "SELECT to_jsonb(t) - 'storage_key' FROM files t WHERE owner_user_id = app_user_id()",
+    ),
+    (
+        "notifications",
+        "SELECT to_jsonb(t) FROM notifications t WHERE user_id = app_user_id()",
+    ),
+    (
+        "consents",
+        "SELECT to_jsonb(t) FROM consents t WHERE user_id = app_user_id()",
+    ),
+    (
+        "audit_logs",
+        "SELECT to_jsonb(t) FROM audit_logs t WHERE user_id = app_user_id()",
+    ),
+    ("news", "SELECT to_jsonb(t) FROM news t WHERE author_id = app_user_id()"),
+    (
+        "articles",
+        "SELECT to_jsonb(t) FROM articles t WHERE author_id = app_user_id()",
+    ),
+];
+
+/// Confidential tables, exported decrypted: (table, query of id, key id, sealed content, extra json).
+const SEALED: &[(&str, &str)] = &[
+    (
+        "messages",
+        "SELECT id, key_id, content, to_jsonb(t) - 'content' FROM messages t",
+    ),
+    (
+        "clinical_notes",
+        "SELECT id, key_id, content, to_jsonb(t) - 'content' FROM clinical_notes t WHERE practitioner_id = app_practitioner_id()",
+    ),
+    (
+        "journal_entries",
+        "SELECT id, key_id, content, to_jsonb(t) - 'content' FROM journal_entries t WHERE employee_id = app_employee_id()",
+    ),
+];
+
+/// Every table the export covers (plain and decrypted).
+pub fn covered() -> Vec<&'static str> {
+    COVERED_TABLES
+        .iter()
+        .map(|(t, _)| *t)
+        .chain(SEALED.iter().map(|(t, _)| *t))
+        .collect()
+}
+
+/// Everything about the caller, as one JSON document (confidential content decrypted for them).
+///
+/// `exportedAt`, then one key per table in camelCase (`users`, `employees`, `consultations`,
+/// `messages`, `clinicalNotes`, `journalEntries`, `auditLogs`, …), each an array of rows with
+/// camelCase column names and instants in UTC. Secrets (password, token and code hashes) are left out.
+#[utoipa::path(get, path = "/me/export", tag = "gdpr", security(("bearer" = [])), responses((status = 200, body = Object)))]
+pub async fn export_my_data(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth,
+) -> ApiResult<Json<Value>> {
+    let mut document = serde_json::Map::new();
+    document.insert("exportedAt".to_owned(), json!(Utc::now()));
+    for (table, sql) in COVERED_TABLES {
+        let rows: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(*sql))
+            .fetch_all(&mut *auth.tx)
+            .await?;
+        document.insert(camel_case(table), Value::Array(rows.into_iter().map(api_row).collect()));
+    }
+    for (table, sql) in SEALED {
+        let rows: Vec<(Uuid, Uuid, Vec<u8>, Value)> = sqlx::query_as(sqlx::AssertSqlSafe(*sql))
+            .fetch_all(&mut *auth.tx)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, key_id, sealed, mut row) in rows {
+            let content = match data_keys::by_id(&mut auth.tx, &state.keyring, key_id).await? {
+                Some(key) => Some(key.open_text(table, "content", id, &sealed)?),
+                None => None,
+            };
+            row["content"] = json!(content);
+            out.push(api_row(row));
+        }
+        document.insert(camel_case(table), Value::Array(out));
+    }
+    Entry::new(Action::Export, "personal_data")
+        .by_principal(&auth.principal)
+        .target(auth.principal.user_id)
+        .from_client(&client)
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(Json(Value::Object(document)))
+}
+
+/// A row as the rest of the API writes it: column names in camelCase, instants (columns named
+/// `…_at`) in UTC with `Z`. Values inside JSON columns are left as stored.
+fn api_row(row: Value) -> Value {
+    let Value::Object(columns) = row else { return row };
+    let columns = columns
+        .into_iter()
+        .map(|(column, value)| {
+            let value = match &value {
+                Value::String(text) if column.ends_with("_at") => {
+                    DateTime::parse_from_rfc3339(text).map_or(value, |instant| json!(instant.with_timezone(&Utc)))
+                }
+                _ => value,
+            };
+            (camel_case(&column), value)
+        })
+        .collect();
+    Value::Object(columns)
+}
+
+/// `journal_entries` → `journalEntries`.
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                out.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Routes of this feature.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_consents, record_consent))
+        .routes(routes!(export_my_data))
+        .routes(routes!(erase_me))
+        .routes(routes!(erase_user_account))
+}
+
+/// Erases a person: credentials, sessions, tokens and 2FA removed; journal and files deleted; the
+/// data keys of their journal, files and consultations destroyed (their messages — and the notes
+/// of those consultations — can never be decrypted again, backups included); email and name
+/// removed everywhere; the rows that count consultations stay, anonymous. Runs as the owner, in
+/// one transaction, because it touches rows no request context may write.
+pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
+    let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
+    let exists: Option<bool> = sqlx::query_scalar("SELECT erased_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match exists {
+        None => return Ok(false),
+        Some(true) => return Ok(true),
+        Some(false) => {}
+    }
+    let employee: Option<Uuid> = sqlx::query_scalar("SELECT id FROM employees WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let practitioner: Option<Uuid> = sqlx::query_scalar("SELECT id FROM practitioners WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let files: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, storage_key FROM files WHERE owner_user_id = $1")
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let file_ids: Vec<Uuid> = files.iter().map(|f| f.0).collect();
+    // Keys first: what they protect becomes unreadable whatever happens to the rows.
+    sqlx::query(
+        "UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE destroyed_at IS NULL AND ( \
+             (subject_type = 'EMPLOYEE' AND subject_id = $1) \
+          OR (subject_type = 'USER' AND subject_id = $3) \
+          OR (subject_type = 'FILE' AND subject_id = ANY($4)) \
+          OR (subject_type = 'CONSULTATION' AND subject_id IN \
+                (SELECT id FROM consultations WHERE employee_id = $1 OR practitioner_id = $2)))",
+    )
+    .bind(employee)
+    .bind(practitioner)
+    .bind(user_id)
+    .bind(&file_ids)
+    .execute(&mut *tx)
+    .await?;
+    for sql in [
+        "DELETE FROM refresh_tokens WHERE user_id = $1",
+        "DELETE FROM one_time_tokens WHERE user_id = $1",
+        "DELETE FROM recovery_codes WHERE user_id = $1",
+        "DELETE FROM notifications WHERE user_id = $1",
+        "UPDATE login_sessions SET revoked_at = coalesce(revoked_at, now()), revoked_reason = 'erased', ip_address = NULL, user_agent = NULL WHERE user_id = $1",
+        "UPDATE messages SET attachment_file_id = NULL WHERE attachment_file_id IN (SELECT id FROM files WHERE owner_user_id = $1)",
+        "DELETE FROM files WHERE owner_user_id = $1",
+        "UPDATE audit_logs SET ip_address = NULL, user_agent = NULL WHERE user_id = $1",
+        "UPDATE users SET email = 'erased-' || id || '@erased.invalid', password_hash = NULL, totp_secret = NULL, \
+             totp_enabled_at = NULL, totp_last_step = NULL, first_name = NULL, last_name = NULL, is_active = false, \
+             email_verified = false, erased_at = now() WHERE id = $1",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(employee) = employee {
+        sqlx::query("DELETE FROM journal_entries WHERE employee_id = $1")
+            .bind(employee)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE employees SET first_name = 'Anonyme', last_name = '', department = NULL, position = NULL, phone_number = NULL, \
+                 bio = NULL, avatar_url = NULL, cover_url = NULL, removed_at = coalesce(removed_at, now()) WHERE id = $1",
+        )
+        .bind(employee)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(practitioner) = practitioner {
+        sqlx::query(
+            "UPDATE practitioners SET first_name = 'Anonyme', last_name = '', bio = '', diplomas = '{}', avatar_url = NULL, \
+                 cover_url = NULL, is_active = false WHERE id = $1",
+        )
+        .bind(practitioner)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Entry::new(Action::Delete, "user")
+        .target(user_id)
+        .details(json!({ "event": "erased" }))
+        .record(&mut tx)
+        .await?;
+    tx.commit().await?;
+    for (_, key) in files {
+        state.store.delete(&key).await.ok();
+    }
+    Ok(true)
+}
+
+/// Erase your account (GDPR). Counters stay as anonymous numbers.
+#[utoipa::path(delete, path = "/me", tag = "gdpr", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = crate::infra::error::Problem)))]
+pub async fn erase_me(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    let user_id = auth.principal.user_id;
+    auth.commit().await?;
+    erase_user(&state, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Erase a person on a request received otherwise (platform).
+#[utoipa::path(post, path = "/admin-huntzen/users/{id}/erase", tag = "gdpr", security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn erase_user_account(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth<crate::infra::auth::PlatformAdmin>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    Entry::new(Action::Delete, "user")
+        .by_principal(&auth.principal)
+        .target(id)
+        .from_client(&client)
+        .details(json!({ "event": "erasure_requested" }))
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    if !erase_user(&state, id).await? {
+        return Err(crate::infra::error::ApiError::not_found("user.not_found"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exported_rows_read_like_the_rest_of_the_api() {
+        let row = json!({
+            "journal_id": "x",
+            "created_at": "2026-11-26T10:14:34.073238+00:00",
+            "scheduled_at": "2026-11-26T11:14:34+01:00",
+            "status_note": "2026-11-26T10:14:34+00:00",
+            "details": { "session_id": "kept" },
+            "ended_at": null,
+        });
+        assert_eq!(
+            api_row(row),
+            json!({
+                "journalId": "x",
+                "createdAt": "2026-11-26T10:14:34.073238Z",
+                "scheduledAt": "2026-11-26T10:14:34Z",
+                "statusNote": "2026-11-26T10:14:34+00:00",
+                "details": { "session_id": "kept" },
+                "endedAt": null,
+            })
+        );
+        assert_eq!(camel_case("audit_logs"), "auditLogs");
+        assert_eq!(camel_case("users"), "users");
+    }
+}

@@ -1,0 +1,157 @@
+//! Audit rows: who (id, role), what (action, resource, id), where (company, IP, user agent), when.
+//! `details` holds identifiers and counts only, never a secret or confidential text.
+
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::infra::identity::Principal;
+use crate::infra::identity::Role;
+use crate::infra::sessions::ClientMeta;
+
+/// Audit action, as stored (`audit_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "audit_action", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Action {
+    /// A resource was created.
+    Create,
+    /// Confidential content was read.
+    Read,
+    /// A resource was changed.
+    Update,
+    /// A resource was deleted.
+    Delete,
+    /// A successful sign-in.
+    Login,
+    /// A failed sign-in.
+    LoginFailed,
+    /// A sign-out.
+    Logout,
+    /// Data was exported.
+    Export,
+    /// Data was imported.
+    Import,
+    /// A company or practitioner was validated.
+    Validate,
+    /// A consultation was cancelled.
+    Cancel,
+    /// A security event (token reuse, 2FA change, password change).
+    Security,
+}
+
+/// One audit row to write.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    /// The actor, when known.
+    pub user_id: Option<Uuid>,
+    /// The actor's role.
+    pub user_role: Option<Role>,
+    /// What happened.
+    pub action: Action,
+    /// Kind of resource (`user`, `company`, `consultation`, …).
+    pub resource: &'a str,
+    /// Its id.
+    pub resource_id: Option<String>,
+    /// The company concerned.
+    pub company_id: Option<Uuid>,
+    /// Where the request came from.
+    pub client: Option<&'a ClientMeta>,
+    /// Non-secret details.
+    pub details: Option<Value>,
+}
+
+impl<'a> Entry<'a> {
+    /// An entry for `action` on `resource`.
+    pub fn new(action: Action, resource: &'a str) -> Self {
+        Self {
+            user_id: None,
+            user_role: None,
+            action,
+            resource,
+            resource_id: None,
+            company_id: None,
+            client: None,
+            details: None,
+        }
+    }
+
+    /// Sets the actor.
+    pub fn by(mut self, user_id: Uuid, role: Role, company_id: Option<Uuid>) -> Self {
+        self.user_id = Some(user_id);
+        self.user_role = Some(role);
+        self.company_id = company_id;
+        self
+    }
+
+    /// Sets the actor to the signed-in caller.
+    pub fn by_principal(self, principal: &Principal) -> Self {
+        self.by(principal.user_id, principal.role, principal.company_id)
+    }
+
+    /// Sets the target id.
+    pub fn target(mut self, id: impl ToString) -> Self {
+        self.resource_id = Some(id.to_string());
+        self
+    }
+
+    /// Sets the request origin.
+    pub fn from_client(mut self, client: &'a ClientMeta) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Sets non-secret details.
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// Writes the row in the caller's transaction.
+    pub async fn record(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO audit_logs (user_id, user_role, action, resource, resource_id, company_id, ip_address, user_agent, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(self.user_id)
+        .bind(self.user_role)
+        .bind(self.action)
+        .bind(self.resource)
+        .bind(self.resource_id)
+        .bind(self.company_id)
+        .bind(self.client.and_then(|c| c.ip.clone()))
+        .bind(self.client.and_then(|c| c.user_agent.clone()))
+        .bind(self.details)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Result of checking the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Every row matches its hash and links to its predecessor.
+    Intact {
+        /// Rows checked.
+        rows: i64,
+    },
+    /// The first row that does not.
+    Broken {
+        /// Its position in the chain.
+        seq: i64,
+        /// Its id.
+        id: Uuid,
+    },
+}
+
+/// Checks the chain of hashes over the audit trail (owner pool).
+pub async fn verify(db: &crate::infra::db::Db) -> Result<Verification, sqlx::Error> {
+    let (seq, id, checked): (Option<i64>, Option<Uuid>, i64) =
+        sqlx::query_as("SELECT broken_seq, broken_id, checked FROM audit_verify()")
+            .fetch_one(&db.system)
+            .await?;
+    Ok(match (seq, id) {
+        (Some(seq), Some(id)) => Verification::Broken { seq, id },
+        _ => Verification::Intact { rows: checked },
+    })
+}

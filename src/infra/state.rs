@@ -1,0 +1,48 @@
+//! `AppState` is cloned into every handler: cheap handles only.
+
+use std::sync::Arc;
+
+use crate::infra::config::{Secrets, Settings};
+use crate::infra::crypto::Keyring;
+use crate::infra::db::Db;
+use crate::infra::passwords::Passwords;
+use crate::infra::tokens::AccessTokens;
+
+/// Shared application state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Database pools.
+    pub db: Db,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// Access-token keys.
+    pub tokens: Arc<AccessTokens>,
+    /// Password hashing pool.
+    pub passwords: Passwords,
+    /// Master keyring (seals TOTP secrets, wraps data keys).
+    pub keyring: Arc<Keyring>,
+    /// Key of Jitsi room tokens and room names.
+    pub jitsi_secret: Arc<zeroize::Zeroizing<Vec<u8>>>,
+    /// Blob store of (encrypted) files.
+    pub store: crate::infra::storage::Store,
+    /// Socket.IO.
+    pub realtime: crate::infra::realtime::Realtime,
+}
+
+impl AppState {
+    /// Builds the state from connected pools, settings and resolved secrets (and connects to Redis
+    /// when `REDIS_URL` is set).
+    pub async fn new(db: Db, settings: Settings, secrets: &Secrets) -> anyhow::Result<Self> {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            db,
+            settings: Arc::new(settings.clone()),
+            tokens: Arc::new(AccessTokens::new(&secrets.jwt_secret)),
+            passwords: Passwords::new(workers)?,
+            keyring: Arc::new(Keyring::new(&secrets.master_keys)?),
+            jitsi_secret: Arc::new(secrets.jitsi_app_secret.clone()),
+            store: crate::infra::storage::Store::new(settings.storage_url.as_deref(), &settings.data_dir)?,
+            realtime: crate::infra::realtime::Realtime::connect(settings.redis_url.as_deref()).await?,
+        })
+    }
+}

@@ -1,0 +1,31 @@
+//! Sign-in flows under `/api/auth`: login, registration, refresh and logout, email verification
+//! and password recovery, two-factor authentication; one-time tokens and sign-in throttling.
+
+pub mod login;
+pub mod one_time;
+pub mod recovery;
+pub mod refresh;
+pub mod register;
+pub mod throttle;
+pub mod two_factor;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::infra::state::AppState;
+
+/// Routes under `/api/auth`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login::login))
+        .routes(routes!(register::register))
+        .routes(routes!(refresh::refresh_session))
+        .routes(routes!(refresh::logout))
+        .routes(routes!(recovery::verify_email))
+        .routes(routes!(recovery::resend_verification))
+        .routes(routes!(recovery::forgot_password))
+        .routes(routes!(recovery::reset_password))
+        .routes(routes!(two_factor::setup_two_factor))
+        .routes(routes!(two_factor::verify_two_factor))
+        .routes(routes!(two_factor::disable_two_factor))
+}

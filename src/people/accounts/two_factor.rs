@@ -1,0 +1,295 @@
+//! Two-factor sign-in with TOTP (RFC 6238: SHA-1, 6 digits, 30 s, one step of skew). The secret
+//! is sealed with the master keyring (bound to the user id); an accepted step is remembered so a
+//! code never works twice; 10 single-use recovery codes (stored as SHA-256) stand in for a code.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine as _;
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use totp_rs::{Builder, Secret, Totp};
+use uuid::Uuid;
+
+use super::throttle;
+use crate::infra::audit::{Action, Entry};
+use crate::infra::auth::Auth;
+use crate::infra::crypto::{Keyring, aad};
+use crate::infra::error::{ApiError, ApiResult};
+use crate::infra::extract::ApiJson;
+use crate::infra::sessions::{self, ClientMeta, hash_token};
+use crate::infra::state::AppState;
+
+const ISSUER: &str = "HuntZen Care";
+const RECOVERY_CODES: usize = 10;
+
+/// A fresh secret to add to an authenticator app.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Setup {
+    /// Base32 secret, for manual entry.
+    pub secret: String,
+    /// `otpauth://` URL.
+    pub otpauth_url: String,
+    /// The URL as a QR code: `data:image/png;base64,…`.
+    pub qr_code_png: String,
+}
+
+/// A code from the authenticator app (or, to disable, a recovery code).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CodeRequest {
+    /// Six digits, or a recovery code.
+    pub code: String,
+}
+
+/// Recovery codes, shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryCodes {
+    /// Ten single-use codes; each signs in once in place of a TOTP code.
+    pub recovery_codes: Vec<String>,
+}
+
+fn totp(secret: Vec<u8>, account: &str) -> Result<Totp, ApiError> {
+    Builder::new()
+        .with_secret(Secret::from(secret))
+        .with_issuer(Some(ISSUER))
+        .with_account_name(account)
+        .build()
+        .map_err(|e| ApiError::internal(format!("totp: {e:?}")))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TwoFactorState {
+    email: String,
+    secret: Option<Vec<u8>>,
+    enabled: bool,
+    last_step: Option<i64>,
+}
+
+async fn load(conn: &mut PgConnection, user_id: Uuid) -> Result<TwoFactorState, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT email, totp_secret AS secret, totp_enabled_at IS NOT NULL AS enabled, totp_last_step AS last_step \
+         FROM users WHERE id = $1 FOR UPDATE",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}
+
+fn secret_aad(user_id: Uuid) -> Vec<u8> {
+    aad("users", "totp_secret", user_id)
+}
+
+/// Checks a TOTP code (never twice the same step) or, with `allow_recovery`, spends a recovery
+/// code. `conn` must be able to update the user's row and recovery codes.
+pub async fn check_code(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    user_id: Uuid,
+    code: &str,
+    allow_recovery: bool,
+) -> Result<bool, ApiError> {
+    let state = load(&mut *conn, user_id).await?;
+    let Some(sealed) = state.secret else {
+        return Ok(false);
+    };
+    let secret = keyring
+        .open(&secret_aad(user_id), &sealed)
+        .map_err(ApiError::internal)?;
+    let code = code.trim().replace(' ', "");
+    if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
+        let totp = totp(secret.to_vec(), &state.email)?;
+        let Some(step) = totp.check_current(&code) else {
+            return Ok(false);
+        };
+        let step = step as i64;
+        if state.last_step.is_some_and(|last| step <= last) {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE users SET totp_last_step = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(step)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(true);
+    }
+    if !allow_recovery || !state.enabled {
+        return Ok(false);
+    }
+    let spent = sqlx::query(
+        "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(hash_token(&code.to_lowercase()))
+    .execute(conn)
+    .await?;
+    Ok(spent.rows_affected() == 1)
+}
+
+async fn guarded(auth: &mut Auth, state: &AppState) -> ApiResult<()> {
+    let mut conn = state.db.system.acquire().await?;
+    throttle::check(
+        &mut conn,
+        throttle::TWO_FACTOR_PER_USER,
+        auth.principal.user_id.as_bytes(),
+    )
+    .await
+}
+
+async fn count_failure(state: &AppState, user_id: Uuid) -> ApiError {
+    if let Ok(mut conn) = state.db.system.acquire().await {
+        throttle::record(&mut conn, throttle::TWO_FACTOR_PER_USER, user_id.as_bytes())
+            .await
+            .ok();
+    }
+    ApiError::invalid_field("code", "this code is not valid (or was already used)")
+}
+
+/// Start enabling 2FA: a new secret, not active until `verify` confirms a code from it.
+#[utoipa::path(post, path = "/auth/2fa/setup", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Setup), (status = 409, body = crate::infra::error::Problem)))]
+pub async fn setup_two_factor(State(state): State<AppState>, mut auth: Auth) -> ApiResult<Json<Setup>> {
+    let user_id = auth.principal.user_id;
+    let current = load(&mut auth.tx, user_id).await?;
+    if current.enabled {
+        return Err(ApiError::conflict(
+            "auth.2fa_already_enabled",
+            "Two-factor sign-in is already on; disable it first.",
+        ));
+    }
+    let mut raw = vec![0u8; 20];
+    rand::rng().fill_bytes(&mut raw);
+    let totp = totp(raw.clone(), &current.email)?;
+    let sealed = state.keyring.seal(&secret_aad(user_id), &raw);
+    sqlx::query("UPDATE users SET totp_secret = $2, totp_last_step = NULL WHERE id = $1")
+        .bind(user_id)
+        .bind(sealed)
+        .execute(&mut *auth.tx)
+        .await?;
+    auth.commit().await?;
+    let png = totp.to_qr_png().map_err(|e| ApiError::internal(format!("qr: {e:?}")))?;
+    Ok(Json(Setup {
+        secret: totp.secret().to_base32(),
+        otpauth_url: totp
+            .to_url()
+            .map_err(|e| ApiError::internal(format!("otpauth: {e:?}")))?,
+        qr_code_png: format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(png)
+        ),
+    }))
+}
+
+/// Confirm a code from the new secret: 2FA is on, and ten recovery codes are returned once.
+#[utoipa::path(post, path = "/auth/2fa/verify", tag = "auth", security(("bearer" = [])), request_body = CodeRequest,
+    responses((status = 200, body = RecoveryCodes), (status = 409, body = crate::infra::error::Problem),
+              (status = 422, body = crate::infra::error::Problem), (status = 429, body = crate::infra::error::Problem)))]
+pub async fn verify_two_factor(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth,
+    ApiJson(body): ApiJson<CodeRequest>,
+) -> ApiResult<Json<RecoveryCodes>> {
+    guarded(&mut auth, &state).await?;
+    let user_id = auth.principal.user_id;
+    let current = load(&mut auth.tx, user_id).await?;
+    if current.enabled {
+        return Err(ApiError::conflict(
+            "auth.2fa_already_enabled",
+            "Two-factor sign-in is already on.",
+        ));
+    }
+    if current.secret.is_none() {
+        return Err(ApiError::conflict(
+            "auth.2fa_not_set_up",
+            "Call /api/auth/2fa/setup first.",
+        ));
+    }
+    if !check_code(&mut auth.tx, &state.keyring, user_id, &body.code, false).await? {
+        auth.commit().await?;
+        return Err(count_failure(&state, user_id).await);
+    }
+    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *auth.tx)
+        .await?;
+    let hashes: Vec<Vec<u8>> = codes.iter().map(|code| hash_token(code)).collect();
+    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])")
+        .bind(user_id)
+        .bind(&hashes)
+        .execute(&mut *auth.tx)
+        .await?;
+    sqlx::query("UPDATE users SET totp_enabled_at = now() WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *auth.tx)
+        .await?;
+    Entry::new(Action::Security, "user")
+        .by_principal(&auth.principal)
+        .target(user_id)
+        .from_client(&client)
+        .details(serde_json::json!({ "event": "2fa_enabled" }))
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(Json(RecoveryCodes { recovery_codes: codes }))
+}
+
+/// Turn 2FA off with a current code or a recovery code. Every session of the account ends.
+#[utoipa::path(post, path = "/auth/2fa/disable", tag = "auth", security(("bearer" = [])), request_body = CodeRequest,
+    responses((status = 204), (status = 409, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn disable_two_factor(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth,
+    ApiJson(body): ApiJson<CodeRequest>,
+) -> ApiResult<StatusCode> {
+    guarded(&mut auth, &state).await?;
+    let user_id = auth.principal.user_id;
+    if !load(&mut auth.tx, user_id).await?.enabled {
+        return Err(ApiError::conflict(
+            "auth.2fa_not_enabled",
+            "Two-factor sign-in is not on.",
+        ));
+    }
+    if !check_code(&mut auth.tx, &state.keyring, user_id, &body.code, true).await? {
+        auth.commit().await?;
+        return Err(count_failure(&state, user_id).await);
+    }
+    sqlx::query("UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *auth.tx)
+        .await?;
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *auth.tx)
+        .await?;
+    Entry::new(Action::Security, "user")
+        .by_principal(&auth.principal)
+        .target(user_id)
+        .from_client(&client)
+        .details(serde_json::json!({ "event": "2fa_disabled" }))
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    let mut conn = state.db.system.acquire().await?;
+    sessions::revoke_all(&mut conn, user_id, "2fa disabled").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `xxxxx-xxxxx` from an unambiguous lower-case alphabet.
+fn recovery_code() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let mut code = String::with_capacity(11);
+    for i in 0..10 {
+        if i == 5 {
+            code.push('-');
+        }
+        let index = (rng.next_u32() as usize) % ALPHABET.len();
+        code.push(char::from(ALPHABET[index]));
+    }
+    code
+}

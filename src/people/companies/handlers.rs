@@ -1,0 +1,553 @@
+//! Company routes. Row visibility is the database's: an HR admin's transaction only sees their own
+//! company, so another company's id answers 404.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::model::{COLUMNS, Company, CompanySize, normalise_domain, slugify};
+use crate::infra::audit::{Action, Entry};
+use crate::infra::auth::Auth;
+use crate::infra::auth::{CompanyEditor, CompanyReader, HrAdmin, PlatformAdmin, PlatformStaff, SuperAdmin};
+use crate::infra::error::{ApiError, ApiResult, Validator, looks_like_email};
+use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
+use crate::infra::fields::{optional, required};
+use crate::infra::identity::Role;
+use crate::infra::jobs::enqueue_mail;
+use crate::infra::mail::MailKind;
+use crate::infra::pagination::{Page, PageQuery, contains_pattern};
+use crate::infra::sessions::{self, ClientMeta};
+use crate::infra::state::AppState;
+
+/// The company's first HR admin, invited by mail.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HrAdminInvite {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// A new company.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateCompany {
+    pub name: String,
+    pub domain: Option<String>,
+    pub sector: Option<String>,
+    pub size: Option<CompanySize>,
+    pub address: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub primary_color: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub website_url: Option<String>,
+    pub auto_approve_employees: Option<bool>,
+    pub allow_internal_news: Option<bool>,
+    pub sessions_per_employee_per_year: Option<i32>,
+    /// Invited by mail to set their password.
+    pub hr_admin: HrAdminInvite,
+}
+
+/// The created company and its invited HR admin.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedCompany {
+    #[serde(flatten)]
+    pub company: Company,
+    pub hr_admin: InvitedUser,
+}
+
+/// An invited account.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitedUser {
+    pub id: Uuid,
+    pub email: String,
+}
+
+/// Changes to a company: absent fields stay, `null` clears.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateCompany {
+    pub name: Option<String>,
+    /// Platform admins only.
+    #[serde(default, deserialize_with = "patch")]
+    pub domain: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub sector: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub size: Option<Option<CompanySize>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub city: Option<Option<String>>,
+    pub country: Option<String>,
+    #[serde(default, deserialize_with = "patch")]
+    pub logo_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub cover_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub primary_color: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub contact_email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub contact_phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "patch")]
+    pub website_url: Option<Option<String>>,
+    pub auto_approve_employees: Option<bool>,
+    pub allow_internal_news: Option<bool>,
+    /// Platform admins only.
+    #[serde(default, deserialize_with = "patch")]
+    pub sessions_per_employee_per_year: Option<Option<i32>>,
+    /// Platform admins only. `false` suspends the company: its users are refused from their next
+    /// request and their logins end. `true` makes it usable again (validating it if it was not).
+    pub is_active: Option<bool>,
+}
+
+/// List filters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct CompanyFilter {
+    /// Text in the name or domain.
+    pub q: Option<String>,
+    /// Only active (true) or inactive (false) companies.
+    pub is_active: Option<bool>,
+    /// 1-based page number (default 1).
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Items per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<i64>,
+}
+
+fn is_color(value: &str) -> bool {
+    value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+fn check_common(v: &mut Validator, contact_email: Option<&str>, color: Option<&str>, allowance: Option<i32>) {
+    v.check(
+        contact_email.is_none_or(looks_like_email),
+        "contactEmail",
+        "must be a valid email address",
+    );
+    v.check(
+        color.is_none_or(is_color),
+        "primaryColor",
+        "must be a colour like #4A90E2",
+    );
+    v.check(
+        allowance.is_none_or(|a| (0..=1000).contains(&a)),
+        "sessionsPerEmployeePerYear",
+        "must be between 0 and 1000",
+    );
+}
+
+async fn find(auth: &mut Auth<impl crate::infra::auth::RoleSet>, id: Uuid) -> ApiResult<Company> {
+    sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM companies WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("company.not_found"))
+}
+
+/// Create a company (inactive until validated) and invite its HR admin.
+#[utoipa::path(post, path = "/companies", tag = "companies", security(("bearer" = [])), request_body = CreateCompany,
+    responses((status = 201, body = CreatedCompany), (status = 409, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn create_company(
+    client: ClientMeta,
+    mut auth: Auth<PlatformAdmin>,
+    ApiJson(body): ApiJson<CreateCompany>,
+) -> ApiResult<(StatusCode, Json<CreatedCompany>)> {
+    let mut v = Validator::new();
+    let name = required(&mut v, "name", &body.name, 200);
+    let domain = body.domain.as_deref().filter(|d| !d.trim().is_empty()).map(|d| {
+        let normalised = normalise_domain(d);
+        v.check(
+            normalised.is_some(),
+            "domain",
+            "must be an email domain such as acme.fr",
+        );
+        normalised.unwrap_or_default()
+    });
+    let hr_email = body.hr_admin.email.trim().to_lowercase();
+    v.check(
+        looks_like_email(&hr_email),
+        "hrAdmin.email",
+        "must be a valid email address",
+    );
+    let hr_first = required(&mut v, "hrAdmin.firstName", &body.hr_admin.first_name, 100);
+    let hr_last = required(&mut v, "hrAdmin.lastName", &body.hr_admin.last_name, 100);
+    check_common(
+        &mut v,
+        body.contact_email.as_deref(),
+        body.primary_color.as_deref(),
+        body.sessions_per_employee_per_year,
+    );
+    let sector = optional(&mut v, "sector", body.sector.as_deref(), 100);
+    v.finish()?;
+
+    if let Some(domain) = &domain {
+        let taken: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM companies WHERE lower(domain) = $1 AND deleted_at IS NULL)",
+        )
+        .bind(domain)
+        .fetch_one(&mut *auth.tx)
+        .await?;
+        if taken {
+            return Err(ApiError::conflict(
+                "company.domain_taken",
+                "Another company already uses this email domain.",
+            ));
+        }
+    }
+    let base = slugify(&name);
+    let clashes: i64 = sqlx::query_scalar("SELECT count(*) FROM companies WHERE slug = $1 OR slug LIKE $1 || '-%'")
+        .bind(&base)
+        .fetch_one(&mut *auth.tx)
+        .await?;
+    let slug = if clashes == 0 {
+        base
+    } else {
+        format!("{base}-{}", &Uuid::new_v4().simple().to_string()[..6])
+    };
+    let company = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO companies (name, slug, domain, sector, size, address, city, country, primary_color, contact_email, \
+             contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'France'), coalesce($9, '#4A90E2'), $10, $11, $12, \
+                 coalesce($13, false), coalesce($14, true), $15) RETURNING {COLUMNS}"
+    )))
+    .bind(&name)
+    .bind(&slug)
+    .bind(&domain)
+    .bind(sector)
+    .bind(body.size)
+    .bind(body.address.as_deref().map(str::trim))
+    .bind(body.city.as_deref().map(str::trim))
+    .bind(body.country.as_deref().map(str::trim))
+    .bind(&body.primary_color)
+    .bind(body.contact_email.as_deref().map(|e| e.trim().to_lowercase()))
+    .bind(body.contact_phone.as_deref().map(str::trim))
+    .bind(body.website_url.as_deref().map(str::trim))
+    .bind(body.auto_approve_employees)
+    .bind(body.allow_internal_news)
+    .bind(body.sessions_per_employee_per_year)
+    .fetch_one(&mut *auth.tx)
+    .await?;
+    let hr_id: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO users (email, role, company_id, first_name, last_name) VALUES ($1, 'ADMIN_RH', $2, $3, $4) \
+         ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(&hr_email)
+    .bind(company.id)
+    .bind(&hr_first)
+    .bind(&hr_last)
+    .fetch_optional(&mut *auth.tx)
+    .await?;
+    let Some(hr_id) = hr_id else {
+        return Err(ApiError::conflict(
+            "user.email_taken",
+            "An account already uses the HR admin's email.",
+        ));
+    };
+    enqueue_mail(&mut auth.tx, MailKind::Invitation, hr_id).await?;
+    Entry::new(Action::Create, "company")
+        .by_principal(&auth.principal)
+        .target(company.id)
+        .from_client(&client)
+        .details(serde_json::json!({ "hrAdminId": hr_id }))
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedCompany {
+            company,
+            hr_admin: InvitedUser {
+                id: hr_id,
+                email: hr_email,
+            },
+        }),
+    ))
+}
+
+/// List companies (platform).
+#[utoipa::path(get, path = "/companies", tag = "companies", security(("bearer" = [])), params(CompanyFilter),
+    responses((status = 200, body = Page<Company>)))]
+pub async fn list_companies(
+    mut auth: Auth<PlatformStaff>,
+    ApiQuery(filter): ApiQuery<CompanyFilter>,
+) -> ApiResult<Json<Page<Company>>> {
+    let paging = PageQuery::validate(filter.page, filter.page_size)?;
+    let q = contains_pattern(filter.q.as_deref());
+    let sql = format!(
+        "SELECT {COLUMNS}, count(*) OVER () AS total FROM companies \
+         WHERE ($1::text IS NULL OR lower(name) LIKE $1 OR lower(coalesce(domain, '')) LIKE $1) \
+           AND ($2::bool IS NULL OR is_active = $2) \
+         ORDER BY name, id LIMIT $3 OFFSET $4"
+    );
+    let rows: Vec<(Company, i64)> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(q)
+        .bind(filter.is_active)
+        .bind(paging.limit())
+        .bind(paging.offset())
+        .fetch_all(&mut *auth.tx)
+        .await?
+        .into_iter()
+        .map(|row| {
+            use sqlx::{FromRow, Row};
+            Ok((Company::from_row(&row)?, row.try_get("total")?))
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    auth.commit().await?;
+    let total = rows.first().map_or(0, |r| r.1);
+    Ok(Json(Page::new(rows.into_iter().map(|r| r.0).collect(), total, paging)))
+}
+
+/// Every company (operators).
+#[utoipa::path(get, path = "/super-admin/companies", tag = "super-admin", security(("bearer" = [])), params(CompanyFilter),
+    responses((status = 200, body = Page<Company>)))]
+pub async fn list_all_companies(
+    auth: Auth<SuperAdmin>,
+    query: ApiQuery<CompanyFilter>,
+) -> ApiResult<Json<Page<Company>>> {
+    let Auth {
+        principal,
+        session_id,
+        tx,
+        ..
+    } = auth;
+    list_companies(Auth::from_parts(principal, session_id, tx), query).await
+}
+
+/// A company: platform roles any, an HR admin their own (another's answers 404).
+#[utoipa::path(get, path = "/companies/{id}", tag = "companies", security(("bearer" = [])),
+    responses((status = 200, body = Company), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn get_company(mut auth: Auth<CompanyReader>, Path(id): Path<Uuid>) -> ApiResult<Json<Company>> {
+    let company = find(&mut auth, id).await?;
+    auth.commit().await?;
+    Ok(Json(company))
+}
+
+/// The HR admin's own company.
+#[utoipa::path(get, path = "/companies/me", tag = "companies", security(("bearer" = [])),
+    responses((status = 200, body = Company)))]
+pub async fn get_my_company(mut auth: Auth<HrAdmin>) -> ApiResult<Json<Company>> {
+    let id = auth
+        .principal
+        .company_id
+        .ok_or_else(|| ApiError::not_found("company.not_found"))?;
+    let company = find(&mut auth, id).await?;
+    auth.commit().await?;
+    Ok(Json(company))
+}
+
+async fn apply_update<R: crate::infra::auth::RoleSet>(
+    auth: &mut Auth<R>,
+    client: &ClientMeta,
+    id: Uuid,
+    body: UpdateCompany,
+) -> ApiResult<Company> {
+    let platform = auth.principal.role == Role::AdminHuntzen;
+    let mut v = Validator::new();
+    if !platform {
+        v.check(
+            body.domain.is_none(),
+            "domain",
+            "only platform administrators change the email domain",
+        );
+        v.check(
+            body.sessions_per_employee_per_year.is_none(),
+            "sessionsPerEmployeePerYear",
+            "only platform administrators change the allowance",
+        );
+        v.check(
+            body.is_active.is_none(),
+            "isActive",
+            "only platform administrators activate or suspend a company",
+        );
+    }
+    let mut company = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM companies WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("company.not_found"))?;
+    if let Some(name) = &body.name {
+        company.name = required(&mut v, "name", name, 200);
+    }
+    if let Some(country) = &body.country {
+        company.country = required(&mut v, "country", country, 100);
+    }
+    if let Some(Some(domain)) = &body.domain {
+        let normalised = normalise_domain(domain);
+        v.check(
+            normalised.is_some(),
+            "domain",
+            "must be an email domain such as acme.fr",
+        );
+        company.domain = normalised;
+    } else if let Some(None) = body.domain {
+        company.domain = None;
+    }
+    apply(&mut company.sector, body.sector);
+    apply(&mut company.size, body.size);
+    apply(&mut company.address, body.address);
+    apply(&mut company.city, body.city);
+    apply(&mut company.logo_url, body.logo_url);
+    apply(&mut company.cover_url, body.cover_url);
+    apply(&mut company.primary_color, body.primary_color);
+    apply(&mut company.contact_email, body.contact_email);
+    apply(&mut company.contact_phone, body.contact_phone);
+    apply(&mut company.website_url, body.website_url);
+    apply(
+        &mut company.sessions_per_employee_per_year,
+        body.sessions_per_employee_per_year,
+    );
+    company.auto_approve_employees = body.auto_approve_employees.unwrap_or(company.auto_approve_employees);
+    company.allow_internal_news = body.allow_internal_news.unwrap_or(company.allow_internal_news);
+    company.is_active = body.is_active.unwrap_or(company.is_active);
+    check_common(
+        &mut v,
+        company.contact_email.as_deref(),
+        company.primary_color.as_deref(),
+        company.sessions_per_employee_per_year,
+    );
+    v.finish()?;
+    let updated = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
+        "UPDATE companies SET name = $2, domain = $3, sector = $4, size = $5, address = $6, city = $7, country = $8, \
+             logo_url = $9, cover_url = $10, primary_color = $11, contact_email = $12, contact_phone = $13, \
+             website_url = $14, auto_approve_employees = $15, allow_internal_news = $16, \
+             sessions_per_employee_per_year = $17, is_active = $18, \
+             validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END, \
+             validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(&company.name)
+    .bind(&company.domain)
+    .bind(&company.sector)
+    .bind(company.size)
+    .bind(&company.address)
+    .bind(&company.city)
+    .bind(&company.country)
+    .bind(&company.logo_url)
+    .bind(&company.cover_url)
+    .bind(&company.primary_color)
+    .bind(&company.contact_email)
+    .bind(&company.contact_phone)
+    .bind(&company.website_url)
+    .bind(company.auto_approve_employees)
+    .bind(company.allow_internal_news)
+    .bind(company.sessions_per_employee_per_year)
+    .bind(company.is_active)
+    .bind(auth.principal.user_id)
+    .fetch_one(&mut *auth.tx)
+    .await
+    .map_err(|e| match e.as_database_error().and_then(|d| d.code()).as_deref() {
+        Some("23505") => ApiError::conflict(
+            "company.domain_taken",
+            "Another company already uses this email domain.",
+        ),
+        _ => ApiError::from(e),
+    })?;
+    auth.audit(client, Action::Update, "company", id).await?;
+    Ok(updated)
+}
+
+/// Update a company: platform admins any, an HR admin their own.
+#[utoipa::path(put, path = "/companies/{id}", tag = "companies", security(("bearer" = [])), request_body = UpdateCompany,
+    responses((status = 200, body = Company), (status = 404, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn update_company(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth<CompanyEditor>,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<UpdateCompany>,
+) -> ApiResult<Json<Company>> {
+    let suspends = body.is_active == Some(false);
+    let company = apply_update(&mut auth, &client, id, body).await?;
+    auth.commit().await?;
+    if suspends {
+        end_logins(&state, id, "company suspended").await?;
+    }
+    Ok(Json(company))
+}
+
+/// Update the HR admin's own company.
+#[utoipa::path(put, path = "/companies/me", tag = "companies", security(("bearer" = [])), request_body = UpdateCompany,
+    responses((status = 200, body = Company), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn update_my_company(
+    client: ClientMeta,
+    mut auth: Auth<HrAdmin>,
+    ApiJson(body): ApiJson<UpdateCompany>,
+) -> ApiResult<Json<Company>> {
+    let id = auth
+        .principal
+        .company_id
+        .ok_or_else(|| ApiError::not_found("company.not_found"))?;
+    let company = apply_update(&mut auth, &client, id, body).await?;
+    auth.commit().await?;
+    Ok(Json(company))
+}
+
+/// Validate (activate) a company: its users can sign in.
+#[utoipa::path(put, path = "/companies/{id}/validate", tag = "companies", security(("bearer" = [])),
+    responses((status = 200, body = Company), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn validate_company(
+    client: ClientMeta,
+    mut auth: Auth<PlatformAdmin>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Company>> {
+    let company = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
+        "UPDATE companies SET is_active = true, validated_at = coalesce(validated_at, now()), \
+             validated_by = coalesce(validated_by, $2) \
+         WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(auth.principal.user_id)
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("company.not_found"))?;
+    auth.audit(&client, Action::Validate, "company", id).await?;
+    auth.commit().await?;
+    Ok(Json(company))
+}
+
+/// Delete a company (soft): every one of its users is blocked at once; its data stays for counters.
+#[utoipa::path(delete, path = "/companies/{id}", tag = "companies", security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn delete_company(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth<PlatformAdmin>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    let done =
+        sqlx::query("UPDATE companies SET is_active = false, deleted_at = now() WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .execute(&mut *auth.tx)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::not_found("company.not_found"));
+    }
+    auth.audit(&client, Action::Delete, "company", id).await?;
+    auth.commit().await?;
+    end_logins(&state, id, "company deleted").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends the logins of a company's users once it is suspended or deleted. Their requests are
+/// already refused (every request checks the company); their sessions end too.
+async fn end_logins(state: &AppState, company: Uuid, reason: &str) -> ApiResult<()> {
+    let mut conn = state.db.system.acquire().await?;
+    sessions::revoke_company(&mut conn, company, reason).await?;
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! Company news: the HR admin writes (when the company allows internal news); the company's
+//! employees read; publishing notifies them. Another company's news is never visible (RLS).
+
+use axum::Json;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::infra::audit::{Action, Entry};
+use crate::infra::auth::Auth;
+use crate::infra::auth::{Deletable, HrAdmin, RoleSet};
+use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::extract::{ApiJson, ApiQuery, Path};
+use crate::infra::fields::required;
+use crate::infra::pagination::{Page, PageQuery};
+use crate::infra::sessions::ClientMeta;
+use crate::infra::state::AppState;
+
+/// Who reads company news: its employees and its HR admin.
+#[derive(Debug)]
+pub struct CompanyMember;
+
+impl RoleSet for CompanyMember {
+    const ROLES: &'static [crate::infra::identity::Role] = &[
+        crate::infra::identity::Role::Employee,
+        crate::infra::identity::Role::AdminRh,
+    ];
+}
+
+/// A news item.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct News {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub title: String,
+    pub content: String,
+    pub image_url: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, company_id, title, content, image_url, published_at, created_at, updated_at";
+
+/// A news item to publish.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewNews {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    pub title: String,
+    #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
+    pub content: String,
+    pub image_url: Option<String>,
+}
+
+/// The fields of a news item to change (absent fields stay).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewsInput {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    pub title: Option<String>,
+    #[schema(min_length = 1, max_length = 20000, pattern = "\\S")]
+    pub content: Option<String>,
+    pub image_url: Option<String>,
+}
+
+/// The company's news, newest first.
+#[utoipa::path(get, path = "/news", tag = "news", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<News>)))]
+pub async fn list_news(
+    mut auth: Auth<CompanyMember>,
+    ApiQuery(page): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<News>>> {
+    let paging = page.paging()?;
+    let items: Vec<News> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM news WHERE company_id = app_company_id() ORDER BY published_at DESC, id LIMIT $1 OFFSET $2"
+    )))
+    .bind(paging.limit())
+    .bind(paging.offset())
+    .fetch_all(&mut *auth.tx)
+    .await?;
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM news WHERE company_id = app_company_id()")
+        .fetch_one(&mut *auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok(Json(Page::new(items, total, paging)))
+}
+
+/// The same (the brief's employee path).
+#[utoipa::path(get, path = "/news/company", tag = "news", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Page<News>)))]
+pub async fn list_company_news(auth: Auth<CompanyMember>, query: ApiQuery<PageQuery>) -> ApiResult<Json<Page<News>>> {
+    list_news(auth, query).await
+}
+
+/// Publish a news item to the company (its employees are notified).
+#[utoipa::path(post, path = "/news", tag = "news", security(("bearer" = [])), request_body = NewNews,
+    responses((status = 201, body = News), (status = 409, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn create_news(
+    client: ClientMeta,
+    mut auth: Auth<HrAdmin>,
+    ApiJson(input): ApiJson<NewNews>,
+) -> ApiResult<(StatusCode, Json<News>)> {
+    let mut v = Validator::new();
+    let title = required(&mut v, "title", &input.title, 200);
+    let content = required(&mut v, "content", &input.content, 20_000);
+    v.finish()?;
+    let allowed: bool = sqlx::query_scalar("SELECT allow_internal_news FROM companies WHERE id = app_company_id()")
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .unwrap_or(false);
+    if !allowed {
+        return Err(ApiError::conflict(
+            "news.disabled",
+            "Internal news are turned off for this company.",
+        ));
+    }
+    let news: News = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO news (company_id, title, content, image_url, author_id) VALUES (app_company_id(), $1, $2, $3, app_user_id()) \
+         RETURNING {COLUMNS}"
+    )))
+    .bind(&title)
+    .bind(&content)
+    .bind(&input.image_url)
+    .fetch_one(&mut *auth.tx)
+    .await?;
+    sqlx::query("SELECT notify_company_news($1)")
+        .bind(news.id)
+        .execute(&mut *auth.tx)
+        .await?;
+    Entry::new(Action::Create, "news")
+        .by_principal(&auth.principal)
+        .target(news.id)
+        .from_client(&client)
+        .record(&mut auth.tx)
+        .await?;
+    auth.commit().await?;
+    Ok((StatusCode::CREATED, Json(news)))
+}
+
+/// Change a news item.
+#[utoipa::path(put, path = "/news/{id}", tag = "news", security(("bearer" = [])), request_body = NewsInput,
+    responses((status = 200, body = News), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn update_news(
+    client: ClientMeta,
+    mut auth: Auth<HrAdmin>,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<NewsInput>,
+) -> ApiResult<Json<News>> {
+    let mut v = Validator::new();
+    let title = input.title.as_deref().map(|t| required(&mut v, "title", t, 200));
+    let content = input.content.as_deref().map(|c| required(&mut v, "content", c, 20_000));
+    v.finish()?;
+    let news: News = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE news SET title = coalesce($2, title), content = coalesce($3, content), image_url = coalesce($4, image_url) \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(title)
+    .bind(content)
+    .bind(&input.image_url)
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("news.not_found"))?;
+    auth.audit(&client, Action::Update, "news", id).await?;
+    auth.commit().await?;
+    Ok(Json(news))
+}
+
+/// What `delete` removes.
+const NEWS: Deletable = Deletable {
+    table: "news",
+    resource: "news",
+    not_found: "news.not_found",
+};
+
+/// Delete a news item.
+#[utoipa::path(delete, path = "/news/{id}", tag = "news", security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn delete_news(client: ClientMeta, mut auth: Auth<HrAdmin>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    auth.delete_audited(&client, &NEWS, id).await?;
+    auth.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Routes of this feature.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_news, create_news))
+        .routes(routes!(list_company_news))
+        .routes(routes!(update_news, delete_news))
+}
