@@ -316,13 +316,7 @@ pub async fn create_admin(db: &Db, email: &str, role: Role, password: &str) -> a
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tx = crate::infra::db::context::begin(&db.system).await?;
-    let id: Option<uuid::Uuid> = sqlx::query_scalar(
-        "INSERT INTO users (email, password_hash, role, email_verified, password_changed_at) \
-         VALUES ($1, $2, $3, true, now()) ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(&email)
-    .bind(hash)
-    .bind(role)
+    let id: Option<uuid::Uuid> = sqlx::query_scalar!(r#"INSERT INTO users (email, password_hash, role, email_verified, password_changed_at) VALUES ($1, $2, $3, true, now()) ON CONFLICT DO NOTHING RETURNING id"#, &email, hash, role)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = id else {

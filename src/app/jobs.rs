@@ -85,12 +85,7 @@ struct Recipient {
 
 async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     let mut tx = crate::infra::db::context::begin(&ctx.db.system).await?;
-    let recipient = sqlx::query_as::<_, Recipient>(
-        "SELECT u.email, u.locale, coalesce(e.first_name, p.first_name, u.first_name) AS name, u.erased_at IS NOT NULL AS erased \
-         FROM users u LEFT JOIN employees e ON e.user_id = u.id LEFT JOIN practitioners p ON p.user_id = u.id \
-         WHERE u.id = $1",
-    )
-    .bind(job.user_id)
+    let recipient = sqlx::query_as!(Recipient, r#"SELECT u.email, u.locale, coalesce(e.first_name, p.first_name, u.first_name) AS name, u.erased_at IS NOT NULL AS "erased!" FROM users u LEFT JOIN employees e ON e.user_id = u.id LEFT JOIN practitioners p ON p.user_id = u.id WHERE u.id = $1"#, job.user_id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(recipient) = recipient.filter(|r| !r.erased) else {
@@ -142,27 +137,12 @@ async fn remind(job: ReminderJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxD
         .with_timezone(&zone)
         .format("%Y-%m-%d %H:%M (%Z)")
         .to_string();
-    let targets: Vec<ReminderTarget> = sqlx::query_as(
-        "SELECT u.id AS user_id, u.email, u.locale, e.first_name AS name FROM consultations c \
-           JOIN employees e ON e.id = c.employee_id JOIN users u ON u.id = e.user_id \
-           WHERE c.id = $1 AND u.erased_at IS NULL \
-         UNION ALL \
-         SELECT u.id, u.email, u.locale, p.first_name FROM consultations c \
-           JOIN practitioners p ON p.id = c.practitioner_id JOIN users u ON u.id = p.user_id \
-           WHERE c.id = $1 AND u.erased_at IS NULL",
-    )
-    .bind(job.consultation_id)
+    let targets: Vec<ReminderTarget> = sqlx::query_as!(ReminderTarget, r#"SELECT u.id AS "user_id!", u.email AS "email!", u.locale AS "locale!", e.first_name AS "name!" FROM consultations c JOIN employees e ON e.id = c.employee_id JOIN users u ON u.id = e.user_id WHERE c.id = $1 AND u.erased_at IS NULL UNION ALL SELECT u.id, u.email, u.locale, p.first_name FROM consultations c JOIN practitioners p ON p.id = c.practitioner_id JOIN users u ON u.id = p.user_id WHERE c.id = $1 AND u.erased_at IS NULL"#, job.consultation_id)
     .fetch_all(&mut *tx)
     .await?;
     for target in &targets {
         let rendered = templates::reminder(&target.locale, &target.name, &when, job.hours_before);
-        sqlx::query(
-            "INSERT INTO notifications (user_id, type, title, message, link_url) VALUES ($1, 'CONSULTATION_REMINDER', $2, $3, $4)",
-        )
-        .bind(target.user_id)
-        .bind(&rendered.subject)
-        .bind(&when)
-        .bind(format!("/consultations/{}", job.consultation_id))
+        sqlx::query!(r#"INSERT INTO notifications (user_id, type, title, message, link_url) VALUES ($1, 'CONSULTATION_REMINDER', $2, $3, $4)"#, target.user_id, &rendered.subject, &when, format!("/consultations/{}", job.consultation_id))
         .execute(&mut *tx)
         .await?;
         ctx.mailer.send(&target.email, &rendered).await?;

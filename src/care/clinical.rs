@@ -61,8 +61,6 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, consultation_id, practitioner_id, content, key_id, created_at, updated_at";
-
 fn check(content: &str) -> ApiResult<String> {
     let text = content.trim().to_owned();
     let mut v = Validator::new();
@@ -107,25 +105,19 @@ async fn create_note(
         .principal
         .practitioner_id
         .ok_or_else(|| ApiError::not_found("practitioner.not_found"))?;
-    let mine: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM consultations WHERE id = $1 AND practitioner_id = $2)")
-            .bind(consultation_id)
-            .bind(practitioner_id)
-            .fetch_one(&mut *auth.tx)
-            .await?;
+    let mine: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM consultations WHERE id = $1 AND practitioner_id = $2) AS "value!""#,
+        consultation_id,
+        practitioner_id
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
     if !mine {
         return Err(ApiError::not_found("consultation.not_found"));
     }
     let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Consultation, consultation_id).await?;
     let id = Uuid::new_v4();
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO clinical_notes (id, consultation_id, practitioner_id, content, key_id) VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(consultation_id)
-    .bind(practitioner_id)
-    .bind(key.seal("clinical_notes", "content", id, text.as_bytes()))
-    .bind(key.id)
+    let row: Row = sqlx::query_as!(Row, r#"INSERT INTO clinical_notes (id, consultation_id, practitioner_id, content, key_id) VALUES ($1, $2, $3, $4, $5) RETURNING id, consultation_id, practitioner_id, content, key_id, created_at, updated_at"#, id, consultation_id, practitioner_id, key.seal("clinical_notes", "content", id, text.as_bytes()), key.id)
     .fetch_one(&mut *auth.tx)
     .await?;
     let note = open(state, &mut auth, row).await?;
@@ -165,19 +157,13 @@ pub async fn list_consultation_notes(
     mut auth: Auth<Practitioner>,
     Path(consultation_id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<Note>>> {
-    let visible: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM consultations WHERE id = $1 AND practitioner_id = app_practitioner_id())",
-    )
-    .bind(consultation_id)
+    let visible: bool = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM consultations WHERE id = $1 AND practitioner_id = app_practitioner_id()) AS "value!""#, consultation_id)
     .fetch_one(&mut *auth.tx)
     .await?;
     if !visible {
         return Err(ApiError::not_found("consultation.not_found"));
     }
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM clinical_notes WHERE consultation_id = $1 ORDER BY created_at, id"
-    )))
-    .bind(consultation_id)
+    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT id, consultation_id, practitioner_id, content, key_id, created_at, updated_at FROM clinical_notes WHERE consultation_id = $1 ORDER BY created_at, id"#, consultation_id)
     .fetch_all(&mut *auth.tx)
     .await?;
     let mut notes = Vec::with_capacity(rows.len());
@@ -199,19 +185,15 @@ pub async fn update_clinical_note(
     ApiJson(body): ApiJson<NoteContent>,
 ) -> ApiResult<Json<Note>> {
     let text = check(&body.content)?;
-    let consultation_id: Uuid =
-        sqlx::query_scalar("SELECT consultation_id FROM clinical_notes WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *auth.tx)
-            .await?
-            .ok_or_else(|| ApiError::not_found("clinical_note.not_found"))?;
+    let consultation_id: Uuid = sqlx::query_scalar!(
+        r#"SELECT consultation_id FROM clinical_notes WHERE id = $1 FOR UPDATE"#,
+        id
+    )
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("clinical_note.not_found"))?;
     let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Consultation, consultation_id).await?;
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE clinical_notes SET content = $2, key_id = $3 WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(key.seal("clinical_notes", "content", id, text.as_bytes()))
-    .bind(key.id)
+    let row: Row = sqlx::query_as!(Row, r#"UPDATE clinical_notes SET content = $2, key_id = $3 WHERE id = $1 RETURNING id, consultation_id, practitioner_id, content, key_id, created_at, updated_at"#, id, key.seal("clinical_notes", "content", id, text.as_bytes()), key.id)
     .fetch_one(&mut *auth.tx)
     .await?;
     let note = open(&state, &mut auth, row).await?;

@@ -181,20 +181,7 @@ pub async fn store(
     let id = Uuid::new_v4();
     let storage_key = id.simple().to_string();
     let size = i64::try_from(cleaned.len()).unwrap_or(i64::MAX);
-    sqlx::query(
-        "INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(id)
-    .bind(owner.user_id)
-    .bind(if consultation_id.is_some() { None } else { owner.company_id })
-    .bind(consultation_id)
-    .bind(purpose.as_str())
-    .bind(content_type)
-    .bind(size)
-    .bind(&storage_key)
-    .bind(&upload.file_name)
-    .bind(purpose.is_public())
+    sqlx::query!(r#"INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#, id, owner.user_id, if consultation_id.is_some() { None } else { owner.company_id }, consultation_id, purpose.as_str(), content_type, size, &storage_key, upload.file_name.as_deref(), purpose.is_public())
     .execute(&mut **tx)
     .await?;
     let key = data_keys::get_or_create(tx, &state.keyring, Subject::File, id).await?;
@@ -270,17 +257,15 @@ pub async fn upload_file(
 #[utoipa::path(delete, path = "/files/{id}", tag = "files", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn delete_file(State(state): State<AppState>, mut auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let key: Option<String> =
-        sqlx::query_scalar("DELETE FROM files WHERE id = $1 AND owner_user_id = app_user_id() RETURNING storage_key")
-            .bind(id)
-            .fetch_optional(&mut *auth.tx)
-            .await?;
+    let key: Option<String> = sqlx::query_scalar!(
+        r#"DELETE FROM files WHERE id = $1 AND owner_user_id = app_user_id() RETURNING storage_key"#,
+        id
+    )
+    .fetch_optional(&mut *auth.tx)
+    .await?;
     let key = key.ok_or_else(|| ApiError::not_found("file.not_found"))?;
     auth.commit().await?;
-    sqlx::query(
-        "UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE subject_type = 'FILE' AND subject_id = $1",
-    )
-    .bind(id)
+    sqlx::query!(r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE subject_type = 'FILE' AND subject_id = $1"#, id)
     .execute(&state.db.system)
     .await?;
     state.store.delete(&key).await?;

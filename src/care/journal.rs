@@ -77,8 +77,6 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, content, key_id, mood, tags, created_at, updated_at";
-
 fn check(input: &EntryInput) -> ApiResult<(String, Vec<String>)> {
     let text = input.content.trim().to_owned();
     let tags: Vec<String> = input
@@ -146,16 +144,14 @@ pub async fn list_journal_entries(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Entry>>> {
     let paging = page.paging()?;
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM journal_entries WHERE employee_id = app_employee_id() ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"
-    )))
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT id, content, key_id, mood, tags, created_at, updated_at FROM journal_entries WHERE employee_id = app_employee_id() ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"#, paging.limit(), paging.offset())
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE employee_id = app_employee_id()")
-        .fetch_one(&mut *auth.tx)
-        .await?;
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!" FROM journal_entries WHERE employee_id = app_employee_id()"#
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
     let items = open(&state, &mut auth, rows).await?;
     auth.commit().await?;
     Ok(Json(Page::new(items, total, paging)))
@@ -173,15 +169,7 @@ pub async fn create_journal_entry(
     let owner = employee_id(&auth)?;
     let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Employee, owner).await?;
     let id = Uuid::new_v4();
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO journal_entries (id, employee_id, content, key_id, mood, tags) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(owner)
-    .bind(key.seal("journal_entries", "content", id, text.as_bytes()))
-    .bind(key.id)
-    .bind(input.mood)
-    .bind(tags)
+    let row: Row = sqlx::query_as!(Row, r#"INSERT INTO journal_entries (id, employee_id, content, key_id, mood, tags) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, content, key_id, mood, tags, created_at, updated_at"#, id, owner, key.seal("journal_entries", "content", id, text.as_bytes()), key.id, input.mood, &tags)
     .fetch_one(&mut *auth.tx)
     .await?;
     let entry = open(&state, &mut auth, vec![row]).await?.remove(0);
@@ -197,10 +185,11 @@ pub async fn get_journal_entry(
     mut auth: Auth<Employee>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Entry>> {
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM journal_entries WHERE id = $1"
-    )))
-    .bind(id)
+    let row: Row = sqlx::query_as!(
+        Row,
+        r#"SELECT id, content, key_id, mood, tags, created_at, updated_at FROM journal_entries WHERE id = $1"#,
+        id
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("journal_entry.not_found"))?;
@@ -221,14 +210,7 @@ pub async fn update_journal_entry(
     let (text, tags) = check(&input)?;
     let owner = employee_id(&auth)?;
     let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Employee, owner).await?;
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE journal_entries SET content = $2, key_id = $3, mood = $4, tags = $5 WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(key.seal("journal_entries", "content", id, text.as_bytes()))
-    .bind(key.id)
-    .bind(input.mood)
-    .bind(tags)
+    let row: Row = sqlx::query_as!(Row, r#"UPDATE journal_entries SET content = $2, key_id = $3, mood = $4, tags = $5 WHERE id = $1 RETURNING id, content, key_id, mood, tags, created_at, updated_at"#, id, key.seal("journal_entries", "content", id, text.as_bytes()), key.id, input.mood, &tags)
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("journal_entry.not_found"))?;
@@ -241,8 +223,7 @@ pub async fn update_journal_entry(
 #[utoipa::path(delete, path = "/journal/{id}", tag = "journal", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn delete_journal_entry(mut auth: Auth<Employee>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let done = sqlx::query("DELETE FROM journal_entries WHERE id = $1")
-        .bind(id)
+    let done = sqlx::query!(r#"DELETE FROM journal_entries WHERE id = $1"#, id)
         .execute(&mut *auth.tx)
         .await?;
     if done.rows_affected() == 0 {

@@ -47,8 +47,6 @@ pub struct NotificationQuery {
     pub page_size: Option<i64>,
 }
 
-const COLUMNS: &str = "id, type::text AS type, title, message, link_url, is_read, read_at, created_at";
-
 /// The caller's notifications, newest first.
 #[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
     responses((status = 200, body = Page<Notification>)))]
@@ -58,19 +56,13 @@ pub async fn list_notifications(
 ) -> ApiResult<Json<Page<Notification>>> {
     let paging = PageQuery::validate(query.page, query.page_size)?;
     let unread = query.unread.unwrap_or(false);
-    let items: Vec<Notification> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM notifications WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read) \
-         ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
-    )))
-    .bind(unread)
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let items: Vec<Notification> = sqlx::query_as!(Notification, r#"SELECT id, type::text AS "kind!", title, message, link_url, is_read, read_at, created_at FROM notifications WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read) ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"#, unread, paging.limit(), paging.offset())
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM notifications WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read)",
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!" FROM notifications WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read)"#,
+        unread
     )
-    .bind(unread)
     .fetch_one(&mut *auth.tx)
     .await?;
     auth.commit().await?;
@@ -81,11 +73,7 @@ pub async fn list_notifications(
 #[utoipa::path(put, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, body = Notification), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn mark_notification_read(mut auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Notification>> {
-    let notification = sqlx::query_as::<_, Notification>(sqlx::AssertSqlSafe(format!(
-        "UPDATE notifications SET is_read = true, read_at = coalesce(read_at, now()) \
-         WHERE id = $1 AND user_id = app_user_id() RETURNING {COLUMNS}"
-    )))
-    .bind(id)
+    let notification = sqlx::query_as!(Notification, r#"UPDATE notifications SET is_read = true, read_at = coalesce(read_at, now()) WHERE id = $1 AND user_id = app_user_id() RETURNING id, type::text AS "kind!", title, message, link_url, is_read, read_at, created_at"#, id)
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("notification.not_found"))?;
@@ -103,8 +91,8 @@ pub struct Marked {
 #[utoipa::path(put, path = "/notifications/read-all", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, body = Marked)))]
 pub async fn mark_all_notifications_read(mut auth: Auth) -> ApiResult<Json<Marked>> {
-    let done = sqlx::query(
-        "UPDATE notifications SET is_read = true, read_at = now() WHERE user_id = app_user_id() AND NOT is_read",
+    let done = sqlx::query!(
+        r#"UPDATE notifications SET is_read = true, read_at = now() WHERE user_id = app_user_id() AND NOT is_read"#
     )
     .execute(&mut *auth.tx)
     .await?;
@@ -118,10 +106,12 @@ pub async fn mark_all_notifications_read(mut auth: Auth) -> ApiResult<Json<Marke
 #[utoipa::path(delete, path = "/notifications/{id}", tag = "notifications", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn delete_notification(mut auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let done = sqlx::query("DELETE FROM notifications WHERE id = $1 AND user_id = app_user_id()")
-        .bind(id)
-        .execute(&mut *auth.tx)
-        .await?;
+    let done = sqlx::query!(
+        r#"DELETE FROM notifications WHERE id = $1 AND user_id = app_user_id()"#,
+        id
+    )
+    .execute(&mut *auth.tx)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("notification.not_found"));
     }

@@ -73,30 +73,10 @@ pub async fn list_audit_logs(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditRow>>> {
     let paging = PageQuery::validate(q.page, q.page_size)?;
-    let filter = "FROM audit_logs WHERE ($1::text IS NULL OR action::text = upper($1)) AND ($2::text IS NULL OR resource = $2) \
-                  AND ($3::uuid IS NULL OR company_id = $3) AND ($4::uuid IS NULL OR user_id = $4) \
-                  AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)";
-    let items: Vec<AuditRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, user_id, user_role::text, action::text, resource, resource_id, company_id, ip_address, user_agent, details, created_at \
-         {filter} ORDER BY created_at DESC, id LIMIT $7 OFFSET $8"
-    )))
-    .bind(&q.action)
-    .bind(&q.resource)
-    .bind(q.company_id)
-    .bind(q.user_id)
-    .bind(q.from)
-    .bind(q.to)
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let items: Vec<AuditRow> = sqlx::query_as!(AuditRow, r#"SELECT id, user_id, user_role::text, action::text AS "action!", resource, resource_id, company_id, ip_address, user_agent, details, created_at FROM audit_logs WHERE ($1::text IS NULL OR action::text = upper($1)) AND ($2::text IS NULL OR resource = $2) AND ($3::uuid IS NULL OR company_id = $3) AND ($4::uuid IS NULL OR user_id = $4) AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6) ORDER BY created_at DESC, id LIMIT $7 OFFSET $8"#, q.action.as_deref(), q.resource.as_deref(), q.company_id, q.user_id, q.from, q.to, paging.limit(), paging.offset())
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {filter}")))
-        .bind(&q.action)
-        .bind(&q.resource)
-        .bind(q.company_id)
-        .bind(q.user_id)
-        .bind(q.from)
-        .bind(q.to)
+    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM audit_logs WHERE ($1::text IS NULL OR action::text = upper($1)) AND ($2::text IS NULL OR resource = $2) AND ($3::uuid IS NULL OR company_id = $3) AND ($4::uuid IS NULL OR user_id = $4) AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)"#, q.action.as_deref(), q.resource.as_deref(), q.company_id, q.user_id, q.from, q.to)
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;
@@ -152,7 +132,7 @@ fn started_seconds() -> u64 {
 #[utoipa::path(get, path = "/super-admin/metrics", tag = "super-admin", security(("bearer" = [])),
     responses((status = 200, body = Object)))]
 pub async fn get_metrics_summary(State(state): State<AppState>, mut auth: Auth<SuperAdmin>) -> ApiResult<Json<Value>> {
-    let kpis: Option<Value> = sqlx::query_scalar("SELECT report_platform_kpis()")
+    let kpis: Option<Value> = sqlx::query_scalar!(r#"SELECT report_platform_kpis()"#)
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;

@@ -80,17 +80,12 @@ pub async fn record_consent(
         "is required (at most 20 characters)",
     );
     v.finish()?;
-    let consent: Consent = sqlx::query_as(
-        "INSERT INTO consents (user_id, type, version, given) VALUES (app_user_id(), $1, $2, $3) RETURNING id, type, version, given, created_at",
-    )
-    .bind(&kind)
-    .bind(&version)
-    .bind(input.given)
+    let consent: Consent = sqlx::query_as!(Consent, r#"INSERT INTO consents (user_id, type, version, given) VALUES (app_user_id(), $1, $2, $3) RETURNING id, type AS kind, version, given, created_at"#, &kind, &version, input.given)
     .fetch_one(&mut *auth.tx)
     .await?;
     if input.given && kind == "DATA_PROCESSING" {
-        sqlx::query(
-            "UPDATE employees SET consent_given_at = coalesce(consent_given_at, now()) WHERE user_id = app_user_id()",
+        sqlx::query!(
+            r#"UPDATE employees SET consent_given_at = coalesce(consent_given_at, now()) WHERE user_id = app_user_id()"#
         )
         .execute(&mut *auth.tx)
         .await?;
@@ -279,21 +274,21 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// one transaction, because it touches rows no request context may write.
 pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
-    let exists: Option<bool> = sqlx::query_scalar("SELECT erased_at IS NOT NULL FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let exists: Option<bool> = sqlx::query_scalar!(
+        r#"SELECT erased_at IS NOT NULL AS "value!" FROM users WHERE id = $1 FOR UPDATE"#,
+        user_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     match exists {
         None => return Ok(false),
         Some(true) => return Ok(true),
         Some(false) => {}
     }
-    let employee: Option<Uuid> = sqlx::query_scalar("SELECT id FROM employees WHERE user_id = $1")
-        .bind(user_id)
+    let employee: Option<Uuid> = sqlx::query_scalar!(r#"SELECT id FROM employees WHERE user_id = $1"#, user_id)
         .fetch_optional(&mut *tx)
         .await?;
-    let practitioner: Option<Uuid> = sqlx::query_scalar("SELECT id FROM practitioners WHERE user_id = $1")
-        .bind(user_id)
+    let practitioner: Option<Uuid> = sqlx::query_scalar!(r#"SELECT id FROM practitioners WHERE user_id = $1"#, user_id)
         .fetch_optional(&mut *tx)
         .await?;
     let files: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, storage_key FROM files WHERE owner_user_id = $1")
@@ -302,18 +297,7 @@ pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
         .await?;
     let file_ids: Vec<Uuid> = files.iter().map(|f| f.0).collect();
     // Keys first: what they protect becomes unreadable whatever happens to the rows.
-    sqlx::query(
-        "UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE destroyed_at IS NULL AND ( \
-             (subject_type = 'EMPLOYEE' AND subject_id = $1) \
-          OR (subject_type = 'USER' AND subject_id = $3) \
-          OR (subject_type = 'FILE' AND subject_id = ANY($4)) \
-          OR (subject_type = 'CONSULTATION' AND subject_id IN \
-                (SELECT id FROM consultations WHERE employee_id = $1 OR practitioner_id = $2)))",
-    )
-    .bind(employee)
-    .bind(practitioner)
-    .bind(user_id)
-    .bind(&file_ids)
+    sqlx::query!(r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE destroyed_at IS NULL AND ( (subject_type = 'EMPLOYEE' AND subject_id = $1) OR (subject_type = 'USER' AND subject_id = $3) OR (subject_type = 'FILE' AND subject_id = ANY($4)) OR (subject_type = 'CONSULTATION' AND subject_id IN (SELECT id FROM consultations WHERE employee_id = $1 OR practitioner_id = $2)))"#, employee, practitioner, user_id, &file_ids)
     .execute(&mut *tx)
     .await?;
     for sql in [
@@ -335,24 +319,15 @@ pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
             .await?;
     }
     if let Some(employee) = employee {
-        sqlx::query("DELETE FROM journal_entries WHERE employee_id = $1")
-            .bind(employee)
+        sqlx::query!(r#"DELETE FROM journal_entries WHERE employee_id = $1"#, employee)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE employees SET first_name = 'Anonyme', last_name = '', department = NULL, position = NULL, phone_number = NULL, \
-                 bio = NULL, avatar_url = NULL, cover_url = NULL, removed_at = coalesce(removed_at, now()) WHERE id = $1",
-        )
-        .bind(employee)
+        sqlx::query!(r#"UPDATE employees SET first_name = 'Anonyme', last_name = '', department = NULL, position = NULL, phone_number = NULL, bio = NULL, avatar_url = NULL, cover_url = NULL, removed_at = coalesce(removed_at, now()) WHERE id = $1"#, employee)
         .execute(&mut *tx)
         .await?;
     }
     if let Some(practitioner) = practitioner {
-        sqlx::query(
-            "UPDATE practitioners SET first_name = 'Anonyme', last_name = '', bio = '', diplomas = '{}', avatar_url = NULL, \
-                 cover_url = NULL, is_active = false WHERE id = $1",
-        )
-        .bind(practitioner)
+        sqlx::query!(r#"UPDATE practitioners SET first_name = 'Anonyme', last_name = '', bio = '', diplomas = '{}', avatar_url = NULL, cover_url = NULL, is_active = false WHERE id = $1"#, practitioner)
         .execute(&mut *tx)
         .await?;
     }

@@ -103,9 +103,7 @@ struct UsageRow {
 
 async fn usage_rows(auth: &mut Auth<HrAdmin>, period: &str) -> ApiResult<Vec<UsageRow>> {
     let (from, to) = month(period)?;
-    Ok(sqlx::query_as("SELECT * FROM report_employee_usage($1, $2)")
-        .bind(from)
-        .bind(to)
+    Ok(sqlx::query_as!(UsageRow, r#"SELECT employee_id AS "employee_id!", employee_name AS "employee_name!", department, consultation_count AS "consultation_count!", total_duration_minutes AS "total_duration_minutes!" FROM report_employee_usage($1, $2)"#, from, to)
         .fetch_all(&mut *auth.tx)
         .await?)
 }
@@ -125,24 +123,14 @@ async fn audit_export(
     Ok(())
 }
 
-/// The report as JSON items, built by PostgreSQL in the same statement that computes it: the
-/// rows never become Rust values, and `bench/pgbench/report.sql` times exactly this statement.
-const USAGE_ITEMS_SQL: &str = "SELECT coalesce(json_agg(json_build_object(\
-         'employeeId', r.employee_id, 'employeeName', r.employee_name, 'period', $3::text, \
-         'consultationCount', r.consultation_count, 'totalDurationMinutes', r.total_duration_minutes) \
-         ORDER BY r.n), '[]')::text \
-     FROM report_employee_usage($1, $2) WITH ORDINALITY \
-          AS r(employee_id, employee_name, department, consultation_count, total_duration_minutes, n)";
-
 /// Completed consultations and minutes per employee of your company, for a month.
 #[utoipa::path(get, path = "/reports/employee-usage", tag = "reports", security(("bearer" = [])), params(PeriodQuery),
     responses((status = 200, body = UsageReport), (status = 422, body = crate::infra::error::Problem)))]
 pub async fn get_employee_usage(mut auth: Auth<HrAdmin>, ApiQuery(q): ApiQuery<PeriodQuery>) -> ApiResult<Response> {
     let (from, to) = month(&q.period)?;
-    let items: String = sqlx::query_scalar(USAGE_ITEMS_SQL)
-        .bind(from)
-        .bind(to)
-        .bind(&q.period)
+    // The report as JSON items, built by PostgreSQL in the same statement that computes it: the
+    // rows never become Rust values, and `bench/pgbench/report.sql` times exactly this statement.
+    let items: String = sqlx::query_scalar!(r#"SELECT coalesce(json_agg(json_build_object('employeeId', r.employee_id, 'employeeName', r.employee_name, 'period', $3::text, 'consultationCount', r.consultation_count, 'totalDurationMinutes', r.total_duration_minutes) ORDER BY r.n), '[]')::text AS "items!" FROM report_employee_usage($1, $2) WITH ORDINALITY AS r(employee_id, employee_name, department, consultation_count, total_duration_minutes, n)"#, from, to, &q.period)
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;
@@ -250,24 +238,28 @@ pub struct EmployeeMonths {
 #[utoipa::path(get, path = "/employees/{id}/usage-stats", tag = "reports", security(("bearer" = [])),
     responses((status = 200, body = EmployeeMonths), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn list_employee_months(mut auth: Auth<HrAdmin>, Path(id): Path<Uuid>) -> ApiResult<Json<EmployeeMonths>> {
-    let name: String = sqlx::query_scalar("SELECT first_name || ' ' || last_name FROM employees WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *auth.tx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("employee.not_found"))?;
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as("SELECT * FROM report_employee_months($1)")
-        .bind(id)
-        .fetch_all(&mut *auth.tx)
-        .await?;
+    let name: String = sqlx::query_scalar!(
+        r#"SELECT first_name || ' ' || last_name AS "value!" FROM employees WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("employee.not_found"))?;
+    let rows = sqlx::query!(
+        r#"SELECT period AS "period!", consultation_count AS "count!", total_duration_minutes AS "minutes!" FROM report_employee_months($1)"#,
+        id
+    )
+    .fetch_all(&mut *auth.tx)
+    .await?;
     auth.commit().await?;
     let items = rows
         .into_iter()
-        .map(|(period, count, minutes)| EmployeeUsage {
+        .map(|row| EmployeeUsage {
             employee_id: id,
             employee_name: name.clone(),
-            period,
-            consultation_count: count,
-            total_duration_minutes: minutes,
+            period: row.period,
+            consultation_count: row.count,
+            total_duration_minutes: row.minutes,
         })
         .collect();
     Ok(Json(EmployeeMonths {
@@ -374,19 +366,22 @@ pub struct Billing {
     pub items: Vec<BillingLine>,
 }
 
-const BILLING_SQL: &str = "SELECT (c.ended_at AT TIME ZONE 'UTC')::date AS date, coalesce(c.actual_duration, 0) AS duration_minutes, \
-     c.format, co.name AS company_name \
-     FROM consultations c JOIN companies co ON co.id = c.company_id \
-     WHERE c.practitioner_id = app_practitioner_id() AND c.status = 'COMPLETED' AND c.ended_at >= $1 AND c.ended_at < $2 \
-     ORDER BY c.ended_at, c.id";
+/// A practitioner's completed consultations between two instants, oldest first (one statement
+/// for the JSON answer and the CSV export).
+macro_rules! billing_lines_query {
+    ($from:expr, $to:expr) => {
+        sqlx::query_as!(
+            BillingLine,
+            r#"SELECT (c.ended_at AT TIME ZONE 'UTC')::date AS "date!", coalesce(c.actual_duration, 0) AS "duration_minutes!", c.format, co.name AS company_name FROM consultations c JOIN companies co ON co.id = c.company_id WHERE c.practitioner_id = app_practitioner_id() AND c.status = 'COMPLETED' AND c.ended_at >= $1 AND c.ended_at < $2 ORDER BY c.ended_at, c.id"#,
+            $from,
+            $to
+        )
+    };
+}
 
 async fn billing_lines(auth: &mut Auth<Practitioner>, period: &str) -> ApiResult<Vec<BillingLine>> {
     let (from, to) = month(period)?;
-    Ok(sqlx::query_as(BILLING_SQL)
-        .bind(from)
-        .bind(to)
-        .fetch_all(&mut *auth.tx)
-        .await?)
+    Ok(billing_lines_query!(from, to).fetch_all(&mut *auth.tx).await?)
 }
 
 /// Your completed consultations of a month: date, duration, format and company.
@@ -456,10 +451,7 @@ async fn stream_billing(
         writer
             .write_record(["date", "durationMinutes", "format", "company"])
             .ok();
-        let mut rows = sqlx::query_as::<_, BillingLine>(BILLING_SQL)
-            .bind(from)
-            .bind(to)
-            .fetch(&mut *tx);
+        let mut rows = billing_lines_query!(from, to).fetch(&mut *tx);
         while let Some(l) = rows.try_next().await? {
             let (date, duration) = (l.date.to_string(), l.duration_minutes.to_string());
             let company = safe_cell(&l.company_name);
@@ -497,7 +489,7 @@ async fn stream_billing(
 #[utoipa::path(get, path = "/reports/platform-kpis", tag = "reports", security(("bearer" = [])),
     responses((status = 200, body = Object)))]
 pub async fn get_platform_kpis(mut auth: Auth<PlatformStaff>) -> ApiResult<Json<serde_json::Value>> {
-    let kpis: Option<serde_json::Value> = sqlx::query_scalar("SELECT report_platform_kpis()")
+    let kpis: Option<serde_json::Value> = sqlx::query_scalar!(r#"SELECT report_platform_kpis()"#)
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;

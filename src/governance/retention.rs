@@ -33,19 +33,14 @@ pub async fn purge(db: &Db, store: &Store, message_months: u32, audit_months: u3
     .fetch_all(&mut *tx)
     .await?;
     let ids: Vec<Uuid> = files.iter().map(|f| f.0).collect();
-    sqlx::query("UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE subject_type = 'FILE' AND subject_id = ANY($1) AND destroyed_at IS NULL")
-        .bind(&ids)
+    sqlx::query!(r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE subject_type = 'FILE' AND subject_id = ANY($1) AND destroyed_at IS NULL"#, &ids)
         .execute(&mut *tx)
         .await?;
-    let messages = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM messages WHERE consultation_id IN ({expired})"
-    )))
-    .bind(message_cutoff)
+    let messages = sqlx::query!(r#"DELETE FROM messages WHERE consultation_id IN (SELECT id FROM consultations WHERE coalesce(ended_at, add_minutes(scheduled_at, duration)) < $1 AND status IN ('COMPLETED', 'CANCELLED', 'NO_SHOW'))"#, message_cutoff)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let audit_rows = sqlx::query("DELETE FROM audit_logs WHERE created_at < $1")
-        .bind(audit_cutoff)
+    let audit_rows = sqlx::query!(r#"DELETE FROM audit_logs WHERE created_at < $1"#, audit_cutoff)
         .execute(&mut *tx)
         .await?
         .rows_affected();

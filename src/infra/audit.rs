@@ -108,19 +108,7 @@ impl<'a> Entry<'a> {
 
     /// Writes the row in the caller's transaction.
     pub async fn record(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO audit_logs (user_id, user_role, action, resource, resource_id, company_id, ip_address, user_agent, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(self.user_id)
-        .bind(self.user_role)
-        .bind(self.action)
-        .bind(self.resource)
-        .bind(self.resource_id)
-        .bind(self.company_id)
-        .bind(self.client.and_then(|c| c.ip.clone()))
-        .bind(self.client.and_then(|c| c.user_agent.clone()))
-        .bind(self.details)
+        sqlx::query!(r#"INSERT INTO audit_logs (user_id, user_role, action, resource, resource_id, company_id, ip_address, user_agent, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#, self.user_id, self.user_role, self.action, self.resource, self.resource_id, self.company_id, self.client.and_then(|c| c.ip.clone()), self.client.and_then(|c| c.user_agent.clone()), self.details)
         .execute(conn)
         .await?;
         Ok(())

@@ -374,13 +374,7 @@ async fn sweep<A: Adapter>(io: SocketIo<A>, system: PgPool) {
         if sessions.is_empty() {
             continue;
         }
-        let live: Result<Vec<Uuid>, _> = sqlx::query_scalar(
-            "SELECT s.id FROM login_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN companies c ON c.id = u.company_id \
-             WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active \
-               AND NOT u.awaiting_approval AND u.erased_at IS NULL \
-               AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))",
-        )
-        .bind(&sessions)
+        let live: Result<Vec<Uuid>, _> = sqlx::query_scalar!(r#"SELECT s.id FROM login_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN companies c ON c.id = u.company_id WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active AND NOT u.awaiting_approval AND u.erased_at IS NULL AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))"#, &sessions)
         .fetch_all(&system)
         .await;
         let Ok(live) = live else { continue };

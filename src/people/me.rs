@@ -15,7 +15,7 @@ use crate::infra::identity::Role;
 use crate::infra::state::AppState;
 
 /// The caller's account.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Me {
     /// User id.
@@ -39,11 +39,9 @@ pub struct Me {
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// The employee or practitioner profile (camelCase fields), if any.
-    #[sqlx(default)]
     #[schema(value_type = Option<Object>)]
     pub profile: Option<Value>,
     /// Employees and practitioners: completed consultations and their minutes.
-    #[sqlx(skip)]
     pub usage: Option<crate::care::scheduling::usage::Usage>,
 }
 
@@ -51,24 +49,23 @@ pub struct Me {
 #[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = crate::infra::error::Problem)))]
 pub async fn get_me(mut auth: Auth) -> ApiResult<Json<Me>> {
-    let me = sqlx::query_as::<_, Me>(
-        "SELECT u.id, u.email, u.role, u.company_id, u.is_active, u.email_verified, \
-                u.totp_enabled_at IS NOT NULL AS two_factor_enabled, u.locale, u.last_login_at, u.created_at, \
-                coalesce( \
-                  (SELECT jsonb_build_object('id', e.id, 'firstName', e.first_name, 'lastName', e.last_name, \
-                          'department', e.department, 'position', e.position, 'phoneNumber', e.phone_number, \
-                          'bio', e.bio, 'avatarUrl', e.avatar_url, 'coverUrl', e.cover_url) \
-                   FROM employees e WHERE e.user_id = u.id), \
-                  (SELECT jsonb_build_object('id', p.id, 'firstName', p.first_name, 'lastName', p.last_name, \
-                          'title', p.title, 'specialty', p.specialty, 'languages', p.languages, 'bio', p.bio, \
-                          'isValidated', p.is_validated, 'timeZone', p.time_zone) \
-                   FROM practitioners p WHERE p.user_id = u.id)) AS profile \
-         FROM users u WHERE u.id = $1",
-    )
-    .bind(auth.principal.user_id)
+    let row = sqlx::query!(r#"SELECT u.id, u.email, u.role, u.company_id, u.is_active, u.email_verified, u.totp_enabled_at IS NOT NULL AS "two_factor_enabled!", u.locale, u.last_login_at, u.created_at, coalesce( (SELECT jsonb_build_object('id', e.id, 'firstName', e.first_name, 'lastName', e.last_name, 'department', e.department, 'position', e.position, 'phoneNumber', e.phone_number, 'bio', e.bio, 'avatarUrl', e.avatar_url, 'coverUrl', e.cover_url) FROM employees e WHERE e.user_id = u.id), (SELECT jsonb_build_object('id', p.id, 'firstName', p.first_name, 'lastName', p.last_name, 'title', p.title, 'specialty', p.specialty, 'languages', p.languages, 'bio', p.bio, 'isValidated', p.is_validated, 'timeZone', p.time_zone) FROM practitioners p WHERE p.user_id = u.id)) AS profile FROM users u WHERE u.id = $1"#, auth.principal.user_id)
     .fetch_one(&mut *auth.tx)
     .await?;
-    let mut me = me;
+    let mut me = Me {
+        id: row.id,
+        email: row.email,
+        role: row.role,
+        company_id: row.company_id,
+        is_active: row.is_active,
+        email_verified: row.email_verified,
+        two_factor_enabled: row.two_factor_enabled,
+        locale: row.locale,
+        last_login_at: row.last_login_at,
+        created_at: row.created_at,
+        profile: row.profile,
+        usage: None,
+    };
     if matches!(me.role, Role::Employee | Role::Practitioner) {
         me.usage = Some(crate::care::scheduling::usage::own_totals(&mut auth.tx).await?);
     }

@@ -67,9 +67,6 @@ pub struct Article {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, \
-    status, published_at, view_count, created_at, updated_at";
-
 /// A new article.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -150,23 +147,11 @@ pub async fn list_articles(
     } else {
         ArticleStatus::Published
     };
-    let filter = "FROM articles WHERE status = $1 AND ($2::article_category IS NULL OR category = $2) \
-                  AND ($3::text IS NULL OR $3 = ANY(tags))";
     let tag = q.tag.as_deref().map(|t| t.trim().to_lowercase());
-    let items: Vec<Article> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} {filter} ORDER BY published_at DESC NULLS LAST, created_at DESC, id LIMIT $4 OFFSET $5"
-    )))
-    .bind(status)
-    .bind(q.category)
-    .bind(&tag)
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let items: Vec<Article> = sqlx::query_as!(Article, r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at FROM articles WHERE status = $1 AND ($2::article_category IS NULL OR category = $2) AND ($3::text IS NULL OR $3 = ANY(tags)) ORDER BY published_at DESC NULLS LAST, created_at DESC, id LIMIT $4 OFFSET $5"#, status, q.category, tag.as_deref(), paging.limit(), paging.offset())
     .fetch_all(&mut *tx)
     .await?;
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {filter}")))
-        .bind(status)
-        .bind(q.category)
-        .bind(&tag)
+    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM articles WHERE status = $1 AND ($2::article_category IS NULL OR category = $2) AND ($3::text IS NULL OR $3 = ANY(tags))"#, status, q.category, tag.as_deref())
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -182,10 +167,7 @@ pub async fn get_article(
     Path(key): Path<String>,
 ) -> ApiResult<Json<Article>> {
     let (mut tx, _) = tx_for(&state, auth).await?;
-    let article: Article = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM articles WHERE slug = $1 OR id::text = $1"
-    )))
-    .bind(&key)
+    let article: Article = sqlx::query_as!(Article, r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at FROM articles WHERE slug = $1 OR id::text = $1"#, &key)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::not_found("article.not_found"))?;
@@ -205,8 +187,7 @@ pub struct Views {
     responses((status = 200, body = Views), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn count_article_view(State(state): State<AppState>, Path(key): Path<String>) -> ApiResult<Json<Views>> {
     let mut tx = begin_anonymous(&state.db.app).await?;
-    let count: Option<i32> = sqlx::query_scalar("SELECT article_viewed($1)")
-        .bind(&key)
+    let count: Option<i32> = sqlx::query_scalar!(r#"SELECT article_viewed($1)"#, &key)
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -225,10 +206,12 @@ fn clean_tags(tags: &[String]) -> Vec<String> {
 
 async fn unique_slug(tx: &mut crate::infra::db::Tx, title: &str) -> ApiResult<String> {
     let base = slugify(title);
-    let taken: Vec<String> = sqlx::query_scalar("SELECT slug FROM articles WHERE slug = $1 OR slug LIKE $1 || '-%'")
-        .bind(&base)
-        .fetch_all(&mut **tx)
-        .await?;
+    let taken: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT slug FROM articles WHERE slug = $1 OR slug LIKE $1 || '-%'"#,
+        &base
+    )
+    .fetch_all(&mut **tx)
+    .await?;
     if !taken.contains(&base) {
         return Ok(base);
     }
@@ -253,22 +236,7 @@ pub async fn create_article(
     v.finish()?;
     let slug = unique_slug(&mut auth.tx, &title).await?;
     let status = input.status.unwrap_or(ArticleStatus::Draft);
-    let article: Article = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO articles (title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, \
-             published_at, author_id, author_role) \
-         VALUES ($1, $2, coalesce($3, ''), $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10 = 'PUBLISHED' THEN now() END, \
-                 app_user_id(), app_role()) RETURNING {COLUMNS}"
-    )))
-    .bind(&title)
-    .bind(&slug)
-    .bind(input.excerpt.as_deref().map(str::trim))
-    .bind(&content)
-    .bind(&input.cover_url)
-    .bind(&input.meta_title)
-    .bind(&input.meta_description)
-    .bind(input.category)
-    .bind(clean_tags(input.tags.as_deref().unwrap_or_default()))
-    .bind(status)
+    let article: Article = sqlx::query_as!(Article, r#"INSERT INTO articles (title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, author_id, author_role) VALUES ($1, $2, coalesce($3, ''), $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10::article_status = 'PUBLISHED' THEN now() END, app_user_id(), app_role()) RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at"#, &title, &slug, input.excerpt.as_deref().map(str::trim), &content, input.cover_url.as_deref(), input.meta_title.as_deref(), input.meta_description.as_deref(), input.category, &clean_tags(input.tags.as_deref().unwrap_or_default()), status)
     .fetch_one(&mut *auth.tx)
     .await?;
     Entry::new(Action::Create, "article")
@@ -282,10 +250,7 @@ pub async fn create_article(
 }
 
 async fn find(tx: &mut crate::infra::db::Tx, id: Uuid) -> ApiResult<Article> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM articles WHERE id = $1 FOR UPDATE"
-    )))
-    .bind(id)
+    sqlx::query_as!(Article, r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at FROM articles WHERE id = $1 FOR UPDATE"#, id)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| ApiError::not_found("article.not_found"))
@@ -318,22 +283,7 @@ pub async fn update_article(
     a.category = input.category.unwrap_or(a.category);
     a.tags = input.tags.map(|t| clean_tags(&t)).unwrap_or(a.tags);
     a.status = input.status.unwrap_or(a.status);
-    let article: Article = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE articles SET title = $2, excerpt = $3, content = $4, cover_url = $5, meta_title = $6, meta_description = $7, \
-             category = $8, tags = $9, status = $10, \
-             published_at = CASE WHEN $10 = 'PUBLISHED' THEN coalesce(published_at, now()) ELSE published_at END \
-         WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&a.title)
-    .bind(&a.excerpt)
-    .bind(&a.content)
-    .bind(&a.cover_url)
-    .bind(&a.meta_title)
-    .bind(&a.meta_description)
-    .bind(a.category)
-    .bind(&a.tags)
-    .bind(a.status)
+    let article: Article = sqlx::query_as!(Article, r#"UPDATE articles SET title = $2, excerpt = $3, content = $4, cover_url = $5, meta_title = $6, meta_description = $7, category = $8, tags = $9, status = $10, published_at = CASE WHEN $10::article_status = 'PUBLISHED' THEN coalesce(published_at, now()) ELSE published_at END WHERE id = $1 RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at"#, id, &a.title, &a.excerpt, &a.content, a.cover_url.as_deref(), a.meta_title.as_deref(), a.meta_description.as_deref(), a.category, &a.tags, a.status)
     .fetch_one(&mut *auth.tx)
     .await?;
     auth.audit(&client, Action::Update, "article", id).await?;
@@ -349,10 +299,7 @@ pub async fn publish_article(
     mut auth: Auth<PlatformStaff>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Article>> {
-    let article: Article = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE articles SET status = 'PUBLISHED', published_at = coalesce(published_at, now()) WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
+    let article: Article = sqlx::query_as!(Article, r#"UPDATE articles SET status = 'PUBLISHED', published_at = coalesce(published_at, now()) WHERE id = $1 RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at"#, id)
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("article.not_found"))?;

@@ -44,8 +44,6 @@ pub struct News {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, company_id, title, content, image_url, published_at, created_at, updated_at";
-
 /// A news item to publish.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -76,16 +74,13 @@ pub async fn list_news(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<News>>> {
     let paging = page.paging()?;
-    let items: Vec<News> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM news WHERE company_id = app_company_id() ORDER BY published_at DESC, id LIMIT $1 OFFSET $2"
-    )))
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let items: Vec<News> = sqlx::query_as!(News, r#"SELECT id, company_id, title, content, image_url, published_at, created_at, updated_at FROM news WHERE company_id = app_company_id() ORDER BY published_at DESC, id LIMIT $1 OFFSET $2"#, paging.limit(), paging.offset())
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM news WHERE company_id = app_company_id()")
-        .fetch_one(&mut *auth.tx)
-        .await?;
+    let total: i64 =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM news WHERE company_id = app_company_id()"#)
+            .fetch_one(&mut *auth.tx)
+            .await?;
     auth.commit().await?;
     Ok(Json(Page::new(items, total, paging)))
 }
@@ -109,7 +104,7 @@ pub async fn create_news(
     let title = required(&mut v, "title", &input.title, 200);
     let content = required(&mut v, "content", &input.content, 20_000);
     v.finish()?;
-    let allowed: bool = sqlx::query_scalar("SELECT allow_internal_news FROM companies WHERE id = app_company_id()")
+    let allowed: bool = sqlx::query_scalar!(r#"SELECT allow_internal_news FROM companies WHERE id = app_company_id()"#)
         .fetch_optional(&mut *auth.tx)
         .await?
         .unwrap_or(false);
@@ -119,17 +114,10 @@ pub async fn create_news(
             "Internal news are turned off for this company.",
         ));
     }
-    let news: News = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO news (company_id, title, content, image_url, author_id) VALUES (app_company_id(), $1, $2, $3, app_user_id()) \
-         RETURNING {COLUMNS}"
-    )))
-    .bind(&title)
-    .bind(&content)
-    .bind(&input.image_url)
+    let news: News = sqlx::query_as!(News, r#"INSERT INTO news (company_id, title, content, image_url, author_id) VALUES (app_company_id(), $1, $2, $3, app_user_id()) RETURNING id, company_id, title, content, image_url, published_at, created_at, updated_at"#, &title, &content, input.image_url.as_deref())
     .fetch_one(&mut *auth.tx)
     .await?;
-    sqlx::query("SELECT notify_company_news($1)")
-        .bind(news.id)
+    sqlx::query!(r#"SELECT FROM notify_company_news($1)"#, news.id)
         .execute(&mut *auth.tx)
         .await?;
     Entry::new(Action::Create, "news")
@@ -155,14 +143,7 @@ pub async fn update_news(
     let title = input.title.as_deref().map(|t| required(&mut v, "title", t, 200));
     let content = input.content.as_deref().map(|c| required(&mut v, "content", c, 20_000));
     v.finish()?;
-    let news: News = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE news SET title = coalesce($2, title), content = coalesce($3, content), image_url = coalesce($4, image_url) \
-         WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(title)
-    .bind(content)
-    .bind(&input.image_url)
+    let news: News = sqlx::query_as!(News, r#"UPDATE news SET title = coalesce($2, title), content = coalesce($3, content), image_url = coalesce($4, image_url) WHERE id = $1 RETURNING id, company_id, title, content, image_url, published_at, created_at, updated_at"#, id, title, content, input.image_url.as_deref())
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("news.not_found"))?;

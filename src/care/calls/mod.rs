@@ -206,12 +206,7 @@ async fn on_initiate<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
                     for user in [missed.caller, missed.callee] {
                         emit_to(&s, user, "call:missed", &json!({ "consultationId": id })).await;
                     }
-                    sqlx::query(
-                        "INSERT INTO notifications (user_id, type, title, message, link_url) \
-                         VALUES ($1, 'SYSTEM', 'Appel manqué', 'Un appel audio n''a pas été décroché.', $2)",
-                    )
-                    .bind(missed.callee)
-                    .bind(format!("/consultations/{id}"))
+                    sqlx::query!(r#"INSERT INTO notifications (user_id, type, title, message, link_url) VALUES ($1, 'SYSTEM', 'Appel manqué', 'Un appel audio n''a pas été décroché.', $2)"#, missed.callee, format!("/consultations/{id}"))
                     .execute(&state.db.system)
                     .await
                     .ok();

@@ -35,9 +35,6 @@ impl Ended {
     }
 }
 
-const ENDED: &str = "RETURNING consultation_id, caller, callee, \
-                     EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds";
-
 /// Starts a call from `me` to `other`, or connects the one `other` already started (glare).
 /// Ringing rows older than `ring_seconds` (left by a node that stopped) are dropped first.
 pub async fn initiate(
@@ -48,14 +45,10 @@ pub async fn initiate(
     ring_seconds: u64,
 ) -> Result<Initiated, sqlx::Error> {
     let mut tx = crate::infra::db::context::begin(db).await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('huntzen.live_calls'))")
+    sqlx::query!(r#"SELECT pg_advisory_xact_lock(hashtext('huntzen.live_calls'))"#)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "DELETE FROM live_calls WHERE connected_at IS NULL \
-         AND created_at < now() - make_interval(secs => $1::double precision + 5)",
-    )
-    .bind(ring_seconds as f64)
+    sqlx::query!(r#"DELETE FROM live_calls WHERE connected_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision + 5)"#, ring_seconds as f64)
     .execute(&mut *tx)
     .await?;
     let existing: Option<(Uuid, bool)> =
@@ -65,31 +58,34 @@ pub async fn initiate(
             .await?;
     let outcome = match existing {
         Some((callee, true)) if callee == me => {
-            sqlx::query("UPDATE live_calls SET connected_at = now() WHERE consultation_id = $1")
-                .bind(consultation)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query!(
+                r#"UPDATE live_calls SET connected_at = now() WHERE consultation_id = $1"#,
+                consultation
+            )
+            .execute(&mut *tx)
+            .await?;
             Initiated::Glare
         }
         Some(_) => Initiated::Again,
         None => {
-            let busy: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM live_calls WHERE caller = ANY($1) OR callee = ANY($1))",
+            let pair = [me, other];
+            let busy: bool = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM live_calls WHERE caller = ANY($1) OR callee = ANY($1)) AS "value!""#,
+                &pair[..]
             )
-            .bind([me, other].as_slice())
             .fetch_one(&mut *tx)
             .await?;
             if busy {
                 Initiated::Busy
             } else {
                 let call = Uuid::now_v7();
-                sqlx::query(
-                    "INSERT INTO live_calls (consultation_id, call_id, caller, callee) VALUES ($1, $2, $3, $4)",
+                sqlx::query!(
+                    r#"INSERT INTO live_calls (consultation_id, call_id, caller, callee) VALUES ($1, $2, $3, $4)"#,
+                    consultation,
+                    call,
+                    me,
+                    other
                 )
-                .bind(consultation)
-                .bind(call)
-                .bind(me)
-                .bind(other)
                 .execute(&mut *tx)
                 .await?;
                 Initiated::Ring(call)
@@ -102,12 +98,7 @@ pub async fn initiate(
 
 /// The callee answers a ringing call: true when there was one.
 pub async fn accept(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE live_calls SET connected_at = now() \
-         WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL",
-    )
-    .bind(consultation)
-    .bind(me)
+    let done = sqlx::query!(r#"UPDATE live_calls SET connected_at = now() WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL"#, consultation, me)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -115,43 +106,33 @@ pub async fn accept(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, s
 
 /// The callee declines a ringing call: true when there was one.
 pub async fn reject(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("DELETE FROM live_calls WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL")
-            .bind(consultation)
-            .bind(me)
-            .execute(db)
-            .await?;
+    let done = sqlx::query!(
+        r#"DELETE FROM live_calls WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL"#,
+        consultation,
+        me
+    )
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Either side hangs up.
 pub async fn end(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<Option<Ended>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM live_calls WHERE consultation_id = $1 AND $2 IN (caller, callee) {ENDED}"
-    )))
-    .bind(consultation)
-    .bind(me)
+    sqlx::query_as!(Ended, r#"DELETE FROM live_calls WHERE consultation_id = $1 AND $2 IN (caller, callee) RETURNING consultation_id, caller, callee, EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#, consultation, me)
     .fetch_optional(db)
     .await
 }
 
 /// The ring timeout: ends call `call` if it is still ringing.
 pub async fn expire(db: &PgPool, consultation: Uuid, call: Uuid) -> Result<Option<Ended>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM live_calls WHERE consultation_id = $1 AND call_id = $2 AND connected_at IS NULL {ENDED}"
-    )))
-    .bind(consultation)
-    .bind(call)
+    sqlx::query_as!(Ended, r#"DELETE FROM live_calls WHERE consultation_id = $1 AND call_id = $2 AND connected_at IS NULL RETURNING consultation_id, caller, callee, EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#, consultation, call)
     .fetch_optional(db)
     .await
 }
 
 /// Ends every call of a user who has no socket left (or whose node stopped).
 pub async fn drop_user(db: &PgPool, me: Uuid) -> Result<Vec<Ended>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM live_calls WHERE $1 IN (caller, callee) {ENDED}"
-    )))
-    .bind(me)
+    sqlx::query_as!(Ended, r#"DELETE FROM live_calls WHERE $1 IN (caller, callee) RETURNING consultation_id, caller, callee, EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#, me)
     .fetch_all(db)
     .await
 }
@@ -162,23 +143,14 @@ pub async fn drop_stale(
     me: Uuid,
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Ended>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM live_calls WHERE $1 IN (caller, callee) AND created_at < $2 {ENDED}"
-    )))
-    .bind(me)
-    .bind(before)
+    sqlx::query_as!(Ended, r#"DELETE FROM live_calls WHERE $1 IN (caller, callee) AND created_at < $2 RETURNING consultation_id, caller, callee, EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#, me, before)
     .fetch_all(db)
     .await
 }
 
 /// The other participant of `me`'s call in this consultation (for relaying WebRTC messages).
 pub async fn peer(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT CASE WHEN caller = $2 THEN callee ELSE caller END FROM live_calls \
-         WHERE consultation_id = $1 AND $2 IN (caller, callee)",
-    )
-    .bind(consultation)
-    .bind(me)
+    sqlx::query_scalar!(r#"SELECT CASE WHEN caller = $2 THEN callee ELSE caller END AS "peer!" FROM live_calls WHERE consultation_id = $1 AND $2 IN (caller, callee)"#, consultation, me)
     .fetch_optional(db)
     .await
 }

@@ -76,10 +76,6 @@ struct Row {
     attachment_size: Option<i64>,
 }
 
-const SELECT: &str = "SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, \
-    m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS attachment_type, \
-    f.size AS attachment_size FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id";
-
 async fn decrypt(tx: &mut Tx, keyring: &Keyring, rows: Vec<Row>) -> ApiResult<Vec<Message>> {
     let mut keys: std::collections::HashMap<Uuid, Option<data_keys::DataKey>> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
@@ -235,19 +231,7 @@ pub async fn send(
     };
     let id = Uuid::new_v4();
     let sealed = key.seal("messages", "content", id, content.as_bytes());
-    let created_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "INSERT INTO messages (id, consultation_id, sender_id, sender_role, content, key_id, client_message_id, attachment_file_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consultation_id, sender_id, client_message_id) DO NOTHING \
-         RETURNING created_at",
-    )
-    .bind(id)
-    .bind(consultation_id)
-    .bind(sender.user_id)
-    .bind(sender.role)
-    .bind(sealed)
-    .bind(key.id)
-    .bind(client_message_id)
-    .bind(attachment)
+    let created_at: Option<DateTime<Utc>> = sqlx::query_scalar!(r#"INSERT INTO messages (id, consultation_id, sender_id, sender_role, content, key_id, client_message_id, attachment_file_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consultation_id, sender_id, client_message_id) DO NOTHING RETURNING created_at"#, id, consultation_id, sender.user_id, sender.role, sealed, key.id, client_message_id, attachment)
     .fetch_optional(&mut **tx)
     .await?;
     let Some(created_at) = created_at else {
@@ -286,12 +270,7 @@ async fn by_client_id(
     sender: Uuid,
     client_id: &str,
 ) -> ApiResult<Option<Message>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE m.consultation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"
-    )))
-    .bind(consultation)
-    .bind(sender)
-    .bind(client_id)
+    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS attachment_type, f.size AS attachment_size FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id WHERE m.consultation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"#, consultation, sender, client_id)
     .fetch_all(&mut **tx)
     .await?;
     Ok(decrypt(tx, keyring, rows).await?.into_iter().next())
@@ -299,8 +278,7 @@ async fn by_client_id(
 
 /// One message the caller may read (else 404).
 pub async fn one(tx: &mut Tx, keyring: &Keyring, id: Uuid) -> ApiResult<Message> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT} WHERE m.id = $1")))
-        .bind(id)
+    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS attachment_type, f.size AS attachment_size FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id WHERE m.id = $1"#, id)
         .fetch_all(&mut **tx)
         .await?;
     decrypt(tx, keyring, rows)
@@ -319,14 +297,7 @@ pub async fn history(
     limit: i64,
 ) -> ApiResult<(Vec<Message>, Option<Uuid>)> {
     ensure_participant(tx, consultation_id).await?;
-    let mut rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE m.consultation_id = $1 AND ($2::uuid IS NULL OR (m.created_at, m.id) < \
-             (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1)) \
-         ORDER BY m.created_at DESC, m.id DESC LIMIT $3"
-    )))
-    .bind(consultation_id)
-    .bind(before)
-    .bind(limit + 1)
+    let mut rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS "attachment_type?", f.size AS "attachment_size?" FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id WHERE m.consultation_id = $1 AND ($2::uuid IS NULL OR (m.created_at, m.id) < (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1)) ORDER BY m.created_at DESC, m.id DESC LIMIT $3"#, consultation_id, before, limit + 1)
     .fetch_all(&mut **tx)
     .await?;
     let more = rows.len() as i64 > limit;
@@ -338,13 +309,7 @@ pub async fn history(
 
 /// Messages after `since` (a message id the client saw last), oldest first: what a client missed.
 pub async fn since(tx: &mut Tx, keyring: &Keyring, consultation_id: Uuid, since: Uuid) -> ApiResult<Vec<Message>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{SELECT} WHERE m.consultation_id = $1 AND (m.created_at, m.id) > \
-             (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1) \
-         ORDER BY m.created_at, m.id LIMIT 500"
-    )))
-    .bind(consultation_id)
-    .bind(since)
+    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS "attachment_type?", f.size AS "attachment_size?" FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id WHERE m.consultation_id = $1 AND (m.created_at, m.id) > (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1) ORDER BY m.created_at, m.id LIMIT 500"#, consultation_id, since)
     .fetch_all(&mut **tx)
     .await?;
     decrypt(tx, keyring, rows).await
@@ -352,11 +317,11 @@ pub async fn since(tx: &mut Tx, keyring: &Keyring, consultation_id: Uuid, since:
 
 /// Marks a message read by its recipient (the sender's own messages stay as they are).
 pub async fn mark_read(tx: &mut Tx, keyring: &Keyring, reader: &Principal, id: Uuid) -> ApiResult<Message> {
-    sqlx::query(
-        "UPDATE messages SET is_read = true, read_at = coalesce(read_at, now()) WHERE id = $1 AND sender_id <> $2",
+    sqlx::query!(
+        r#"UPDATE messages SET is_read = true, read_at = coalesce(read_at, now()) WHERE id = $1 AND sender_id <> $2"#,
+        id,
+        reader.user_id
     )
-    .bind(id)
-    .bind(reader.user_id)
     .execute(&mut **tx)
     .await?;
     one(tx, keyring, id).await

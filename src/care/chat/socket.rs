@@ -121,10 +121,7 @@ async fn partners(state: &AppState, user: &SocketUser) -> Vec<Uuid> {
     let Ok(Some((mut tx, _))) = state.realtime.begin(&state.db.app, user).await else {
         return Vec::new();
     };
-    let found = sqlx::query_scalar(
-        "SELECT p.user_id FROM consultations c JOIN practitioners p ON p.id = c.practitioner_id WHERE c.employee_id = app_employee_id() \
-         UNION SELECT e.user_id FROM consultations c JOIN employees e ON e.id = c.employee_id WHERE c.practitioner_id = app_practitioner_id()",
-    )
+    let found = sqlx::query_scalar!(r#"SELECT p.user_id AS "user_id!" FROM consultations c JOIN practitioners p ON p.id = c.practitioner_id WHERE c.employee_id = app_employee_id() UNION SELECT e.user_id FROM consultations c JOIN employees e ON e.id = c.employee_id WHERE c.practitioner_id = app_practitioner_id()"#)
     .fetch_all(&mut *tx)
     .await
     .unwrap_or_default();

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::model::{Account, Format, PROFILE_COLUMNS, Profile, Specialty, account_select, is_time_zone};
+use super::model::{Account, Format, Profile, Specialty, account_select, is_time_zone};
 use crate::infra::audit::{Action, Entry};
 use crate::infra::auth::Auth;
 use crate::infra::auth::{AnyRole, PlatformAdmin, Practitioner as PractitionerRole};
@@ -77,28 +77,10 @@ pub async fn search_practitioners(
         Format::Audio => "AUDIO",
         Format::InPerson => "IN_PERSON",
     });
-    let filtered = "FROM practitioners p WHERE p.is_validated AND p.is_active \
-          AND ($1::specialty IS NULL OR p.specialty = $1) \
-          AND ($2::text IS NULL OR $2 = ANY(p.languages)) \
-          AND ($3::text IS NULL OR ($3 = 'VIDEO' AND p.offers_video) OR ($3 = 'AUDIO' AND p.offers_phone) \
-               OR ($3 = 'IN_PERSON' AND p.offers_in_person)) \
-          AND ($4::text IS NULL OR lower(p.first_name || ' ' || p.last_name || ' ' || p.bio) LIKE $4)";
-    let items: Vec<Profile> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {PROFILE_COLUMNS} {filtered} ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"
-    )))
-    .bind(query.specialty)
-    .bind(&language)
-    .bind(format)
-    .bind(&q)
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let items: Vec<Profile> = sqlx::query_as!(Profile, r#"SELECT p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio, p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone, p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days FROM practitioners p WHERE p.is_validated AND p.is_active AND ($1::specialty IS NULL OR p.specialty = $1) AND ($2::text IS NULL OR $2 = ANY(p.languages)) AND ($3::text IS NULL OR ($3 = 'VIDEO' AND p.offers_video) OR ($3 = 'AUDIO' AND p.offers_phone) OR ($3 = 'IN_PERSON' AND p.offers_in_person)) AND ($4::text IS NULL OR lower(p.first_name || ' ' || p.last_name || ' ' || p.bio) LIKE $4) ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"#, query.specialty, language.as_deref(), format, q.as_deref(), paging.limit(), paging.offset())
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {filtered}")))
-        .bind(query.specialty)
-        .bind(&language)
-        .bind(format)
-        .bind(&q)
+    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM practitioners p WHERE p.is_validated AND p.is_active AND ($1::specialty IS NULL OR p.specialty = $1) AND ($2::text IS NULL OR $2 = ANY(p.languages)) AND ($3::text IS NULL OR ($3 = 'VIDEO' AND p.offers_video) OR ($3 = 'AUDIO' AND p.offers_phone) OR ($3 = 'IN_PERSON' AND p.offers_in_person)) AND ($4::text IS NULL OR lower(p.first_name || ' ' || p.last_name || ' ' || p.bio) LIKE $4)"#, query.specialty, language.as_deref(), format, q.as_deref())
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;
@@ -109,10 +91,7 @@ pub async fn search_practitioners(
 #[utoipa::path(get, path = "/practitioners/{id}", tag = "practitioners", security(("bearer" = [])),
     responses((status = 200, body = Profile), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn get_practitioner(mut auth: Auth<AnyRole>, Path(id): Path<Uuid>) -> ApiResult<Json<Profile>> {
-    let profile = sqlx::query_as::<_, Profile>(sqlx::AssertSqlSafe(format!(
-        "SELECT {PROFILE_COLUMNS} FROM practitioners p WHERE p.id = $1"
-    )))
-    .bind(id)
+    let profile = sqlx::query_as!(Profile, r#"SELECT p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio, p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone, p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days FROM practitioners p WHERE p.id = $1"#, id)
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("practitioner.not_found"))?;
@@ -136,9 +115,10 @@ pub async fn list_pending_practitioners(
     .bind(paging.offset())
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM practitioners WHERE NOT is_validated AND is_active")
-        .fetch_one(&mut *auth.tx)
-        .await?;
+    let total: i64 =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM practitioners WHERE NOT is_validated AND is_active"#)
+            .fetch_one(&mut *auth.tx)
+            .await?;
     auth.commit().await?;
     Ok(Json(Page::new(items, total, paging)))
 }
@@ -319,29 +299,7 @@ pub async fn update_my_practitioner_profile(
         "offer at least one format",
     );
     v.finish()?;
-    sqlx::query(
-        "UPDATE practitioners SET first_name = $2, last_name = $3, title = $4, specialty = $5, languages = $6, bio = $7, \
-             experience = $8, diplomas = $9, avatar_url = $10, cover_url = $11, offers_video = $12, offers_phone = $13, \
-             offers_in_person = $14, time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17 \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(&p.first_name)
-    .bind(&p.last_name)
-    .bind(&p.title)
-    .bind(p.specialty)
-    .bind(&p.languages)
-    .bind(&p.bio)
-    .bind(p.experience)
-    .bind(&p.diplomas)
-    .bind(&p.avatar_url)
-    .bind(&p.cover_url)
-    .bind(p.offers_video)
-    .bind(p.offers_phone)
-    .bind(p.offers_in_person)
-    .bind(&p.time_zone)
-    .bind(p.minimum_notice_minutes)
-    .bind(p.booking_horizon_days)
+    sqlx::query!(r#"UPDATE practitioners SET first_name = $2, last_name = $3, title = $4, specialty = $5, languages = $6, bio = $7, experience = $8, diplomas = $9, avatar_url = $10, cover_url = $11, offers_video = $12, offers_phone = $13, offers_in_person = $14, time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17 WHERE id = $1"#, id, &p.first_name, &p.last_name, &p.title, p.specialty, &p.languages, &p.bio, p.experience, &p.diplomas, p.avatar_url.as_deref(), p.cover_url.as_deref(), p.offers_video, p.offers_phone, p.offers_in_person, &p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days)
     .execute(&mut *auth.tx)
     .await?;
     let account = find_account(&mut auth, id).await?;

@@ -61,9 +61,6 @@ pub struct AvailabilityInput {
     pub is_active: Option<bool>,
 }
 
-const COLUMNS: &str = "id, practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, \
-    exception_date, is_active, created_at, updated_at";
-
 fn parse_time(v: &mut Validator, field: &str, value: Option<&str>) -> Option<NaiveTime> {
     let value = value?;
     let parsed = NaiveTime::parse_from_str(value, "%H:%M").ok();
@@ -175,18 +172,14 @@ pub async fn list_availability(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Availability>>> {
     let paging = page.paging()?;
-    let items: Vec<Availability> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM availabilities WHERE practitioner_id = app_practitioner_id() \
-         ORDER BY is_exception, day_of_week, exception_date, start_time, id LIMIT $1 OFFSET $2"
-    )))
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let items: Vec<Availability> = sqlx::query_as!(Availability, r#"SELECT id, practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active, created_at, updated_at FROM availabilities WHERE practitioner_id = app_practitioner_id() ORDER BY is_exception, day_of_week, exception_date, start_time, id LIMIT $1 OFFSET $2"#, paging.limit(), paging.offset())
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM availabilities WHERE practitioner_id = app_practitioner_id()")
-            .fetch_one(&mut *auth.tx)
-            .await?;
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!" FROM availabilities WHERE practitioner_id = app_practitioner_id()"#
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
     auth.commit().await?;
     Ok(Json(Page::new(items, total, paging)))
 }
@@ -200,18 +193,7 @@ pub async fn create_availability(
 ) -> ApiResult<(StatusCode, Json<Availability>)> {
     let c = check(&input)?;
     check_overlap(&mut auth, &c, None).await?;
-    let created: Availability = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO availabilities (practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, \
-             exception_date, is_active) \
-         VALUES (app_practitioner_id(), $1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
-    )))
-    .bind(c.day_of_week)
-    .bind(c.start)
-    .bind(c.end)
-    .bind(c.slot)
-    .bind(c.is_exception)
-    .bind(c.date)
-    .bind(c.is_active)
+    let created: Availability = sqlx::query_as!(Availability, r#"INSERT INTO availabilities (practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active) VALUES (app_practitioner_id(), $1, $2, $3, $4, $5, $6, $7) RETURNING id, practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active, created_at, updated_at"#, c.day_of_week, c.start, c.end, c.slot, c.is_exception, c.date, c.is_active)
     .fetch_one(&mut *auth.tx)
     .await?;
     auth.commit().await?;
@@ -228,19 +210,7 @@ pub async fn update_availability(
 ) -> ApiResult<Json<Availability>> {
     let c = check(&input)?;
     check_overlap(&mut auth, &c, Some(id)).await?;
-    let updated: Availability = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE availabilities SET day_of_week = $2, start_time = $3, end_time = $4, slot_duration = $5, \
-             is_exception = $6, exception_date = $7, is_active = $8 \
-         WHERE id = $1 AND practitioner_id = app_practitioner_id() RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(c.day_of_week)
-    .bind(c.start)
-    .bind(c.end)
-    .bind(c.slot)
-    .bind(c.is_exception)
-    .bind(c.date)
-    .bind(c.is_active)
+    let updated: Availability = sqlx::query_as!(Availability, r#"UPDATE availabilities SET day_of_week = $2, start_time = $3, end_time = $4, slot_duration = $5, is_exception = $6, exception_date = $7, is_active = $8 WHERE id = $1 AND practitioner_id = app_practitioner_id() RETURNING id, practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active, created_at, updated_at"#, id, c.day_of_week, c.start, c.end, c.slot, c.is_exception, c.date, c.is_active)
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("availability.not_found"))?;
@@ -252,10 +222,12 @@ pub async fn update_availability(
 #[utoipa::path(delete, path = "/availability/{id}", tag = "availability", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn delete_availability(mut auth: Auth<Practitioner>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
-    let done = sqlx::query("DELETE FROM availabilities WHERE id = $1 AND practitioner_id = app_practitioner_id()")
-        .bind(id)
-        .execute(&mut *auth.tx)
-        .await?;
+    let done = sqlx::query!(
+        r#"DELETE FROM availabilities WHERE id = $1 AND practitioner_id = app_practitioner_id()"#,
+        id
+    )
+    .execute(&mut *auth.tx)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("availability.not_found"));
     }

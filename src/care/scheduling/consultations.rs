@@ -79,28 +79,23 @@ pub async fn record_event(
     actor: (Uuid, Role),
     metadata: Option<serde_json::Value>,
 ) -> ApiResult<()> {
-    sqlx::query(
-        "INSERT INTO consultation_events (consultation_id, event_type, actor_id, actor_role, metadata) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(id)
-    .bind(event)
-    .bind(actor.0)
-    .bind(actor.1)
-    .bind(metadata)
+    sqlx::query!(r#"INSERT INTO consultation_events (consultation_id, event_type, actor_id, actor_role, metadata) VALUES ($1, $2, $3, $4, $5)"#, id, event, actor.0, actor.1, metadata)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 async fn notify_other(tx: &mut Tx, id: Uuid, kind: &str, title: &str, message: String) -> ApiResult<()> {
-    sqlx::query("SELECT notify_other_participant($1, $2::notification_type, $3, $4, $5)")
-        .bind(id)
-        .bind(kind)
-        .bind(title)
-        .bind(message)
-        .bind(format!("/consultations/{id}"))
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        r#"SELECT FROM notify_other_participant($1, $2::text::notification_type, $3, $4, $5)"#,
+        id,
+        kind,
+        title,
+        message,
+        format!("/consultations/{id}")
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -183,17 +178,7 @@ pub async fn book_consultation(
     }
 
     let id = Uuid::new_v4();
-    let inserted = sqlx::query(
-        "INSERT INTO consultations (id, company_id, employee_id, practitioner_id, scheduled_at, duration, format, room_name) \
-         VALUES ($1, app_company_id(), $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(employee_id)
-    .bind(body.practitioner_id)
-    .bind(body.scheduled_at)
-    .bind(duration)
-    .bind(body.format)
-    .bind(room_name(&state.jitsi_secret, id))
+    let inserted = sqlx::query!(r#"INSERT INTO consultations (id, company_id, employee_id, practitioner_id, scheduled_at, duration, format, room_name) VALUES ($1, app_company_id(), $2, $3, $4, $5, $6, $7)"#, id, employee_id, body.practitioner_id, body.scheduled_at, duration, body.format, room_name(&state.jitsi_secret, id))
     .execute(&mut *auth.tx)
     .await;
     if let Err(error) = inserted {

@@ -117,16 +117,7 @@ pub async fn receive_jitsi_events(
         "isBreakout": event.is_breakout,
         "knownParticipant": actor.is_some(),
     });
-    sqlx::query(
-        "INSERT INTO consultation_events (consultation_id, event_type, actor_id, actor_role, timestamp, metadata, source) \
-         VALUES ($1, $2, $3, $4, coalesce(to_timestamp($5), now()), $6, 'jitsi')",
-    )
-    .bind(consultation)
-    .bind(kind)
-    .bind(actor.map(|a| a.0))
-    .bind(actor.map(|a| a.1))
-    .bind(at.map(|t| t as f64))
-    .bind(metadata)
+    sqlx::query!(r#"INSERT INTO consultation_events (consultation_id, event_type, actor_id, actor_role, timestamp, metadata, source) VALUES ($1, $2, $3, $4, coalesce(to_timestamp($5), now()), $6, 'jitsi')"#, consultation, kind, actor.map(|a| a.0), actor.map(|a| a.1), at.map(|t| t as f64), metadata)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

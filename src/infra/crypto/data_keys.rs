@@ -109,10 +109,10 @@ pub async fn find(
 
 /// A data key by its id (`None` when destroyed or not visible).
 pub async fn by_id(conn: &mut PgConnection, keyring: &Keyring, id: Uuid) -> Result<Option<DataKey>, ApiError> {
-    let wrapped: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT wrapped_key FROM data_keys WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
+    let wrapped: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar!(r#"SELECT wrapped_key FROM data_keys WHERE id = $1"#, id)
+            .fetch_optional(conn)
+            .await?;
     match wrapped.flatten() {
         Some(wrapped) => unwrap(keyring, id, &wrapped).map(Some),
         None => Ok(None),
@@ -133,15 +133,7 @@ pub async fn get_or_create(
     let mut raw = Zeroizing::new([0u8; 32]);
     rand::rng().fill_bytes(raw.as_mut());
     let wrapped = keyring.seal(&wrap_aad(id), raw.as_ref());
-    let inserted = sqlx::query(
-        "INSERT INTO data_keys (id, subject_type, subject_id, master_key_id, wrapped_key) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (subject_type, subject_id) DO NOTHING",
-    )
-    .bind(id)
-    .bind(subject)
-    .bind(subject_id)
-    .bind(keyring.current_id())
-    .bind(wrapped)
+    let inserted = sqlx::query!(r#"INSERT INTO data_keys (id, subject_type, subject_id, master_key_id, wrapped_key) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_type, subject_id) DO NOTHING"#, id, subject, subject_id, keyring.current_id(), wrapped)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 1 {

@@ -24,11 +24,12 @@ pub struct Rotated {
 pub async fn rotate(db: &Db, keyring: &Keyring, batch: i64, out: &mut impl Write) -> anyhow::Result<Rotated> {
     let current = keyring.current_id();
     let mut done = Rotated::default();
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM data_keys WHERE wrapped_key IS NOT NULL AND master_key_id <> $1")
-            .bind(&current)
-            .fetch_one(&db.system)
-            .await?;
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!" FROM data_keys WHERE wrapped_key IS NOT NULL AND master_key_id <> $1"#,
+        &current
+    )
+    .fetch_one(&db.system)
+    .await?;
     writeln!(out, "data keys to re-wrap under master key {current}: {total}")?;
     loop {
         let mut tx = crate::infra::db::context::begin(&db.system).await?;
@@ -45,12 +46,12 @@ pub async fn rotate(db: &Db, keyring: &Keyring, batch: i64, out: &mut impl Write
         }
         for (id, wrapped) in rows {
             let rewrapped = rewrap(keyring, id, &wrapped).map_err(|e| anyhow::anyhow!("data key {id}: {e}"))?;
-            sqlx::query(
-                "UPDATE data_keys SET wrapped_key = coalesce($2, wrapped_key), master_key_id = $3 WHERE id = $1",
+            sqlx::query!(
+                r#"UPDATE data_keys SET wrapped_key = coalesce($2, wrapped_key), master_key_id = $3 WHERE id = $1"#,
+                id,
+                rewrapped,
+                &current
             )
-            .bind(id)
-            .bind(rewrapped)
-            .bind(&current)
             .execute(&mut *tx)
             .await?;
             done.data_keys += 1;
@@ -67,12 +68,14 @@ pub async fn rotate(db: &Db, keyring: &Keyring, batch: i64, out: &mut impl Write
         let secret = keyring
             .open(&place, &sealed)
             .map_err(|e| anyhow::anyhow!("TOTP secret of {id}: {e}"))?;
-        sqlx::query("UPDATE users SET totp_secret = $2 WHERE id = $1 AND totp_secret = $3")
-            .bind(id)
-            .bind(keyring.seal(&place, &secret))
-            .bind(&sealed)
-            .execute(&db.system)
-            .await?;
+        sqlx::query!(
+            r#"UPDATE users SET totp_secret = $2 WHERE id = $1 AND totp_secret = $3"#,
+            id,
+            keyring.seal(&place, &secret),
+            &sealed
+        )
+        .execute(&db.system)
+        .await?;
         done.totp_secrets += 1;
     }
     writeln!(out, "TOTP secrets re-sealed: {}", done.totp_secrets)?;

@@ -34,10 +34,11 @@ pub async fn begin(pool: &PgPool) -> Result<Tx, sqlx::Error> {
 /// or their company is no longer active.
 pub async fn begin_as(pool: &PgPool, session_id: Uuid) -> Result<Option<(Tx, Principal)>, sqlx::Error> {
     let mut tx = begin(pool).await?;
-    let principal = sqlx::query_as::<_, Principal>(
-        "SELECT user_id, role, company_id, employee_id, practitioner_id FROM app_begin($1)",
+    let principal = sqlx::query_as!(
+        Principal,
+        r#"SELECT user_id AS "user_id!", role AS "role!", company_id, employee_id, practitioner_id FROM app_begin($1)"#,
+        session_id
     )
-    .bind(session_id)
     .fetch_optional(&mut *tx)
     .await?;
     Ok(principal.map(|principal| (tx, principal)))

@@ -239,10 +239,7 @@ fn application_name() -> String {
 async fn other_clients(cluster: &EmbeddedPostgres) -> anyhow::Result<i64> {
     use sqlx::{ConnectOptions, Connection};
     let mut conn = cluster.connect_options("postgres").connect().await?;
-    let others: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> $1",
-    )
-    .bind(application_name())
+    let others: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> $1"#, application_name())
     .fetch_one(&mut conn)
     .await?;
     conn.close().await.ok();
@@ -256,10 +253,12 @@ async fn create_database(cluster: &EmbeddedPostgres) -> anyhow::Result<()> {
         .connect()
         .await
         .context("connecting to the embedded PostgreSQL")?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(DATABASE_NAME)
-        .fetch_one(&mut conn)
-        .await?;
+    let exists: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "value!""#,
+        DATABASE_NAME
+    )
+    .fetch_one(&mut conn)
+    .await?;
     if !exists {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DATABASE_NAME}")))
             .execute(&mut conn)

@@ -119,7 +119,7 @@ impl Db {
                 .fetch_all(&self.system)
                 .await
         };
-        let ping = sqlx::query("SELECT 1").execute(&self.app).await;
+        let ping = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(&self.app).await;
         match (
             applied("_sqlx_migrations").await,
             applied("apalis._sqlx_migrations").await,
@@ -156,10 +156,11 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 
 /// The owner must bypass RLS, since every table forces it (also on the owner).
 async fn check_owner_privileges(pool: &PgPool) -> anyhow::Result<()> {
-    let bypasses: bool =
-        sqlx::query_scalar("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(pool)
-            .await?;
+    let bypasses: bool = sqlx::query_scalar!(
+        r#"SELECT rolsuper OR rolbypassrls AS "value!" FROM pg_roles WHERE rolname = current_user"#
+    )
+    .fetch_one(pool)
+    .await?;
     anyhow::ensure!(
         bypasses,
         "the DATABASE_URL role must be a superuser or have BYPASSRLS (ALTER ROLE ... BYPASSRLS): \

@@ -99,14 +99,7 @@ pub async fn login(
     let address = client.ip.as_deref();
     let (per_account, per_address) = (throttle::LOGIN_PER_ACCOUNT, throttle::LOGIN_PER_ADDRESS);
     throttle::check_both(&mut conn, per_account, &account_key, per_address, address).await?;
-    let account = sqlx::query_as::<_, Account>(
-        "SELECT u.id, u.email, u.password_hash, u.role, u.company_id, u.is_active, u.awaiting_approval, \
-                (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL)) AS company_usable, \
-                u.totp_enabled_at IS NOT NULL AS totp_enabled \
-         FROM users u LEFT JOIN companies c ON c.id = u.company_id \
-         WHERE lower(u.email) = lower($1) AND u.erased_at IS NULL",
-    )
-    .bind(body.email.trim().to_lowercase())
+    let account = sqlx::query_as!(Account, r#"SELECT u.id, u.email, u.password_hash, u.role, u.company_id, u.is_active, u.awaiting_approval, (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL)) AS "company_usable!", u.totp_enabled_at IS NOT NULL AS "totp_enabled!" FROM users u LEFT JOIN companies c ON c.id = u.company_id WHERE lower(u.email) = lower($1) AND u.erased_at IS NULL"#, body.email.trim().to_lowercase())
     .fetch_optional(&mut *conn)
     .await?;
     drop(conn);
@@ -164,15 +157,16 @@ pub async fn login(
     }
     if verified == Verified::YesRehash {
         let new_hash = state.passwords.hash(&body.password).await?;
-        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(account.id)
-            .bind(new_hash)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query!(
+            r#"UPDATE users SET password_hash = $2 WHERE id = $1"#,
+            account.id,
+            new_hash
+        )
+        .execute(&mut *tx)
+        .await?;
     }
     let opened = sessions::open(&mut tx, account.id, &client).await?;
-    sqlx::query("UPDATE users SET last_login_at = now() WHERE id = $1")
-        .bind(account.id)
+    sqlx::query!(r#"UPDATE users SET last_login_at = now() WHERE id = $1"#, account.id)
         .execute(&mut *tx)
         .await?;
     Entry::new(Action::Login, "user")

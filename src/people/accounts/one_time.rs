@@ -33,19 +33,15 @@ impl Purpose {
 
 /// Issues a token and returns its raw value (to be mailed, never stored).
 pub async fn issue(conn: &mut PgConnection, user_id: Uuid, purpose: Purpose) -> Result<String, sqlx::Error> {
-    sqlx::query("UPDATE one_time_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL")
-        .bind(user_id)
-        .bind(purpose)
-        .execute(&mut *conn)
-        .await?;
-    let (token, hash) = new_opaque_token();
-    sqlx::query(
-        "INSERT INTO one_time_tokens (user_id, purpose, token_hash, expires_at) VALUES ($1, $2, $3, now() + $4)",
+    sqlx::query!(
+        r#"UPDATE one_time_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL"#,
+        user_id,
+        purpose
     )
-    .bind(user_id)
-    .bind(purpose)
-    .bind(hash)
-    .bind(purpose.lifetime())
+    .execute(&mut *conn)
+    .await?;
+    let (token, hash) = new_opaque_token();
+    sqlx::query!(r#"INSERT INTO one_time_tokens (user_id, purpose, token_hash, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))"#, user_id, purpose, hash, purpose.lifetime().as_seconds_f64())
     .execute(&mut *conn)
     .await?;
     Ok(token)

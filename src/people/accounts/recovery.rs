@@ -98,8 +98,7 @@ pub async fn verify_email(
     let Some((user_id, _)) = one_time::consume(&mut tx, body.token.trim(), &[Purpose::VerifyEmail]).await? else {
         return Err(refuse_token(&state, &client).await);
     };
-    sqlx::query("UPDATE users SET email_verified = true WHERE id = $1")
-        .bind(user_id)
+    sqlx::query!(r#"UPDATE users SET email_verified = true WHERE id = $1"#, user_id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -149,10 +148,10 @@ pub async fn resend_verification(
     let email = body.email.trim().to_lowercase();
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
     if within_mail_limits(&mut tx, &email, &client).await? {
-        let user: Option<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM users WHERE lower(email) = $1 AND NOT email_verified AND erased_at IS NULL",
+        let user: Option<Uuid> = sqlx::query_scalar!(
+            r#"SELECT id FROM users WHERE lower(email) = $1 AND NOT email_verified AND erased_at IS NULL"#,
+            &email
         )
-        .bind(&email)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(user_id) = user {
@@ -174,12 +173,7 @@ pub async fn forgot_password(
     let email = body.email.trim().to_lowercase();
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
     if within_mail_limits(&mut tx, &email, &client).await? {
-        let user: Option<Uuid> = sqlx::query_scalar(
-            "SELECT u.id FROM users u LEFT JOIN companies c ON c.id = u.company_id \
-             WHERE lower(u.email) = $1 AND u.is_active AND u.erased_at IS NULL \
-               AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))",
-        )
-        .bind(&email)
+        let user: Option<Uuid> = sqlx::query_scalar!(r#"SELECT u.id FROM users u LEFT JOIN companies c ON c.id = u.company_id WHERE lower(u.email) = $1 AND u.is_active AND u.erased_at IS NULL AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))"#, &email)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(user_id) = user {
@@ -215,16 +209,7 @@ pub async fn reset_password(
     check_token_throttle(&state, &client).await?;
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
     // Look first (the password rules need the account's context), spend only once the password passes.
-    let owner = sqlx::query_as::<_, TokenOwner>(
-        "SELECT u.id AS user_id, u.email, u.role, u.company_id, coalesce(e.first_name, p.first_name) AS first_name, \
-                coalesce(e.last_name, p.last_name) AS last_name, c.name AS company_name \
-         FROM one_time_tokens t JOIN users u ON u.id = t.user_id \
-         LEFT JOIN employees e ON e.user_id = u.id LEFT JOIN practitioners p ON p.user_id = u.id \
-         LEFT JOIN companies c ON c.id = u.company_id \
-         WHERE t.token_hash = $1 AND t.purpose IN ('RESET_PASSWORD', 'INVITATION') \
-           AND t.used_at IS NULL AND t.expires_at > now() AND u.erased_at IS NULL",
-    )
-    .bind(hash_token(body.token.trim()))
+    let owner = sqlx::query_as!(TokenOwner, r#"SELECT u.id AS user_id, u.email, u.role, u.company_id, coalesce(e.first_name, p.first_name) AS first_name, coalesce(e.last_name, p.last_name) AS last_name, c.name AS company_name FROM one_time_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN employees e ON e.user_id = u.id LEFT JOIN practitioners p ON p.user_id = u.id LEFT JOIN companies c ON c.id = u.company_id WHERE t.token_hash = $1 AND t.purpose IN ('RESET_PASSWORD', 'INVITATION') AND t.used_at IS NULL AND t.expires_at > now() AND u.erased_at IS NULL"#, hash_token(body.token.trim()))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(owner) = owner else {
@@ -251,11 +236,11 @@ pub async fn reset_password(
         return Err(bad_token());
     };
     // Following a mailed link proves the address.
-    sqlx::query(
-        "UPDATE users SET password_hash = $2, password_changed_at = now(), email_verified = true WHERE id = $1",
+    sqlx::query!(
+        r#"UPDATE users SET password_hash = $2, password_changed_at = now(), email_verified = true WHERE id = $1"#,
+        user_id,
+        hash
     )
-    .bind(user_id)
-    .bind(hash)
     .execute(&mut *tx)
     .await?;
     sessions::revoke_all(&mut tx, user_id, "password changed").await?;

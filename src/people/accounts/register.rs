@@ -187,16 +187,7 @@ pub async fn register(
     )?;
     let hash = state.passwords.hash(&body.password).await?;
     let awaiting_approval = company.as_ref().is_some_and(|c| !c.2);
-    let user_id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO users (email, password_hash, role, company_id, awaiting_approval, locale, password_changed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(&email)
-    .bind(hash)
-    .bind(body.role)
-    .bind(company.as_ref().map(|c| c.0))
-    .bind(awaiting_approval)
-    .bind(&locale)
+    let user_id: Option<Uuid> = sqlx::query_scalar!(r#"INSERT INTO users (email, password_hash, role, company_id, awaiting_approval, locale, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING RETURNING id"#, &email, hash, body.role, company.as_ref().map(|c| c.0), awaiting_approval, &locale)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(user_id) = user_id else {
@@ -206,40 +197,15 @@ pub async fn register(
         ));
     };
     if let Some((company_id, _, _)) = &company {
-        sqlx::query(
-            "INSERT INTO employees (user_id, company_id, first_name, last_name, department, position) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(user_id)
-        .bind(company_id)
-        .bind(&first_name)
-        .bind(&last_name)
-        .bind(body.department.as_deref().map(str::trim).filter(|d| !d.is_empty()))
-        .bind(body.position.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+        sqlx::query!(r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position) VALUES ($1, $2, $3, $4, $5, $6)"#, user_id, company_id, &first_name, &last_name, body.department.as_deref().map(str::trim).filter(|d| !d.is_empty()), body.position.as_deref().map(str::trim).filter(|p| !p.is_empty()))
         .execute(&mut *tx)
         .await?;
     } else {
-        sqlx::query(
-            "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, languages, bio, time_zone, \
-                                        offers_video, offers_phone, offers_in_person) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(user_id)
-        .bind(&first_name)
-        .bind(&last_name)
-        .bind(body.title.as_deref().map(str::trim))
-        .bind(body.specialty)
-        .bind(
-            body.languages
+        sqlx::query!(r#"INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, languages, bio, time_zone, offers_video, offers_phone, offers_in_person) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#, user_id, &first_name, &last_name, body.title.as_deref().map(str::trim), body.specialty, &body.languages
                 .unwrap_or_default()
                 .iter()
                 .map(|l| l.to_lowercase())
-                .collect::<Vec<_>>(),
-        )
-        .bind(body.bio.as_deref().map(str::trim))
-        .bind(body.time_zone.as_deref().unwrap_or("Europe/Paris"))
-        .bind(body.offers_video.unwrap_or(true))
-        .bind(body.offers_phone.unwrap_or(true))
-        .bind(body.offers_in_person.unwrap_or(false))
+                .collect::<Vec<_>>(), body.bio.as_deref().map(str::trim), body.time_zone.as_deref().unwrap_or("Europe/Paris"), body.offers_video.unwrap_or(true), body.offers_phone.unwrap_or(true), body.offers_in_person.unwrap_or(false))
         .execute(&mut *tx)
         .await?;
     }

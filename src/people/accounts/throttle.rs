@@ -85,12 +85,7 @@ pub async fn check(conn: &mut PgConnection, limit: Limit, key: &[u8]) -> Result<
 
 /// Counts one attempt for `key`.
 pub async fn record(conn: &mut PgConnection, limit: Limit, key: &[u8]) -> Result<(), ApiError> {
-    sqlx::query(
-        "WITH purge AS (DELETE FROM auth_throttle WHERE random() < 0.01 AND created_at < now() - interval '1 day') \
-         INSERT INTO auth_throttle (scope, key) VALUES ($1, $2)",
-    )
-    .bind(limit.scope)
-    .bind(key)
+    sqlx::query!(r#"WITH purge AS (DELETE FROM auth_throttle WHERE random() < 0.01 AND created_at < now() - interval '1 day') INSERT INTO auth_throttle (scope, key) VALUES ($1, $2)"#, limit.scope, key)
     .execute(conn)
     .await?;
     Ok(())

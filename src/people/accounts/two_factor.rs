@@ -69,11 +69,7 @@ struct TwoFactorState {
 }
 
 async fn load(conn: &mut PgConnection, user_id: Uuid) -> Result<TwoFactorState, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT email, totp_secret AS secret, totp_enabled_at IS NOT NULL AS enabled, totp_last_step AS last_step \
-         FROM users WHERE id = $1 FOR UPDATE",
-    )
-    .bind(user_id)
+    sqlx::query_as!(TwoFactorState, r#"SELECT email, totp_secret AS secret, totp_enabled_at IS NOT NULL AS "enabled!", totp_last_step AS last_step FROM users WHERE id = $1 FOR UPDATE"#, user_id)
     .fetch_one(conn)
     .await
 }
@@ -108,9 +104,7 @@ pub async fn check_code(
         if state.last_step.is_some_and(|last| step <= last) {
             return Ok(false);
         }
-        sqlx::query("UPDATE users SET totp_last_step = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(step)
+        sqlx::query!(r#"UPDATE users SET totp_last_step = $2 WHERE id = $1"#, user_id, step)
             .execute(&mut *conn)
             .await?;
         return Ok(true);
@@ -118,11 +112,11 @@ pub async fn check_code(
     if !allow_recovery || !state.enabled {
         return Ok(false);
     }
-    let spent = sqlx::query(
-        "UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+    let spent = sqlx::query!(
+        r#"UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL"#,
+        user_id,
+        hash_token(&code.to_lowercase())
     )
-    .bind(user_id)
-    .bind(hash_token(&code.to_lowercase()))
     .execute(conn)
     .await?;
     Ok(spent.rows_affected() == 1)
@@ -163,11 +157,13 @@ pub async fn setup_two_factor(State(state): State<AppState>, mut auth: Auth) -> 
     rand::rng().fill_bytes(&mut raw);
     let totp = totp(raw.clone(), &current.email)?;
     let sealed = state.keyring.seal(&secret_aad(user_id), &raw);
-    sqlx::query("UPDATE users SET totp_secret = $2, totp_last_step = NULL WHERE id = $1")
-        .bind(user_id)
-        .bind(sealed)
-        .execute(&mut *auth.tx)
-        .await?;
+    sqlx::query!(
+        r#"UPDATE users SET totp_secret = $2, totp_last_step = NULL WHERE id = $1"#,
+        user_id,
+        sealed
+    )
+    .execute(&mut *auth.tx)
+    .await?;
     auth.commit().await?;
     let png = totp.to_qr_png().map_err(|e| ApiError::internal(format!("qr: {e:?}")))?;
     Ok(Json(Setup {
@@ -212,18 +208,18 @@ pub async fn verify_two_factor(
         return Err(count_failure(&state, user_id).await);
     }
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-        .bind(user_id)
+    sqlx::query!(r#"DELETE FROM recovery_codes WHERE user_id = $1"#, user_id)
         .execute(&mut *auth.tx)
         .await?;
     let hashes: Vec<Vec<u8>> = codes.iter().map(|code| hash_token(code)).collect();
-    sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])")
-        .bind(user_id)
-        .bind(&hashes)
-        .execute(&mut *auth.tx)
-        .await?;
-    sqlx::query("UPDATE users SET totp_enabled_at = now() WHERE id = $1")
-        .bind(user_id)
+    sqlx::query!(
+        r#"INSERT INTO recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])"#,
+        user_id,
+        &hashes
+    )
+    .execute(&mut *auth.tx)
+    .await?;
+    sqlx::query!(r#"UPDATE users SET totp_enabled_at = now() WHERE id = $1"#, user_id)
         .execute(&mut *auth.tx)
         .await?;
     Entry::new(Action::Security, "user")
@@ -258,12 +254,13 @@ pub async fn disable_two_factor(
         auth.commit().await?;
         return Err(count_failure(&state, user_id).await);
     }
-    sqlx::query("UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1")
-        .bind(user_id)
-        .execute(&mut *auth.tx)
-        .await?;
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-        .bind(user_id)
+    sqlx::query!(
+        r#"UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1"#,
+        user_id
+    )
+    .execute(&mut *auth.tx)
+    .await?;
+    sqlx::query!(r#"DELETE FROM recovery_codes WHERE user_id = $1"#, user_id)
         .execute(&mut *auth.tx)
         .await?;
     Entry::new(Action::Security, "user")

@@ -148,10 +148,7 @@ fn check_common(v: &mut Validator, contact_email: Option<&str>, color: Option<&s
 }
 
 async fn find(auth: &mut Auth<impl crate::infra::auth::RoleSet>, id: Uuid) -> ApiResult<Company> {
-    sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM companies WHERE id = $1"
-    )))
-    .bind(id)
+    sqlx::query_as!(Company, r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at FROM companies WHERE id = $1"#, id)
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("company.not_found"))
@@ -194,10 +191,10 @@ pub async fn create_company(
     v.finish()?;
 
     if let Some(domain) = &domain {
-        let taken: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM companies WHERE lower(domain) = $1 AND deleted_at IS NULL)",
+        let taken: bool = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM companies WHERE lower(domain) = $1 AND deleted_at IS NULL) AS "value!""#,
+            domain
         )
-        .bind(domain)
         .fetch_one(&mut *auth.tx)
         .await?;
         if taken {
@@ -208,46 +205,21 @@ pub async fn create_company(
         }
     }
     let base = slugify(&name);
-    let clashes: i64 = sqlx::query_scalar("SELECT count(*) FROM companies WHERE slug = $1 OR slug LIKE $1 || '-%'")
-        .bind(&base)
-        .fetch_one(&mut *auth.tx)
-        .await?;
+    let clashes: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!" FROM companies WHERE slug = $1 OR slug LIKE $1 || '-%'"#,
+        &base
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
     let slug = if clashes == 0 {
         base
     } else {
         format!("{base}-{}", &Uuid::new_v4().simple().to_string()[..6])
     };
-    let company = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO companies (name, slug, domain, sector, size, address, city, country, primary_color, contact_email, \
-             contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'France'), coalesce($9, '#4A90E2'), $10, $11, $12, \
-                 coalesce($13, false), coalesce($14, true), $15) RETURNING {COLUMNS}"
-    )))
-    .bind(&name)
-    .bind(&slug)
-    .bind(&domain)
-    .bind(sector)
-    .bind(body.size)
-    .bind(body.address.as_deref().map(str::trim))
-    .bind(body.city.as_deref().map(str::trim))
-    .bind(body.country.as_deref().map(str::trim))
-    .bind(&body.primary_color)
-    .bind(body.contact_email.as_deref().map(|e| e.trim().to_lowercase()))
-    .bind(body.contact_phone.as_deref().map(str::trim))
-    .bind(body.website_url.as_deref().map(str::trim))
-    .bind(body.auto_approve_employees)
-    .bind(body.allow_internal_news)
-    .bind(body.sessions_per_employee_per_year)
+    let company = sqlx::query_as!(Company, r#"INSERT INTO companies (name, slug, domain, sector, size, address, city, country, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year) VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'France'), coalesce($9, '#4A90E2'), $10, $11, $12, coalesce($13, false), coalesce($14, true), $15) RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at"#, &name, &slug, domain.as_deref(), sector, body.size, body.address.as_deref().map(str::trim), body.city.as_deref().map(str::trim), body.country.as_deref().map(str::trim), body.primary_color.as_deref(), body.contact_email.as_deref().map(|e| e.trim().to_lowercase()), body.contact_phone.as_deref().map(str::trim), body.website_url.as_deref().map(str::trim), body.auto_approve_employees, body.allow_internal_news, body.sessions_per_employee_per_year)
     .fetch_one(&mut *auth.tx)
     .await?;
-    let hr_id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO users (email, role, company_id, first_name, last_name) VALUES ($1, 'ADMIN_RH', $2, $3, $4) \
-         ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(&hr_email)
-    .bind(company.id)
-    .bind(&hr_first)
-    .bind(&hr_last)
+    let hr_id: Option<Uuid> = sqlx::query_scalar!(r#"INSERT INTO users (email, role, company_id, first_name, last_name) VALUES ($1, 'ADMIN_RH', $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id"#, &hr_email, company.id, &hr_first, &hr_last)
     .fetch_optional(&mut *auth.tx)
     .await?;
     let Some(hr_id) = hr_id else {
@@ -373,10 +345,7 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
             "only platform administrators activate or suspend a company",
         );
     }
-    let mut company = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM companies WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
-    )))
-    .bind(id)
+    let mut company = sqlx::query_as!(Company, r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at FROM companies WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"#, id)
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("company.not_found"))?;
@@ -421,34 +390,7 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
         company.sessions_per_employee_per_year,
     );
     v.finish()?;
-    let updated = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
-        "UPDATE companies SET name = $2, domain = $3, sector = $4, size = $5, address = $6, city = $7, country = $8, \
-             logo_url = $9, cover_url = $10, primary_color = $11, contact_email = $12, contact_phone = $13, \
-             website_url = $14, auto_approve_employees = $15, allow_internal_news = $16, \
-             sessions_per_employee_per_year = $17, is_active = $18, \
-             validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END, \
-             validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END \
-         WHERE id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(&company.name)
-    .bind(&company.domain)
-    .bind(&company.sector)
-    .bind(company.size)
-    .bind(&company.address)
-    .bind(&company.city)
-    .bind(&company.country)
-    .bind(&company.logo_url)
-    .bind(&company.cover_url)
-    .bind(&company.primary_color)
-    .bind(&company.contact_email)
-    .bind(&company.contact_phone)
-    .bind(&company.website_url)
-    .bind(company.auto_approve_employees)
-    .bind(company.allow_internal_news)
-    .bind(company.sessions_per_employee_per_year)
-    .bind(company.is_active)
-    .bind(auth.principal.user_id)
+    let updated = sqlx::query_as!(Company, r#"UPDATE companies SET name = $2, domain = $3, sector = $4, size = $5, address = $6, city = $7, country = $8, logo_url = $9, cover_url = $10, primary_color = $11, contact_email = $12, contact_phone = $13, website_url = $14, auto_approve_employees = $15, allow_internal_news = $16, sessions_per_employee_per_year = $17, is_active = $18, validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END, validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END WHERE id = $1 RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at"#, id, &company.name, company.domain.as_deref(), company.sector.as_deref(), company.size, company.address.as_deref(), company.city.as_deref(), &company.country, company.logo_url.as_deref(), company.cover_url.as_deref(), company.primary_color.as_deref(), company.contact_email.as_deref(), company.contact_phone.as_deref(), company.website_url.as_deref(), company.auto_approve_employees, company.allow_internal_news, company.sessions_per_employee_per_year, company.is_active, auth.principal.user_id)
     .fetch_one(&mut *auth.tx)
     .await
     .map_err(|e| match e.as_database_error().and_then(|d| d.code()).as_deref() {
@@ -506,13 +448,7 @@ pub async fn validate_company(
     mut auth: Auth<PlatformAdmin>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Company>> {
-    let company = sqlx::query_as::<_, Company>(sqlx::AssertSqlSafe(format!(
-        "UPDATE companies SET is_active = true, validated_at = coalesce(validated_at, now()), \
-             validated_by = coalesce(validated_by, $2) \
-         WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
-    )))
-    .bind(id)
-    .bind(auth.principal.user_id)
+    let company = sqlx::query_as!(Company, r#"UPDATE companies SET is_active = true, validated_at = coalesce(validated_at, now()), validated_by = coalesce(validated_by, $2) WHERE id = $1 AND deleted_at IS NULL RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at"#, id, auth.principal.user_id)
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("company.not_found"))?;
@@ -530,11 +466,12 @@ pub async fn delete_company(
     mut auth: Auth<PlatformAdmin>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    let done =
-        sqlx::query("UPDATE companies SET is_active = false, deleted_at = now() WHERE id = $1 AND deleted_at IS NULL")
-            .bind(id)
-            .execute(&mut *auth.tx)
-            .await?;
+    let done = sqlx::query!(
+        r#"UPDATE companies SET is_active = false, deleted_at = now() WHERE id = $1 AND deleted_at IS NULL"#,
+        id
+    )
+    .execute(&mut *auth.tx)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("company.not_found"));
     }

@@ -89,8 +89,7 @@ pub struct EmployeeFilter {
 }
 
 async fn find<R: crate::infra::auth::RoleSet>(auth: &mut Auth<R>, id: Uuid) -> ApiResult<Employee> {
-    sqlx::query_as::<_, Employee>(sqlx::AssertSqlSafe(format!("{SELECT} WHERE e.id = $1")))
-        .bind(id)
+    sqlx::query_as!(Employee, r#"SELECT e.id, e.user_id, e.company_id, u.email, e.first_name, e.last_name, e.department, e.position, e.phone_number, e.bio, e.avatar_url, e.cover_url, CASE WHEN e.removed_at IS NOT NULL THEN 'REMOVED' WHEN u.awaiting_approval THEN 'PENDING' WHEN u.is_active THEN 'ACTIVE' ELSE 'INACTIVE' END AS "status!: EmployeeStatus", u.is_active, u.email_verified, u.locale, e.created_at, e.updated_at FROM employees e JOIN users u ON u.id = e.user_id WHERE e.id = $1"#, id)
         .fetch_optional(&mut *auth.tx)
         .await?
         .ok_or_else(|| ApiError::not_found("employee.not_found"))
@@ -120,11 +119,7 @@ pub async fn create_employee(
     let position = optional(&mut v, "position", body.position.as_deref(), 100);
     let phone = optional(&mut v, "phoneNumber", body.phone_number.as_deref(), 40);
     v.finish()?;
-    let user_id: Option<Uuid> = sqlx::query_scalar(
-        "INSERT INTO users (email, role, company_id) VALUES ($1, 'EMPLOYEE', $2) ON CONFLICT DO NOTHING RETURNING id",
-    )
-    .bind(&email)
-    .bind(company_id)
+    let user_id: Option<Uuid> = sqlx::query_scalar!(r#"INSERT INTO users (email, role, company_id) VALUES ($1, 'EMPLOYEE', $2) ON CONFLICT DO NOTHING RETURNING id"#, &email, company_id)
     .fetch_optional(&mut *auth.tx)
     .await?;
     let Some(user_id) = user_id else {
@@ -133,17 +128,7 @@ pub async fn create_employee(
             "An account already uses this email.",
         ));
     };
-    let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO employees (user_id, company_id, first_name, last_name, department, position, phone_number) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(user_id)
-    .bind(company_id)
-    .bind(&first_name)
-    .bind(&last_name)
-    .bind(department)
-    .bind(position)
-    .bind(phone)
+    let id: Uuid = sqlx::query_scalar!(r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position, phone_number) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"#, user_id, company_id, &first_name, &last_name, department, position, phone)
     .fetch_one(&mut *auth.tx)
     .await?;
     enqueue_mail(&mut auth.tx, MailKind::Invitation, user_id).await?;
@@ -234,19 +219,7 @@ pub async fn update_employee(
 }
 
 async fn save_profile<R: crate::infra::auth::RoleSet>(auth: &mut Auth<R>, e: &Employee) -> ApiResult<()> {
-    let done = sqlx::query(
-        "UPDATE employees SET first_name = $2, last_name = $3, department = $4, position = $5, phone_number = $6, \
-             bio = $7, avatar_url = $8, cover_url = $9 WHERE id = $1",
-    )
-    .bind(e.id)
-    .bind(&e.first_name)
-    .bind(&e.last_name)
-    .bind(&e.department)
-    .bind(&e.position)
-    .bind(&e.phone_number)
-    .bind(&e.bio)
-    .bind(&e.avatar_url)
-    .bind(&e.cover_url)
+    let done = sqlx::query!(r#"UPDATE employees SET first_name = $2, last_name = $3, department = $4, position = $5, phone_number = $6, bio = $7, avatar_url = $8, cover_url = $9 WHERE id = $1"#, e.id, &e.first_name, &e.last_name, e.department.as_deref(), e.position.as_deref(), e.phone_number.as_deref(), e.bio.as_deref(), e.avatar_url.as_deref(), e.cover_url.as_deref())
     .execute(&mut *auth.tx)
     .await?;
     if done.rows_affected() == 0 {
@@ -279,10 +252,12 @@ async fn set_state(
     };
     sqlx::query(sql).bind(employee.user_id).execute(&mut *auth.tx).await?;
     if change == StateChange::Remove {
-        sqlx::query("UPDATE employees SET removed_at = coalesce(removed_at, now()) WHERE id = $1")
-            .bind(id)
-            .execute(&mut *auth.tx)
-            .await?;
+        sqlx::query!(
+            r#"UPDATE employees SET removed_at = coalesce(removed_at, now()) WHERE id = $1"#,
+            id
+        )
+        .execute(&mut *auth.tx)
+        .await?;
     }
     Entry::new(action, "employee")
         .by_principal(&auth.principal)
@@ -396,11 +371,13 @@ pub async fn update_my_employee_profile(
     v.finish()?;
     save_profile(&mut auth, &employee).await?;
     if let Some(new_locale) = new_locale {
-        sqlx::query("UPDATE users SET locale = $2 WHERE id = $1")
-            .bind(auth.principal.user_id)
-            .bind(new_locale)
-            .execute(&mut *auth.tx)
-            .await?;
+        sqlx::query!(
+            r#"UPDATE users SET locale = $2 WHERE id = $1"#,
+            auth.principal.user_id,
+            new_locale
+        )
+        .execute(&mut *auth.tx)
+        .await?;
     }
     let employee = find(&mut auth, id).await?;
     auth.commit().await?;

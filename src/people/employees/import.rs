@@ -274,13 +274,7 @@ pub async fn import_employees(
     let dry_run = query.dry_run.unwrap_or(false);
     let (rows, mut errors) = parse(&bytes)?;
     let emails: Vec<&str> = rows.iter().map(|r| r.email.as_str()).collect();
-    let existing: HashMap<String, Existing> = sqlx::query_as::<_, Existing>(
-        "SELECT e.id, lower(u.email) AS email, e.first_name, e.last_name, e.department, e.position, \
-                e.removed_at IS NOT NULL AS removed \
-         FROM employees e JOIN users u ON u.id = e.user_id WHERE e.company_id = $1 AND lower(u.email) = ANY($2)",
-    )
-    .bind(company_id)
-    .bind(&emails)
+    let existing: HashMap<String, Existing> = sqlx::query_as!(Existing, r#"SELECT e.id, lower(u.email) AS "email!", e.first_name, e.last_name, e.department, e.position, e.removed_at IS NOT NULL AS "removed!" FROM employees e JOIN users u ON u.id = e.user_id WHERE e.company_id = $1 AND lower(u.email) = ANY($2)"#, company_id, &emails as _)
     .fetch_all(&mut *auth.tx)
     .await?
     .into_iter()
@@ -331,27 +325,10 @@ pub async fn import_employees(
             }),
         }
     }
-    sqlx::query(
-        "INSERT INTO employees (user_id, company_id, first_name, last_name, department, position) \
-         SELECT u, $2, f, l, d, p FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(u, f, l, d, p)",
-    )
-    .bind(created.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-    .bind(company_id)
-    .bind(created.iter().map(|(_, r)| r.first_name.clone()).collect::<Vec<_>>())
-    .bind(created.iter().map(|(_, r)| r.last_name.clone()).collect::<Vec<_>>())
-    .bind(created.iter().map(|(_, r)| r.department.clone()).collect::<Vec<_>>())
-    .bind(created.iter().map(|(_, r)| r.position.clone()).collect::<Vec<_>>())
+    sqlx::query!(r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position) SELECT u, $2, f, l, d, p FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(u, f, l, d, p)"#, &created.iter().map(|(id, _)| *id).collect::<Vec<_>>(), company_id, &created.iter().map(|(_, r)| r.first_name.clone()).collect::<Vec<_>>(), &created.iter().map(|(_, r)| r.last_name.clone()).collect::<Vec<_>>(), created.iter().map(|(_, r)| r.department.clone()).collect::<Vec<Option<String>>>() as _, created.iter().map(|(_, r)| r.position.clone()).collect::<Vec<Option<String>>>() as _)
     .execute(&mut *auth.tx)
     .await?;
-    sqlx::query(
-        "UPDATE employees e SET first_name = t.f, last_name = t.l, department = t.d, position = t.p \
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, f, l, d, p) WHERE e.id = t.id",
-    )
-    .bind(updates.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-    .bind(updates.iter().map(|(_, r)| r.first_name.clone()).collect::<Vec<_>>())
-    .bind(updates.iter().map(|(_, r)| r.last_name.clone()).collect::<Vec<_>>())
-    .bind(updates.iter().map(|(_, r)| r.department.clone()).collect::<Vec<_>>())
-    .bind(updates.iter().map(|(_, r)| r.position.clone()).collect::<Vec<_>>())
+    sqlx::query!(r#"UPDATE employees e SET first_name = t.f, last_name = t.l, department = t.d, position = t.p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, f, l, d, p) WHERE e.id = t.id"#, &updates.iter().map(|(id, _)| *id).collect::<Vec<_>>(), &updates.iter().map(|(_, r)| r.first_name.clone()).collect::<Vec<_>>(), &updates.iter().map(|(_, r)| r.last_name.clone()).collect::<Vec<_>>(), updates.iter().map(|(_, r)| r.department.clone()).collect::<Vec<Option<String>>>() as _, updates.iter().map(|(_, r)| r.position.clone()).collect::<Vec<Option<String>>>() as _)
     .execute(&mut *auth.tx)
     .await?;
     enqueue_mails(&mut auth.tx, MailKind::Invitation, &invited).await?;
