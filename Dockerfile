@@ -5,9 +5,10 @@
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# sqlx and apalis-postgres check queries against committed data, never a live database.
+# sqlx and apalis-postgres check queries against committed data (.sqlx/), never a live database.
 ENV SQLX_OFFLINE=true CARGO_TERM_COLOR=never
-COPY Cargo.toml Cargo.lock build.rs rustfmt.toml ./
+COPY Cargo.toml Cargo.lock build.rs sqlx.toml ./
+COPY .sqlx ./.sqlx
 COPY src ./src
 COPY migrations ./migrations
 COPY web ./web
