@@ -30,7 +30,11 @@ struct Socket {
 
 impl Socket {
     /// Connects, authenticates on `/chat`, answers pings; `on_event` sees every `42/chat,` frame.
-    async fn connect(url: &str, token: &str, on_event: impl Fn(&str) + Send + 'static) -> anyhow::Result<Self> {
+    async fn connect(
+        url: &str,
+        token: &str,
+        on_event: impl Fn(&str) + Send + 'static,
+    ) -> anyhow::Result<Self> {
         let ws_url = format!(
             "{}/socket.io/?EIO=4&transport=websocket",
             url.replacen("http://", "ws://", 1)
@@ -165,7 +169,10 @@ async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Resul
                         return;
                     }
                     if frame.starts_with("43/chat,") && frame.contains("\"ok\":false") {
-                        refusals.lock().expect("lock").push(frame.chars().take(300).collect());
+                        refusals
+                            .lock()
+                            .expect("lock")
+                            .push(frame.chars().take(300).collect());
                         return;
                     }
                     if !frame.contains("\"chat:message:received\"") {
@@ -174,7 +181,10 @@ async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Resul
                     let Some(start) = frame.find("\"content\":\"bench ") else {
                         return;
                     };
-                    let key: String = frame[start + 11..].chars().take_while(|c| *c != '"').collect();
+                    let key: String = frame[start + 11..]
+                        .chars()
+                        .take_while(|c| *c != '"')
+                        .collect();
                     let mut pending = pending.lock().expect("lock");
                     if let Some((sent, left)) = pending.get_mut(&key) {
                         latencies.lock().expect("lock").push(sent.elapsed());
@@ -185,7 +195,8 @@ async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Resul
                     }
                 })
                 .await?;
-                let join = format!("42/chat,[\"chat:join\",{{\"consultationId\":\"{consultation}\"}}]");
+                let join =
+                    format!("42/chat,[\"chat:join\",{{\"consultationId\":\"{consultation}\"}}]");
                 socket.emit(join.clone());
                 joins.push((flag, socket.tx.clone(), join));
                 if side == 0 {
@@ -229,7 +240,15 @@ async fn fanout(url: &str, plan: &str, rate: f64, seconds: u64) -> anyhow::Resul
     // Warm-up, timed apart: one message per room. The first message of a consultation also creates
     // its data key, which later messages reuse; the measured run below is the steady state.
     let count = rooms.len() as u64;
-    let (_, first) = send(&rooms, &pending, &latencies, rate, Sending::Count(count), "w").await;
+    let (_, first) = send(
+        &rooms,
+        &pending,
+        &latencies,
+        rate,
+        Sending::Count(count),
+        "w",
+    )
+    .await;
     println!(
         "fanout warm-up: one message per room ({count}; in the first run, each creates its room's data key): \
          median {:.2} ms, 99th percentile {:.2} ms",
@@ -280,8 +299,11 @@ struct Phase {
 impl Phase {
     /// The `q` quantile of the delivery latencies, in milliseconds.
     fn quantile(&self, q: f64) -> f64 {
-        let index = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len().saturating_sub(1));
-        self.latencies.get(index).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+        let index = ((self.latencies.len() as f64 * q) as usize)
+            .min(self.latencies.len().saturating_sub(1));
+        self.latencies
+            .get(index)
+            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
     }
 }
 

@@ -1,6 +1,6 @@
 -- The SQL of GET /api/practitioners/{id}/availability, statement for statement, in one
 -- transaction as the request role: context, then the practitioner's schedule in one statement
--- (src/care/scheduling/schedule.rs: SCHEDULE_SQL).
+-- (src/care/scheduling/schedule.rs: the query of `load`).
 SET ROLE huntzen_app;
 BEGIN;
 SELECT user_id, role, company_id, employee_id, practitioner_id FROM app_begin(:session);

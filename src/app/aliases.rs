@@ -12,7 +12,11 @@ use crate::infra::error::ApiError;
 
 /// `(method, alias, canonical)`; path parameters are carried over in order.
 pub const ALIASES: &[(Method, &str, &str)] = &[
-    (Method::POST, "/api/admin-huntzen/companies", "/api/companies"),
+    (
+        Method::POST,
+        "/api/admin-huntzen/companies",
+        "/api/companies",
+    ),
     (
         Method::PUT,
         "/api/admin-huntzen/companies/{id}/activate",
@@ -28,9 +32,17 @@ pub const ALIASES: &[(Method, &str, &str)] = &[
         "/api/admin-huntzen/practitioners/{id}/validate",
         "/api/practitioners/{id}/validate",
     ),
-    (Method::GET, "/api/practitioners/search", "/api/practitioners"),
+    (
+        Method::GET,
+        "/api/practitioners/search",
+        "/api/practitioners",
+    ),
     (Method::GET, "/api/journal/entries", "/api/journal"),
-    (Method::POST, "/api/admin-huntzen/blog/articles", "/api/articles"),
+    (
+        Method::POST,
+        "/api/admin-huntzen/blog/articles",
+        "/api/articles",
+    ),
     (
         Method::GET,
         "/api/reports/employee-usage/{employeeId}",
@@ -46,10 +58,22 @@ pub const ALIASES: &[(Method, &str, &str)] = &[
         "/api/practitioners/me/export-billing",
         "/api/reports/practitioner-export-csv",
     ),
-    (Method::GET, "/api/admin-huntzen/kpis", "/api/reports/platform-kpis"),
+    (
+        Method::GET,
+        "/api/admin-huntzen/kpis",
+        "/api/reports/platform-kpis",
+    ),
     (Method::POST, "/api/journal/entries", "/api/journal"),
-    (Method::GET, "/api/practitioners/me/availability", "/api/availability"),
-    (Method::POST, "/api/practitioners/me/availability", "/api/availability"),
+    (
+        Method::GET,
+        "/api/practitioners/me/availability",
+        "/api/availability",
+    ),
+    (
+        Method::POST,
+        "/api/practitioners/me/availability",
+        "/api/availability",
+    ),
     (
         Method::PUT,
         "/api/consultations/{id}/accept",
@@ -95,7 +119,11 @@ enum Resolved {
 
 /// Matches `method path` against every alias in one pass (`HEAD` goes where `GET` goes).
 fn resolve(method: &Method, path: &str) -> Resolved {
-    let method = if method == Method::HEAD { &Method::GET } else { method };
+    let method = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let mut others = Vec::new();
     for (alias_method, alias, target) in ALIASES {
@@ -182,7 +210,11 @@ pub async fn route(mut request: Request<Body>, next: Next) -> Response {
 }
 
 fn method_not_allowed(methods: &[&Method]) -> Response {
-    let allow = methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+    let allow = methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut response = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "route.method_not_allowed",
@@ -236,7 +268,10 @@ pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
 /// `<target's id>_alias`, or, when the target has several aliases, `<target's id>_alias_<the
 /// alias's last two literal path segments>`, so that every operationId stays unique.
 fn alias_operation_id(id: &str, method: &Method, alias: &str, target: &str) -> String {
-    let siblings = ALIASES.iter().filter(|(m, _, t)| m == method && *t == target).count();
+    let siblings = ALIASES
+        .iter()
+        .filter(|(m, _, t)| m == method && *t == target)
+        .count();
     if siblings < 2 {
         return format!("{id}_alias");
     }
@@ -275,7 +310,11 @@ mod tests {
     fn aliases_carry_parameters_over() {
         let id = "0a4c8f4e-5b8e-4f55-9d5c-1f0f0e6f3a11";
         assert_eq!(
-            canonical(&Method::PUT, &format!("/api/admin-huntzen/companies/{id}/activate")).as_deref(),
+            canonical(
+                &Method::PUT,
+                &format!("/api/admin-huntzen/companies/{id}/activate")
+            )
+            .as_deref(),
             Some(format!("/api/companies/{id}/validate").as_str())
         );
         assert_eq!(
@@ -288,6 +327,9 @@ mod tests {
             resolve(&Method::PUT, "/api/practitioners/me/availability"),
             Resolved::OtherMethods(vec![&Method::GET, &Method::POST])
         );
-        assert_eq!(resolve(&Method::PUT, "/api/practitioners/me"), Resolved::NotAlias);
+        assert_eq!(
+            resolve(&Method::PUT, "/api/practitioners/me"),
+            Resolved::NotAlias
+        );
     }
 }

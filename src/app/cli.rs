@@ -101,7 +101,10 @@ pub fn main() -> ExitCode {
     let mut cli = Cli::parse();
     cli.settings.unset_blank_values();
     let _log_guard = crate::infra::telemetry::init(&cli.settings.data_dir, cli.settings.app_env);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -131,8 +134,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let secrets = settings.secrets()?;
             let keyring = crate::infra::crypto::Keyring::new(&secrets.master_keys)?;
             let (db, cluster) = open_database(&settings).await?;
-            let result =
-                crate::infra::crypto::rotation::rotate(&db, &keyring, batch.max(1), &mut std::io::stdout()).await;
+            let result = crate::infra::crypto::rotation::rotate(
+                &db,
+                &keyring,
+                batch.max(1),
+                &mut std::io::stdout(),
+            )
+            .await;
             close(db, cluster).await?;
             result.map(drop)
         }
@@ -177,7 +185,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Ok(())
                 }
                 crate::infra::audit::Verification::Broken { seq, id } => {
-                    bail!("audit chain broken at row #{seq} ({id}): it or its predecessor was altered")
+                    bail!(
+                        "audit chain broken at row #{seq} ({id}): it or its predecessor was altered"
+                    )
                 }
             }
         }
@@ -261,7 +271,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// Connects to DATABASE_URL, or starts the embedded cluster; migrations are applied either way.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<(Db, Option<RunningCluster>)> {
     let (options, cluster) = match &settings.database_url {
-        Some(url) => (url.parse::<PgConnectOptions>().context("parsing DATABASE_URL")?, None),
+        Some(url) => (
+            url.parse::<PgConnectOptions>()
+                .context("parsing DATABASE_URL")?,
+            None,
+        ),
         None => {
             let cluster = embedded::start(&settings.data_dir).await?;
             (cluster.connect_options(), Some(cluster))
@@ -306,7 +320,12 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 /// Creates a platform administrator (email verified, active).
-pub async fn create_admin(db: &Db, email: &str, role: Role, password: &str) -> anyhow::Result<uuid::Uuid> {
+pub async fn create_admin(
+    db: &Db,
+    email: &str,
+    role: Role,
+    password: &str,
+) -> anyhow::Result<uuid::Uuid> {
     let email = email.trim().to_lowercase();
     if !looks_like_email(&email) {
         bail!("`{email}` is not a valid email address");
@@ -316,7 +335,15 @@ pub async fn create_admin(db: &Db, email: &str, role: Role, password: &str) -> a
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tx = crate::infra::db::context::begin(&db.system).await?;
-    let id: Option<uuid::Uuid> = sqlx::query_scalar!(r#"INSERT INTO users (email, password_hash, role, email_verified, password_changed_at) VALUES ($1, $2, $3, true, now()) ON CONFLICT DO NOTHING RETURNING id"#, &email, hash, role)
+    let id: Option<uuid::Uuid> = sqlx::query_scalar!(
+        r#"INSERT INTO users (email, password_hash, role, email_verified, password_changed_at)
+           VALUES ($1, $2, $3, true, now())
+           ON CONFLICT DO NOTHING
+           RETURNING id"#,
+        &email,
+        hash,
+        role
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(id) = id else {

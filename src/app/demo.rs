@@ -34,13 +34,21 @@ pub struct Seeded {
     pub created: bool,
     pub logins: Vec<Login>,
     /// (status, format, employee, practitioner, when) of each consultation.
-    pub consultations: Vec<(String, String, String, String, chrono::DateTime<chrono::Utc>)>,
+    pub consultations: Vec<(
+        String,
+        String,
+        String,
+        String,
+        chrono::DateTime<chrono::Utc>,
+    )>,
 }
 
 /// Refuses demo data in production.
 pub fn ensure_allowed(settings: &Settings) -> anyhow::Result<()> {
     if settings.app_env == AppEnv::Production {
-        bail!("seed-demo is refused when APP_ENV=production: it creates accounts with a published password");
+        bail!(
+            "seed-demo is refused when APP_ENV=production: it creates accounts with a published password"
+        );
     }
     Ok(())
 }
@@ -153,13 +161,19 @@ pub async fn seed(db: &Db, password: &str) -> anyhow::Result<Seeded> {
     let logins = all_logins();
     let emails: Vec<String> = logins.iter().map(|l| l.email.clone()).collect();
     let mut tx = crate::infra::db::context::begin(&db.system).await?;
-    let existing: Option<Uuid> = sqlx::query_scalar!(r#"SELECT id FROM companies WHERE slug = $1"#, COMPANY_SLUG)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let existing: Option<Uuid> = sqlx::query_scalar!(
+        r#"SELECT id
+           FROM companies
+           WHERE slug = $1"#,
+        COMPANY_SLUG
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
     let created = existing.is_none();
     if let Some(company) = existing {
         sqlx::query!(
-            r#"UPDATE users SET password_hash = $1, password_changed_at = now() WHERE lower(email) = ANY($2)"#,
+            r#"UPDATE users SET password_hash = $1, password_changed_at = now()
+               WHERE lower(email) = ANY($2)"#,
             &hash,
             &emails
         )
@@ -178,13 +192,28 @@ pub async fn seed(db: &Db, password: &str) -> anyhow::Result<Seeded> {
             .record(&mut tx)
             .await?;
     }
-    let consultations = sqlx::query_as(
-        "SELECT c.status::text, c.format::text, e.first_name || ' ' || e.last_name, \
-                p.title || ' ' || p.first_name || ' ' || p.last_name, c.scheduled_at \
-         FROM consultations c JOIN employees e ON e.id = c.employee_id JOIN practitioners p ON p.id = c.practitioner_id \
-         JOIN companies co ON co.id = c.company_id WHERE co.slug = $1 ORDER BY c.scheduled_at",
+    let consultations = sqlx::query!(
+        r#"SELECT c.status::text AS "status!", c.format::text AS "format!",
+             e.first_name || ' ' || e.last_name AS "employee!",
+             p.title || ' ' || p.first_name || ' ' || p.last_name AS "practitioner!",
+             c.scheduled_at
+           FROM consultations c
+           JOIN employees e ON e.id = c.employee_id
+           JOIN practitioners p ON p.id = c.practitioner_id
+           JOIN companies co ON co.id = c.company_id
+           WHERE co.slug = $1
+           ORDER BY c.scheduled_at"#,
+        COMPANY_SLUG
     )
-    .bind(COMPANY_SLUG)
+    .map(|r| {
+        (
+            r.status,
+            r.format,
+            r.employee,
+            r.practitioner,
+            r.scheduled_at,
+        )
+    })
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -202,7 +231,17 @@ async fn user(
     company: Option<Uuid>,
     hash: &str,
 ) -> anyhow::Result<Uuid> {
-    let id = sqlx::query_scalar!(r#"INSERT INTO users (email, password_hash, role, company_id, email_verified, first_name, last_name, password_changed_at) VALUES ($1, $2, $3, $4, true, $5, $6, now()) RETURNING id"#, person.email, hash, role, company, person.first, person.last)
+    let id = sqlx::query_scalar!(
+        r#"INSERT INTO users (email, password_hash, role, company_id, email_verified, first_name, last_name, password_changed_at)
+           VALUES ($1, $2, $3, $4, true, $5, $6, now())
+           RETURNING id"#,
+        person.email,
+        hash,
+        role,
+        company,
+        person.first,
+        person.last
+    )
     .fetch_one(&mut **tx)
     .await
     .map_err(|e| anyhow::anyhow!("creating {}: {e} (is that address already used?)", person.email))?;
@@ -210,14 +249,30 @@ async fn user(
 }
 
 async fn create(tx: &mut Transaction<'_, Postgres>, hash: &str) -> anyhow::Result<Uuid> {
-    let company: Uuid = sqlx::query_scalar!(r#"INSERT INTO companies (name, slug, domain, sector, city, is_active, validated_at, auto_approve_employees, contact_email) VALUES ('Démo HuntZen', $1, $2, 'Logiciel', 'Lyon', true, now(), true, $3) RETURNING id"#, COMPANY_SLUG, DOMAIN, HR.email)
+    let company: Uuid = sqlx::query_scalar!(
+        r#"INSERT INTO companies (name, slug, domain, sector, city, is_active, validated_at, auto_approve_employees, contact_email)
+           VALUES ('Démo HuntZen', $1, $2, 'Logiciel', 'Lyon', true, now(), true, $3)
+           RETURNING id"#,
+        COMPANY_SLUG,
+        DOMAIN,
+        HR.email
+    )
     .fetch_one(&mut **tx)
     .await?;
     user(tx, &HR, Role::AdminRh, Some(company), hash).await?;
     let mut employees = Vec::new();
     for (person, department) in &EMPLOYEES {
         let user_id = user(tx, person, Role::Employee, Some(company), hash).await?;
-        let id: Uuid = sqlx::query_scalar!(r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, consent_given_at, onboarding_completed_at) VALUES ($1, $2, $3, $4, $5, now(), now()) RETURNING id"#, user_id, company, person.first, person.last, department)
+        let id: Uuid = sqlx::query_scalar!(
+            r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, consent_given_at, onboarding_completed_at)
+               VALUES ($1, $2, $3, $4, $5, now(), now())
+               RETURNING id"#,
+            user_id,
+            company,
+            person.first,
+            person.last,
+            department
+        )
         .fetch_one(&mut **tx)
         .await?;
         employees.push(id);
@@ -225,17 +280,47 @@ async fn create(tx: &mut Transaction<'_, Postgres>, hash: &str) -> anyhow::Resul
     let mut practitioners = Vec::new();
     for (person, title, specialty) in &PRACTITIONERS {
         let user_id = user(tx, person, Role::Practitioner, None, hash).await?;
-        let id: Uuid = sqlx::query_scalar!(r#"INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, languages, bio, experience, is_validated, validated_at, documents_verified, time_zone, offers_in_person) VALUES ($1, $2, $3, $4, $5::text::specialty, '{fr,en}', 'Praticien de démonstration.', 10, true, now(), true, 'Europe/Paris', true) RETURNING id"#, user_id, person.first, person.last, title, specialty)
+        let id: Uuid = sqlx::query_scalar!(
+            r#"INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, languages, bio, experience, is_validated, validated_at, documents_verified, time_zone, offers_in_person)
+               VALUES ($1, $2, $3, $4, $5::text::specialty, '{fr,en}', 'Praticien de démonstration.', 10, true, now(), true, 'Europe/Paris', true)
+               RETURNING id"#,
+            user_id,
+            person.first,
+            person.last,
+            title,
+            specialty
+        )
         .fetch_one(&mut **tx)
         .await?;
         // Monday to Friday, 09:00–17:00 Paris time, 50-minute slots.
-        sqlx::query!(r#"INSERT INTO availabilities (practitioner_id, day_of_week, start_time, end_time, slot_duration) SELECT $1, d, '09:00', '17:00', 50 FROM generate_series(1, 5) AS d"#, id)
+        sqlx::query!(
+            r#"INSERT INTO availabilities (practitioner_id, day_of_week, start_time, end_time, slot_duration) SELECT $1,
+                 d, '09:00', '17:00', 50
+               FROM generate_series(1, 5) AS d"#,
+            id
+        )
         .execute(&mut **tx)
         .await?;
         practitioners.push(id);
     }
     for (employee, practitioner, format, status, minutes) in CONSULTATIONS {
-        sqlx::query!(r#"INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, duration, format, status, started_at, ended_at, actual_duration, cancelled_at, cancelled_by, cancel_reason) SELECT $1, $2, $3, at, 50, $4::text::consultation_format, $5::text::consultation_status, CASE WHEN $5 IN ('IN_PROGRESS', 'COMPLETED') THEN at END, CASE WHEN $5 = 'COMPLETED' THEN at + interval '45 minutes' END, CASE WHEN $5 = 'COMPLETED' THEN 45 END, CASE WHEN $5 = 'CANCELLED' THEN at - interval '1 day' END, CASE WHEN $5 = 'CANCELLED' THEN (SELECT user_id FROM employees WHERE id = $2) END, CASE WHEN $5 = 'CANCELLED' THEN 'Empêchement' END FROM (SELECT date_trunc('minute', now()) + make_interval(mins => $6) AS at) AS t"#, company, employees[employee], practitioners[practitioner], format, status, minutes)
+        sqlx::query!(
+            r#"INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, duration, format, status, started_at, ended_at, actual_duration, cancelled_at, cancelled_by, cancel_reason) SELECT $1,
+                 $2, $3, at, 50, $4::text::consultation_format, $5::text::consultation_status,
+                 CASE WHEN $5 IN ('IN_PROGRESS', 'COMPLETED') THEN at END,
+                 CASE WHEN $5 = 'COMPLETED' THEN at + interval '45 minutes' END,
+                 CASE WHEN $5 = 'COMPLETED' THEN 45 END,
+                 CASE WHEN $5 = 'CANCELLED' THEN at - interval '1 day' END,
+                 CASE WHEN $5 = 'CANCELLED' THEN (SELECT user_id FROM employees WHERE id = $2) END,
+                 CASE WHEN $5 = 'CANCELLED' THEN 'Empêchement' END
+               FROM (SELECT date_trunc('minute', now()) + make_interval(mins => $6) AS at) AS t"#,
+            company,
+            employees[employee],
+            practitioners[practitioner],
+            format,
+            status,
+            minutes
+        )
         .execute(&mut **tx)
         .await?;
     }

@@ -31,7 +31,9 @@ pub async fn check_readiness(State(state): State<AppState>) -> ApiResult<Json<St
     if state.db.is_ready().await {
         Ok(Json(Status { status: "ready" }))
     } else {
-        Err(ApiError::unavailable("The database is not reachable or not migrated."))
+        Err(ApiError::unavailable(
+            "The database is not reachable or not migrated.",
+        ))
     }
 }
 

@@ -11,7 +11,9 @@ use apalis_postgres::{Config, PostgresStorage};
 use uuid::Uuid;
 
 use crate::infra::db::Db;
-use crate::infra::jobs::{BACKUP_QUEUE, BackupJob, MAIL_QUEUE, MailJob, REMINDER_QUEUE, ReminderJob};
+use crate::infra::jobs::{
+    BACKUP_QUEUE, BackupJob, MAIL_QUEUE, MailJob, REMINDER_QUEUE, ReminderJob,
+};
 use crate::infra::mail::{MailKind, Mailer, templates};
 use crate::infra::state::AppState;
 use crate::people::accounts::one_time::{self, Purpose};
@@ -85,7 +87,18 @@ struct Recipient {
 
 async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     let mut tx = crate::infra::db::context::begin(&ctx.db.system).await?;
-    let recipient = sqlx::query_as!(Recipient, r#"SELECT u.email, u.locale, coalesce(e.first_name, p.first_name, u.first_name) AS name, u.erased_at IS NOT NULL AS "erased!" FROM users u LEFT JOIN employees e ON e.user_id = u.id LEFT JOIN practitioners p ON p.user_id = u.id WHERE u.id = $1"#, job.user_id)
+    let recipient = sqlx::query_as!(
+        Recipient,
+        r#"SELECT u.email, u.locale, coalesce(e.first_name, p.first_name, u.first_name) AS name,
+             u.erased_at IS NOT NULL AS "erased!"
+           FROM users u
+             LEFT
+           JOIN employees e ON e.user_id = u.id
+             LEFT
+           JOIN practitioners p ON p.user_id = u.id
+           WHERE u.id = $1"#,
+        job.user_id
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(recipient) = recipient.filter(|r| !r.erased) else {
@@ -101,9 +114,18 @@ async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynE
     // failed send is retried with a new token (issuing one retires the previous).
     let token = one_time::issue(&mut tx, job.user_id, purpose).await?;
     tx.commit().await?;
-    let link = format!("{}/{path}?token={token}", ctx.public_url.trim_end_matches('/'));
+    let link = format!(
+        "{}/{path}?token={token}",
+        ctx.public_url.trim_end_matches('/')
+    );
     let name = recipient.name.as_deref().unwrap_or(&recipient.email);
-    let rendered = templates::render(job.kind, &recipient.locale, name, &link, purpose.lifetime().num_hours());
+    let rendered = templates::render(
+        job.kind,
+        &recipient.locale,
+        name,
+        &link,
+        purpose.lifetime().num_hours(),
+    );
     ctx.mailer.send(&recipient.email, &rendered).await?;
     tracing::info!(kind = ?job.kind, user_id = %job.user_id, "mail sent");
     Ok(())
@@ -119,11 +141,15 @@ struct ReminderTarget {
 
 async fn remind(job: ReminderJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     let mut tx = crate::infra::db::context::begin(&ctx.db.system).await?;
-    let current: Option<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query_as(
-        "SELECT c.scheduled_at, c.status::text, p.time_zone FROM consultations c \
-         JOIN practitioners p ON p.id = c.practitioner_id WHERE c.id = $1",
+    let current: Option<(chrono::DateTime<chrono::Utc>, String, String)> = sqlx::query!(
+        r#"SELECT c.scheduled_at AS "scheduled_at!", c.status::text AS "col1!",
+             p.time_zone AS "time_zone!"
+           FROM consultations c
+           JOIN practitioners p ON p.id = c.practitioner_id
+           WHERE c.id = $1"#,
+        job.consultation_id
     )
-    .bind(job.consultation_id)
+    .map(|r| (r.scheduled_at, r.col1, r.time_zone))
     .fetch_optional(&mut *tx)
     .await?;
     let Some((scheduled_at, status, zone)) = current else {
@@ -137,12 +163,33 @@ async fn remind(job: ReminderJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxD
         .with_timezone(&zone)
         .format("%Y-%m-%d %H:%M (%Z)")
         .to_string();
-    let targets: Vec<ReminderTarget> = sqlx::query_as!(ReminderTarget, r#"SELECT u.id AS "user_id!", u.email AS "email!", u.locale AS "locale!", e.first_name AS "name!" FROM consultations c JOIN employees e ON e.id = c.employee_id JOIN users u ON u.id = e.user_id WHERE c.id = $1 AND u.erased_at IS NULL UNION ALL SELECT u.id, u.email, u.locale, p.first_name FROM consultations c JOIN practitioners p ON p.id = c.practitioner_id JOIN users u ON u.id = p.user_id WHERE c.id = $1 AND u.erased_at IS NULL"#, job.consultation_id)
+    let targets: Vec<ReminderTarget> = sqlx::query_as!(
+        ReminderTarget,
+        r#"SELECT u.id AS "user_id!", u.email AS "email!", u.locale AS "locale!",
+             e.first_name AS "name!"
+           FROM consultations c
+           JOIN employees e ON e.id = c.employee_id
+           JOIN users u ON u.id = e.user_id
+           WHERE c.id = $1 AND u.erased_at IS NULL
+           UNION ALL SELECT u.id, u.email, u.locale, p.first_name
+           FROM consultations c
+           JOIN practitioners p ON p.id = c.practitioner_id
+           JOIN users u ON u.id = p.user_id
+           WHERE c.id = $1 AND u.erased_at IS NULL"#,
+        job.consultation_id
+    )
     .fetch_all(&mut *tx)
     .await?;
     for target in &targets {
         let rendered = templates::reminder(&target.locale, &target.name, &when, job.hours_before);
-        sqlx::query!(r#"INSERT INTO notifications (user_id, type, title, message, link_url) VALUES ($1, 'CONSULTATION_REMINDER', $2, $3, $4)"#, target.user_id, &rendered.subject, &when, format!("/consultations/{}", job.consultation_id))
+        sqlx::query!(
+            r#"INSERT INTO notifications (user_id, type, title, message, link_url)
+               VALUES ($1, 'CONSULTATION_REMINDER', $2, $3, $4)"#,
+            target.user_id,
+            &rendered.subject,
+            &when,
+            format!("/consultations/{}", job.consultation_id)
+        )
         .execute(&mut *tx)
         .await?;
         ctx.mailer.send(&target.email, &rendered).await?;
@@ -176,7 +223,10 @@ fn wake_up(_pool: &sqlx::PgPool, _queue: &str) -> Strategy {
 }
 
 /// Runs the job workers (mail, reminders) until `shutdown` resolves.
-pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()> + Send + 'static) {
+pub async fn run(
+    ctx: JobContext,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     use futures::FutureExt;
     let Some(policy) = retry_policy(ctx.retries) else {
         tracing::error!("invalid job retry backoff");
@@ -220,8 +270,14 @@ pub async fn run(ctx: JobContext, shutdown: impl std::future::Future<Output = ()
     // `get_jobs` a second on an idle server.
     let mut workers = tokio::task::JoinSet::new();
     let named = |name: &'static str, worker| async move { (name, worker.await) };
-    workers.spawn(named("mail", mail.run_until(stop(shutdown.clone())).boxed()));
-    workers.spawn(named("reminders", reminders.run_until(stop(shutdown.clone())).boxed()));
+    workers.spawn(named(
+        "mail",
+        mail.run_until(stop(shutdown.clone())).boxed(),
+    ));
+    workers.spawn(named(
+        "reminders",
+        reminders.run_until(stop(shutdown.clone())).boxed(),
+    ));
     workers.spawn(named("backups", backups.run_until(stop(shutdown)).boxed()));
     while let Some(joined) = workers.join_next().await {
         let (name, result) = match joined {

@@ -16,7 +16,8 @@ pub async fn ready_status(base: &str) -> anyhow::Result<u16> {
         let mut stream = tokio::net::TcpStream::connect(authority)
             .await
             .with_context(|| format!("connecting to {authority}"))?;
-        let request = format!("GET /api/ready HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+        let request =
+            format!("GET /api/ready HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         let mut head = vec![0_u8; 64];
         let read = stream.read(&mut head).await?;

@@ -5,7 +5,9 @@
 //! are parsed; 429 under `/api/auth/`; 401 on webhooks.
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::{ContentBuilder, HeaderBuilder, Object, OpenApi, Ref, RefOr, Response, ResponseBuilder, Type};
+use utoipa::openapi::{
+    ContentBuilder, HeaderBuilder, Object, OpenApi, Ref, RefOr, Response, ResponseBuilder, Type,
+};
 
 const PROBLEM: &str = "application/problem+json";
 
@@ -36,7 +38,9 @@ fn complete(path: &str, operation: &mut Operation) {
     let has_body = operation.request_body.is_some();
     let responses = &mut operation.responses.responses;
     let mut add = |status: &str, response: Response| {
-        responses.entry(status.to_owned()).or_insert(RefOr::T(response));
+        responses
+            .entry(status.to_owned())
+            .or_insert(RefOr::T(response));
     };
     if has_body {
         add(
@@ -74,7 +78,9 @@ fn complete(path: &str, operation: &mut Operation) {
         add("429", rate_limited());
     }
     for (status, response) in responses.iter_mut() {
-        let RefOr::T(response) = response else { continue };
+        let RefOr::T(response) = response else {
+            continue;
+        };
         if (status.starts_with('4') || status.starts_with('5'))
             && let Some(content) = response.content.shift_remove("application/json")
         {

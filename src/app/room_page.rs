@@ -57,13 +57,24 @@ const WITHOUT_JITSI: &str = "default-src 'self'; script-src 'self'; frame-src 'n
 fn secured(mut response: Response, jitsi_domain: &str) -> Response {
     let jitsi = format!("https://{jitsi_domain}");
     let policy = WITHOUT_JITSI
-        .replacen("script-src 'self';", &format!("script-src 'self' {jitsi};"), 1)
+        .replacen(
+            "script-src 'self';",
+            &format!("script-src 'self' {jitsi};"),
+            1,
+        )
         .replacen("frame-src 'none';", &format!("frame-src {jitsi};"), 1);
     let headers = response.headers_mut();
-    let value = HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(WITHOUT_JITSI));
+    let value =
+        HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(WITHOUT_JITSI));
     headers.insert(header::CONTENT_SECURITY_POLICY, value);
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(
         "permissions-policy",
         HeaderValue::from_static("microphone=(self), camera=(self), geolocation=()"),
@@ -84,12 +95,20 @@ fn serve(content_type: &'static str, bytes: &'static [u8], jitsi_domain: &str) -
 }
 
 async fn index(State(state): State<AppState>) -> Response {
-    serve("text/html; charset=utf-8", INDEX, &state.settings.jitsi_domain)
+    serve(
+        "text/html; charset=utf-8",
+        INDEX,
+        &state.settings.jitsi_domain,
+    )
 }
 
 async fn asset(State(state): State<AppState>, Path(path): Path<String>) -> Response {
     match ASSETS.iter().find(|a| a.path == path) {
-        Some(asset) => serve(asset.content_type, asset.bytes, &state.settings.jitsi_domain),
+        Some(asset) => serve(
+            asset.content_type,
+            asset.bytes,
+            &state.settings.jitsi_domain,
+        ),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -101,10 +120,16 @@ mod tests {
     #[test]
     fn a_domain_that_cannot_be_a_header_still_gets_a_strict_policy() {
         let page = secured(StatusCode::OK.into_response(), "meet.example\nx: y");
-        let policy = page.headers().get(header::CONTENT_SECURITY_POLICY).expect("a policy");
+        let policy = page
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .expect("a policy");
         assert_eq!(policy, WITHOUT_JITSI);
         let page = secured(StatusCode::OK.into_response(), "meet.example");
-        let policy = page.headers().get(header::CONTENT_SECURITY_POLICY).expect("a policy");
+        let policy = page
+            .headers()
+            .get(header::CONTENT_SECURITY_POLICY)
+            .expect("a policy");
         assert!(
             policy
                 .to_str()

@@ -87,7 +87,9 @@ pub fn router() -> Router<AppState> {
     router
         .route_layer(axum::middleware::from_fn(crate::infra::metrics::track))
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "No such route.") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "route.not_found", "No such route.")
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

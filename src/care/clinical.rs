@@ -89,8 +89,13 @@ async fn open(state: &AppState, auth: &mut Auth<Practitioner>, row: Row) -> ApiR
     })
 }
 
-async fn audit_read(auth: &mut Auth<Practitioner>, client: &ClientMeta, note: Uuid) -> ApiResult<()> {
-    auth.audit(client, Action::Read, "clinical_note", note).await?;
+async fn audit_read(
+    auth: &mut Auth<Practitioner>,
+    client: &ClientMeta,
+    note: Uuid,
+) -> ApiResult<()> {
+    auth.audit(client, Action::Read, "clinical_note", note)
+        .await?;
     Ok(())
 }
 
@@ -115,9 +120,25 @@ async fn create_note(
     if !mine {
         return Err(ApiError::not_found("consultation.not_found"));
     }
-    let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Consultation, consultation_id).await?;
+    let key = data_keys::get_or_create(
+        &mut auth.tx,
+        &state.keyring,
+        Subject::Consultation,
+        consultation_id,
+    )
+    .await?;
     let id = Uuid::new_v4();
-    let row: Row = sqlx::query_as!(Row, r#"INSERT INTO clinical_notes (id, consultation_id, practitioner_id, content, key_id) VALUES ($1, $2, $3, $4, $5) RETURNING id, consultation_id, practitioner_id, content, key_id, created_at, updated_at"#, id, consultation_id, practitioner_id, key.seal("clinical_notes", "content", id, text.as_bytes()), key.id)
+    let row: Row = sqlx::query_as!(
+        Row,
+        r#"INSERT INTO clinical_notes (id, consultation_id, practitioner_id, content, key_id)
+           VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, consultation_id, practitioner_id, content, key_id, created_at, updated_at"#,
+        id,
+        consultation_id,
+        practitioner_id,
+        key.seal("clinical_notes", "content", id, text.as_bytes()),
+        key.id
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     let note = open(state, &mut auth, row).await?;
@@ -157,13 +178,23 @@ pub async fn list_consultation_notes(
     mut auth: Auth<Practitioner>,
     Path(consultation_id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<Note>>> {
-    let visible: bool = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM consultations WHERE id = $1 AND practitioner_id = app_practitioner_id()) AS "value!""#, consultation_id)
+    let visible: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM consultations WHERE id = $1 AND practitioner_id = app_practitioner_id()) AS "value!""#,
+        consultation_id
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     if !visible {
         return Err(ApiError::not_found("consultation.not_found"));
     }
-    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT id, consultation_id, practitioner_id, content, key_id, created_at, updated_at FROM clinical_notes WHERE consultation_id = $1 ORDER BY created_at, id"#, consultation_id)
+    let rows: Vec<Row> = sqlx::query_as!(
+        Row,
+        r#"SELECT id, consultation_id, practitioner_id, content, key_id, created_at, updated_at
+           FROM clinical_notes
+           WHERE consultation_id = $1
+           ORDER BY created_at, id"#,
+        consultation_id
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
     let mut notes = Vec::with_capacity(rows.len());
@@ -192,8 +223,22 @@ pub async fn update_clinical_note(
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("clinical_note.not_found"))?;
-    let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Consultation, consultation_id).await?;
-    let row: Row = sqlx::query_as!(Row, r#"UPDATE clinical_notes SET content = $2, key_id = $3 WHERE id = $1 RETURNING id, consultation_id, practitioner_id, content, key_id, created_at, updated_at"#, id, key.seal("clinical_notes", "content", id, text.as_bytes()), key.id)
+    let key = data_keys::get_or_create(
+        &mut auth.tx,
+        &state.keyring,
+        Subject::Consultation,
+        consultation_id,
+    )
+    .await?;
+    let row: Row = sqlx::query_as!(
+        Row,
+        r#"UPDATE clinical_notes SET content = $2, key_id = $3
+           WHERE id = $1
+           RETURNING id, consultation_id, practitioner_id, content, key_id, created_at, updated_at"#,
+        id,
+        key.seal("clinical_notes", "content", id, text.as_bytes()),
+        key.id
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     let note = open(&state, &mut auth, row).await?;

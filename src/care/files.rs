@@ -181,7 +181,20 @@ pub async fn store(
     let id = Uuid::new_v4();
     let storage_key = id.simple().to_string();
     let size = i64::try_from(cleaned.len()).unwrap_or(i64::MAX);
-    sqlx::query!(r#"INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#, id, owner.user_id, if consultation_id.is_some() { None } else { owner.company_id }, consultation_id, purpose.as_str(), content_type, size, &storage_key, upload.file_name.as_deref(), purpose.is_public())
+    sqlx::query!(
+        r#"INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+        id,
+        owner.user_id,
+        if consultation_id.is_some() { None } else { owner.company_id },
+        consultation_id,
+        purpose.as_str(),
+        content_type,
+        size,
+        &storage_key,
+        upload.file_name.as_deref(),
+        purpose.is_public()
+    )
     .execute(&mut **tx)
     .await?;
     let key = data_keys::get_or_create(tx, &state.keyring, Subject::File, id).await?;
@@ -204,10 +217,14 @@ pub async fn download_file(
     mut auth: Auth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
-    let row: Option<(String, String, Option<String>, bool)> = sqlx::query_as(
-        "SELECT storage_key, content_type, original_name, consultation_id IS NOT NULL FROM files WHERE id = $1",
+    let row: Option<(String, String, Option<String>, bool)> = sqlx::query!(
+        r#"SELECT storage_key AS "storage_key!", content_type AS "content_type!",
+             original_name AS "original_name?", consultation_id IS NOT NULL AS "col3!"
+           FROM files
+           WHERE id = $1"#,
+        id
     )
-    .bind(id)
+    .map(|r| (r.storage_key, r.content_type, r.original_name, r.col3))
     .fetch_optional(&mut *auth.tx)
     .await?;
     let (storage_key, content_type, name, in_a_consultation) =
@@ -248,7 +265,15 @@ pub async fn upload_file(
     upload: Upload,
 ) -> ApiResult<(StatusCode, axum::Json<StoredFile>)> {
     let owner = auth.principal.clone();
-    let stored = store(&state, &mut auth.tx, &owner, &upload, None, Purpose::Generic).await?;
+    let stored = store(
+        &state,
+        &mut auth.tx,
+        &owner,
+        &upload,
+        None,
+        Purpose::Generic,
+    )
+    .await?;
     auth.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(stored)))
 }
@@ -256,30 +281,40 @@ pub async fn upload_file(
 /// Delete one of your files: its key is destroyed and its bytes removed.
 #[utoipa::path(delete, path = "/files/{id}", tag = "files", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn delete_file(State(state): State<AppState>, mut auth: Auth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_file(
+    State(state): State<AppState>,
+    mut auth: Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     let key: Option<String> = sqlx::query_scalar!(
-        r#"DELETE FROM files WHERE id = $1 AND owner_user_id = app_user_id() RETURNING storage_key"#,
+        r#"DELETE
+           FROM files
+           WHERE id = $1 AND owner_user_id = app_user_id()
+           RETURNING storage_key"#,
         id
     )
     .fetch_optional(&mut *auth.tx)
     .await?;
     let key = key.ok_or_else(|| ApiError::not_found("file.not_found"))?;
     auth.commit().await?;
-    sqlx::query!(r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE subject_type = 'FILE' AND subject_id = $1"#, id)
+    sqlx::query!(
+        r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now()
+           WHERE subject_type = 'FILE' AND subject_id = $1"#,
+        id
+    )
     .execute(&state.db.system)
     .await?;
     state.store.delete(&key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Stores a picture and points `sql` (`UPDATE … SET x = $1 WHERE …`) at its URL.
+/// Stores a picture (the caller then points its profile at the URL, in the same transaction).
 async fn picture<R: crate::infra::auth::RoleSet>(
     state: &AppState,
-    mut auth: Auth<R>,
+    auth: &mut Auth<R>,
     upload: Upload,
     purpose: Purpose,
-    sql: &'static str,
-) -> ApiResult<(StatusCode, axum::Json<StoredFile>)> {
+) -> ApiResult<StoredFile> {
     let owner = auth.principal.clone();
     if purpose != Purpose::PractitionerDocument && sniff(&upload.bytes) == Some("application/pdf") {
         return Err(ApiError::new(
@@ -288,27 +323,22 @@ async fn picture<R: crate::infra::auth::RoleSet>(
             "Pictures are PNG, JPEG or WebP.",
         ));
     }
-    let stored = store(state, &mut auth.tx, &owner, &upload, None, purpose).await?;
-    if !sql.is_empty() {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&stored.url)
-            .execute(&mut *auth.tx)
-            .await?;
-    }
-    auth.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(stored)))
+    store(state, &mut auth.tx, &owner, &upload, None, purpose).await
 }
 
 macro_rules! picture_routes {
-    ($($(#[$doc:meta])* $name:ident: $path:literal, $role:ty, $purpose:expr, $sql:literal;)+) => {
+    ($($(#[$doc:meta])* $name:ident: $path:literal, $role:ty, $purpose:expr $(, $sql:literal)?;)+) => {
         $(
             $(#[$doc])*
             #[utoipa::path(post, path = $path, tag = "files", security(("bearer" = [])),
                 request_body(content_type = "multipart/form-data", content = String),
                 responses((status = 201, body = StoredFile), (status = 413, body = crate::infra::error::Problem),
                           (status = 415, body = crate::infra::error::Problem)))]
-            pub async fn $name(State(state): State<AppState>, auth: Auth<$role>, upload: Upload) -> ApiResult<(StatusCode, axum::Json<StoredFile>)> {
-                picture(&state, auth, upload, $purpose, $sql).await
+            pub async fn $name(State(state): State<AppState>, mut auth: Auth<$role>, upload: Upload) -> ApiResult<(StatusCode, axum::Json<StoredFile>)> {
+                let stored = picture(&state, &mut auth, upload, $purpose).await?;
+                $(sqlx::query!($sql, stored.url).execute(&mut *auth.tx).await?;)?
+                auth.commit().await?;
+                Ok((StatusCode::CREATED, axum::Json(stored)))
             }
         )+
     };
@@ -328,7 +358,7 @@ picture_routes! {
     upload_practitioner_cover: "/practitioners/me/upload-cover", crate::infra::auth::Practitioner, Purpose::Cover,
         "UPDATE practitioners SET cover_url = $1 WHERE user_id = app_user_id()";
     /// A diploma or registration document (visible to the practitioner and platform admins).
-    upload_practitioner_document: "/practitioners/me/upload-documents", crate::infra::auth::Practitioner, Purpose::PractitionerDocument, "";
+    upload_practitioner_document: "/practitioners/me/upload-documents", crate::infra::auth::Practitioner, Purpose::PractitionerDocument;
     /// The company's logo.
     upload_company_logo: "/companies/me/upload-logo", crate::infra::auth::HrAdmin, Purpose::CompanyLogo,
         "UPDATE companies SET logo_url = $1 WHERE id = app_company_id()";
@@ -367,7 +397,8 @@ mod tests {
             0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
         ]);
         jpeg.extend_from_slice(&[
-            0xFF, 0xE1, 0x00, 0x0E, b'E', b'x', b'i', b'f', 0, 0, b'G', b'P', b'S', b'!', b'!', b'!',
+            0xFF, 0xE1, 0x00, 0x0E, b'E', b'x', b'i', b'f', 0, 0, b'G', b'P', b'S', b'!', b'!',
+            b'!',
         ]);
         jpeg.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x07, b'h', b'e', b'l', b'l', b'o']);
         jpeg.extend_from_slice(&[
@@ -375,7 +406,9 @@ mod tests {
         ]);
         assert_eq!(sniff(&jpeg), Some("image/jpeg"));
         let cleaned = strip_metadata(&jpeg, "image/jpeg").expect("valid jpeg");
-        assert!(!cleaned.windows(3).any(|w| w == b"GPS") && !cleaned.windows(5).any(|w| w == b"hello"));
+        assert!(
+            !cleaned.windows(3).any(|w| w == b"GPS") && !cleaned.windows(5).any(|w| w == b"hello")
+        );
         assert!(cleaned.windows(4).any(|w| w == b"JFIF"));
         assert!(
             strip_metadata(b"\x89PNG\r\n\x1a\ngarbage", "image/png").is_none(),

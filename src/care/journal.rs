@@ -19,7 +19,9 @@ use crate::infra::pagination::{Page, PageQuery};
 use crate::infra::state::AppState;
 
 /// Mood of an entry (`mood`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "mood", rename_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Mood {
@@ -61,7 +63,11 @@ fn tags_schema() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
     ArrayBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
-        .items(ObjectBuilder::new().schema_type(Type::String).max_length(Some(40)))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(40)),
+        )
         .max_items(Some(20))
         .build()
 }
@@ -104,7 +110,11 @@ fn check(input: &EntryInput) -> ApiResult<(String, Vec<String>)> {
     Ok((text, tags))
 }
 
-async fn open(state: &AppState, auth: &mut Auth<Employee>, rows: Vec<Row>) -> ApiResult<Vec<Entry>> {
+async fn open(
+    state: &AppState,
+    auth: &mut Auth<Employee>,
+    rows: Vec<Row>,
+) -> ApiResult<Vec<Entry>> {
     let key = match rows.first() {
         Some(first) => data_keys::by_id(&mut auth.tx, &state.keyring, first.key_id).await?,
         None => None,
@@ -144,7 +154,16 @@ pub async fn list_journal_entries(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Entry>>> {
     let paging = page.paging()?;
-    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT id, content, key_id, mood, tags, created_at, updated_at FROM journal_entries WHERE employee_id = app_employee_id() ORDER BY created_at DESC, id LIMIT $1 OFFSET $2"#, paging.limit(), paging.offset())
+    let rows: Vec<Row> = sqlx::query_as!(
+        Row,
+        r#"SELECT id, content, key_id, mood, tags, created_at, updated_at
+           FROM journal_entries
+           WHERE employee_id = app_employee_id()
+           ORDER BY created_at DESC, id
+           LIMIT $1 OFFSET $2"#,
+        paging.limit(),
+        paging.offset()
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
     let total: i64 = sqlx::query_scalar!(
@@ -167,9 +186,21 @@ pub async fn create_journal_entry(
 ) -> ApiResult<(StatusCode, Json<Entry>)> {
     let (text, tags) = check(&input)?;
     let owner = employee_id(&auth)?;
-    let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Employee, owner).await?;
+    let key =
+        data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Employee, owner).await?;
     let id = Uuid::new_v4();
-    let row: Row = sqlx::query_as!(Row, r#"INSERT INTO journal_entries (id, employee_id, content, key_id, mood, tags) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, content, key_id, mood, tags, created_at, updated_at"#, id, owner, key.seal("journal_entries", "content", id, text.as_bytes()), key.id, input.mood, &tags)
+    let row: Row = sqlx::query_as!(
+        Row,
+        r#"INSERT INTO journal_entries (id, employee_id, content, key_id, mood, tags)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           RETURNING id, content, key_id, mood, tags, created_at, updated_at"#,
+        id,
+        owner,
+        key.seal("journal_entries", "content", id, text.as_bytes()),
+        key.id,
+        input.mood,
+        &tags
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     let entry = open(&state, &mut auth, vec![row]).await?.remove(0);
@@ -187,7 +218,9 @@ pub async fn get_journal_entry(
 ) -> ApiResult<Json<Entry>> {
     let row: Row = sqlx::query_as!(
         Row,
-        r#"SELECT id, content, key_id, mood, tags, created_at, updated_at FROM journal_entries WHERE id = $1"#,
+        r#"SELECT id, content, key_id, mood, tags, created_at, updated_at
+           FROM journal_entries
+           WHERE id = $1"#,
         id
     )
     .fetch_optional(&mut *auth.tx)
@@ -209,8 +242,19 @@ pub async fn update_journal_entry(
 ) -> ApiResult<Json<Entry>> {
     let (text, tags) = check(&input)?;
     let owner = employee_id(&auth)?;
-    let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Employee, owner).await?;
-    let row: Row = sqlx::query_as!(Row, r#"UPDATE journal_entries SET content = $2, key_id = $3, mood = $4, tags = $5 WHERE id = $1 RETURNING id, content, key_id, mood, tags, created_at, updated_at"#, id, key.seal("journal_entries", "content", id, text.as_bytes()), key.id, input.mood, &tags)
+    let key =
+        data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::Employee, owner).await?;
+    let row: Row = sqlx::query_as!(
+        Row,
+        r#"UPDATE journal_entries SET content = $2, key_id = $3, mood = $4, tags = $5
+           WHERE id = $1
+           RETURNING id, content, key_id, mood, tags, created_at, updated_at"#,
+        id,
+        key.seal("journal_entries", "content", id, text.as_bytes()),
+        key.id,
+        input.mood,
+        &tags
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("journal_entry.not_found"))?;
@@ -222,7 +266,10 @@ pub async fn update_journal_entry(
 /// Delete an entry.
 #[utoipa::path(delete, path = "/journal/{id}", tag = "journal", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn delete_journal_entry(mut auth: Auth<Employee>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_journal_entry(
+    mut auth: Auth<Employee>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     let done = sqlx::query!(r#"DELETE FROM journal_entries WHERE id = $1"#, id)
         .execute(&mut *auth.tx)
         .await?;
@@ -237,5 +284,9 @@ pub async fn delete_journal_entry(mut auth: Auth<Employee>, Path(id): Path<Uuid>
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_journal_entries, create_journal_entry))
-        .routes(routes!(get_journal_entry, update_journal_entry, delete_journal_entry))
+        .routes(routes!(
+            get_journal_entry,
+            update_journal_entry,
+            delete_journal_entry
+        ))
 }

@@ -56,11 +56,23 @@ pub async fn list_notifications(
 ) -> ApiResult<Json<Page<Notification>>> {
     let paging = PageQuery::validate(query.page, query.page_size)?;
     let unread = query.unread.unwrap_or(false);
-    let items: Vec<Notification> = sqlx::query_as!(Notification, r#"SELECT id, type::text AS "kind!", title, message, link_url, is_read, read_at, created_at FROM notifications WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read) ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"#, unread, paging.limit(), paging.offset())
+    let items: Vec<Notification> = sqlx::query_as!(
+        Notification,
+        r#"SELECT id, type::text AS "kind!", title, message, link_url, is_read, read_at, created_at
+           FROM notifications
+           WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read)
+           ORDER BY created_at DESC, id
+           LIMIT $2 OFFSET $3"#,
+        unread,
+        paging.limit(),
+        paging.offset()
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
     let total: i64 = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "value!" FROM notifications WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read)"#,
+        r#"SELECT count(*) AS "value!"
+           FROM notifications
+           WHERE user_id = app_user_id() AND (NOT $1 OR NOT is_read)"#,
         unread
     )
     .fetch_one(&mut *auth.tx)
@@ -72,8 +84,18 @@ pub async fn list_notifications(
 /// Mark one notification read.
 #[utoipa::path(put, path = "/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, body = Notification), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn mark_notification_read(mut auth: Auth, Path(id): Path<Uuid>) -> ApiResult<Json<Notification>> {
-    let notification = sqlx::query_as!(Notification, r#"UPDATE notifications SET is_read = true, read_at = coalesce(read_at, now()) WHERE id = $1 AND user_id = app_user_id() RETURNING id, type::text AS "kind!", title, message, link_url, is_read, read_at, created_at"#, id)
+pub async fn mark_notification_read(
+    mut auth: Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Notification>> {
+    let notification = sqlx::query_as!(
+        Notification,
+        r#"UPDATE notifications SET is_read = true, read_at = coalesce(read_at, now())
+           WHERE id = $1 AND user_id = app_user_id()
+           RETURNING id, type::text AS "kind!", title, message, link_url, is_read, read_at,
+             created_at"#,
+        id
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("notification.not_found"))?;
@@ -92,7 +114,8 @@ pub struct Marked {
     responses((status = 200, body = Marked)))]
 pub async fn mark_all_notifications_read(mut auth: Auth) -> ApiResult<Json<Marked>> {
     let done = sqlx::query!(
-        r#"UPDATE notifications SET is_read = true, read_at = now() WHERE user_id = app_user_id() AND NOT is_read"#
+        r#"UPDATE notifications SET is_read = true, read_at = now()
+           WHERE user_id = app_user_id() AND NOT is_read"#
     )
     .execute(&mut *auth.tx)
     .await?;

@@ -73,21 +73,60 @@ pub async fn list_audit_logs(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Page<AuditRow>>> {
     let paging = PageQuery::validate(q.page, q.page_size)?;
-    let items: Vec<AuditRow> = sqlx::query_as!(AuditRow, r#"SELECT id, user_id, user_role::text, action::text AS "action!", resource, resource_id, company_id, ip_address, user_agent, details, created_at FROM audit_logs WHERE ($1::text IS NULL OR action::text = upper($1)) AND ($2::text IS NULL OR resource = $2) AND ($3::uuid IS NULL OR company_id = $3) AND ($4::uuid IS NULL OR user_id = $4) AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6) ORDER BY created_at DESC, id LIMIT $7 OFFSET $8"#, q.action.as_deref(), q.resource.as_deref(), q.company_id, q.user_id, q.from, q.to, paging.limit(), paging.offset())
+    let items: Vec<AuditRow> = sqlx::query_as!(
+        AuditRow,
+        r#"SELECT id, user_id, user_role::text, action::text AS "action!", resource, resource_id,
+             company_id, ip_address, user_agent, details, created_at
+           FROM audit_logs
+           WHERE ($1::text IS NULL OR action::text = upper($1))
+             AND ($2::text IS NULL OR resource = $2) AND ($3::uuid IS NULL OR company_id = $3)
+             AND ($4::uuid IS NULL OR user_id = $4)
+             AND ($5::timestamptz IS NULL OR created_at >= $5)
+             AND ($6::timestamptz IS NULL OR created_at < $6)
+           ORDER BY created_at DESC, id
+           LIMIT $7 OFFSET $8"#,
+        q.action.as_deref(),
+        q.resource.as_deref(),
+        q.company_id,
+        q.user_id,
+        q.from,
+        q.to,
+        paging.limit(),
+        paging.offset()
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM audit_logs WHERE ($1::text IS NULL OR action::text = upper($1)) AND ($2::text IS NULL OR resource = $2) AND ($3::uuid IS NULL OR company_id = $3) AND ($4::uuid IS NULL OR user_id = $4) AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)"#, q.action.as_deref(), q.resource.as_deref(), q.company_id, q.user_id, q.from, q.to)
-        .fetch_one(&mut *auth.tx)
-        .await?;
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!"
+           FROM audit_logs
+           WHERE ($1::text IS NULL OR action::text = upper($1))
+             AND ($2::text IS NULL OR resource = $2) AND ($3::uuid IS NULL OR company_id = $3)
+             AND ($4::uuid IS NULL OR user_id = $4)
+             AND ($5::timestamptz IS NULL OR created_at >= $5)
+             AND ($6::timestamptz IS NULL OR created_at < $6)"#,
+        q.action.as_deref(),
+        q.resource.as_deref(),
+        q.company_id,
+        q.user_id,
+        q.from,
+        q.to
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
     auth.commit().await?;
     Ok(Json(Page::new(items, total, paging)))
 }
 
 async fn job_counts(state: &AppState) -> Value {
-    let rows: Result<Vec<(String, String, i64)>, _> =
-        sqlx::query_as("SELECT job_type, status, count(*) FROM apalis.jobs GROUP BY 1, 2 ORDER BY 1, 2")
-            .fetch_all(&state.db.system)
-            .await;
+    let rows: Result<Vec<(String, String, i64)>, _> = sqlx::query!(
+        r#"SELECT job_type AS "job_type!", status AS "status!", count(*) AS "col2!"
+               FROM apalis.jobs
+               GROUP BY 1, 2
+               ORDER BY 1, 2"#
+    )
+    .map(|r| (r.job_type, r.status, r.col2))
+    .fetch_all(&state.db.system)
+    .await;
     match rows {
         Ok(rows) => Value::Array(
             rows.into_iter()
@@ -99,16 +138,29 @@ async fn job_counts(state: &AppState) -> Value {
 }
 
 fn free_disk_bytes(dir: &std::path::Path) -> Option<u64> {
-    let output = std::process::Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+    let output = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(dir)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let kib: u64 = text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()?;
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
     Some(kib * 1024)
 }
 
 /// Health of the service: database, migrations, job queue, disk, version, uptime.
 #[utoipa::path(get, path = "/super-admin/health", tag = "super-admin", security(("bearer" = [])),
     responses((status = 200, body = Object)))]
-pub async fn get_platform_health(State(state): State<AppState>, auth: Auth<SuperAdmin>) -> ApiResult<Json<Value>> {
+pub async fn get_platform_health(
+    State(state): State<AppState>,
+    auth: Auth<SuperAdmin>,
+) -> ApiResult<Json<Value>> {
     auth.commit().await?;
     let started = Instant::now();
     let ready = state.db.is_ready().await;
@@ -131,7 +183,10 @@ fn started_seconds() -> u64 {
 /// A metrics summary: pools, sockets, jobs, counts.
 #[utoipa::path(get, path = "/super-admin/metrics", tag = "super-admin", security(("bearer" = [])),
     responses((status = 200, body = Object)))]
-pub async fn get_metrics_summary(State(state): State<AppState>, mut auth: Auth<SuperAdmin>) -> ApiResult<Json<Value>> {
+pub async fn get_metrics_summary(
+    State(state): State<AppState>,
+    mut auth: Auth<SuperAdmin>,
+) -> ApiResult<Json<Value>> {
     let kpis: Option<Value> = sqlx::query_scalar!(r#"SELECT report_platform_kpis()"#)
         .fetch_one(&mut *auth.tx)
         .await?;

@@ -20,9 +20,10 @@ fn connection_args(database_url: Option<&str>, options: &PgConnectOptions) -> Ve
     match database_url {
         Some(url) => vec![format!("--dbname={url}")],
         None => {
-            let host = options
-                .get_socket()
-                .map_or_else(|| options.get_host().to_owned(), |s| s.display().to_string());
+            let host = options.get_socket().map_or_else(
+                || options.get_host().to_owned(),
+                |s| s.display().to_string(),
+            );
             vec![
                 format!("--host={host}"),
                 format!("--port={}", options.get_port()),
@@ -53,15 +54,23 @@ pub async fn run(
         .await
         .with_context(|| format!("running {}", pg_dump.display()))?;
     if !output.status.success() {
-        bail!("pg_dump failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     let sealed = keyring.seal(&place(id), &output.stdout);
     let dir = data_dir.join("backups");
     tokio::fs::create_dir_all(&dir)
         .await
         .context("creating the backups directory")?;
-    let path = dir.join(format!("{}-{id}.dump.enc", chrono::Utc::now().format("%Y%m%dT%H%M%SZ")));
-    tokio::fs::write(&path, sealed).await.context("writing the backup")?;
+    let path = dir.join(format!(
+        "{}-{id}.dump.enc",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ));
+    tokio::fs::write(&path, sealed)
+        .await
+        .context("writing the backup")?;
     use std::os::unix::fs::PermissionsExt;
     tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await?;
     Ok(path)
@@ -69,7 +78,10 @@ pub async fn run(
 
 /// Opens a backup file (its id is in its name) into the `pg_dump` custom-format bytes.
 pub fn decrypt(keyring: &Keyring, path: &Path) -> anyhow::Result<Vec<u8>> {
-    let name = path.file_name().and_then(|n| n.to_str()).context("backup file name")?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("backup file name")?;
     let id: Uuid = name
         .strip_suffix(".dump.enc")
         .and_then(|stem| stem.get(stem.len().saturating_sub(36)..))

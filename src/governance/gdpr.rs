@@ -52,9 +52,13 @@ pub struct ConsentInput {
 /// The caller's consent history, newest first.
 #[utoipa::path(get, path = "/me/consents", tag = "gdpr", security(("bearer" = [])), responses((status = 200, body = [Consent])))]
 pub async fn list_consents(mut auth: Auth) -> ApiResult<Json<Vec<Consent>>> {
-    let items = sqlx::query_as("SELECT id, type, version, given, created_at FROM consents WHERE user_id = app_user_id() ORDER BY created_at DESC, id")
-        .fetch_all(&mut *auth.tx)
-        .await?;
+    let items = sqlx::query_as!(
+        Consent,
+        r#"SELECT id, type AS kind, version, given, created_at FROM consents
+           WHERE user_id = app_user_id() ORDER BY created_at DESC, id"#
+    )
+    .fetch_all(&mut *auth.tx)
+    .await?;
     auth.commit().await?;
     Ok(Json(items))
 }
@@ -70,7 +74,9 @@ pub async fn record_consent(
     let version = input.version.trim().to_owned();
     let mut v = Validator::new();
     v.check(
-        !kind.is_empty() && kind.len() <= 50 && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        !kind.is_empty()
+            && kind.len() <= 50
+            && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
         "type",
         "use a code like TERMS or DATA_PROCESSING",
     );
@@ -80,12 +86,21 @@ pub async fn record_consent(
         "is required (at most 20 characters)",
     );
     v.finish()?;
-    let consent: Consent = sqlx::query_as!(Consent, r#"INSERT INTO consents (user_id, type, version, given) VALUES (app_user_id(), $1, $2, $3) RETURNING id, type AS kind, version, given, created_at"#, &kind, &version, input.given)
+    let consent: Consent = sqlx::query_as!(
+        Consent,
+        r#"INSERT INTO consents (user_id, type, version, given)
+           VALUES (app_user_id(), $1, $2, $3)
+           RETURNING id, type AS kind, version, given, created_at"#,
+        &kind,
+        &version,
+        input.given
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     if input.given && kind == "DATA_PROCESSING" {
         sqlx::query!(
-            r#"UPDATE employees SET consent_given_at = coalesce(consent_given_at, now()) WHERE user_id = app_user_id()"#
+            r#"UPDATE employees SET consent_given_at = coalesce(consent_given_at, now())
+               WHERE user_id = app_user_id()"#
         )
         .execute(&mut *auth.tx)
         .await?;
@@ -128,8 +143,14 @@ pub const COVERED_TABLES: &[(&str, &str)] = &[
         "availabilities",
         "SELECT to_jsonb(t) FROM availabilities t WHERE practitioner_id = app_practitioner_id()",
     ),
-    ("consultations", "SELECT to_jsonb(t) - 'room_name' FROM consultations t"),
-    ("consultation_events", "SELECT to_jsonb(t) FROM consultation_events t"),
+    (
+        "consultations",
+        "SELECT to_jsonb(t) - 'room_name' FROM consultations t",
+    ),
+    (
+        "consultation_events",
+        "SELECT to_jsonb(t) FROM consultation_events t",
+    ),
     (
         "files",
         "SELECT to_jsonb(t) - 'storage_key' FROM files t WHERE owner_user_id = app_user_id()",
@@ -146,7 +167,10 @@ pub const COVERED_TABLES: &[(&str, &str)] = &[
         "audit_logs",
         "SELECT to_jsonb(t) FROM audit_logs t WHERE user_id = app_user_id()",
     ),
-    ("news", "SELECT to_jsonb(t) FROM news t WHERE author_id = app_user_id()"),
+    (
+        "news",
+        "SELECT to_jsonb(t) FROM news t WHERE author_id = app_user_id()",
+    ),
     (
         "articles",
         "SELECT to_jsonb(t) FROM articles t WHERE author_id = app_user_id()",
@@ -191,11 +215,16 @@ pub async fn export_my_data(
 ) -> ApiResult<Json<Value>> {
     let mut document = serde_json::Map::new();
     document.insert("exportedAt".to_owned(), json!(Utc::now()));
+    // Dynamic on purpose: one fixed statement per covered table (`COVERED_TABLES`, `SEALED`), so
+    // that the export and the test of its coverage (`covered`) read the same list.
     for (table, sql) in COVERED_TABLES {
         let rows: Vec<Value> = sqlx::query_scalar(sqlx::AssertSqlSafe(*sql))
             .fetch_all(&mut *auth.tx)
             .await?;
-        document.insert(camel_case(table), Value::Array(rows.into_iter().map(api_row).collect()));
+        document.insert(
+            camel_case(table),
+            Value::Array(rows.into_iter().map(api_row).collect()),
+        );
     }
     for (table, sql) in SEALED {
         let rows: Vec<(Uuid, Uuid, Vec<u8>, Value)> = sqlx::query_as(sqlx::AssertSqlSafe(*sql))
@@ -225,13 +254,16 @@ pub async fn export_my_data(
 /// A row as the rest of the API writes it: column names in camelCase, instants (columns named
 /// `…_at`) in UTC with `Z`. Values inside JSON columns are left as stored.
 fn api_row(row: Value) -> Value {
-    let Value::Object(columns) = row else { return row };
+    let Value::Object(columns) = row else {
+        return row;
+    };
     let columns = columns
         .into_iter()
         .map(|(column, value)| {
             let value = match &value {
                 Value::String(text) if column.ends_with("_at") => {
-                    DateTime::parse_from_rfc3339(text).map_or(value, |instant| json!(instant.with_timezone(&Utc)))
+                    DateTime::parse_from_rfc3339(text)
+                        .map_or(value, |instant| json!(instant.with_timezone(&Utc)))
                 }
                 _ => value,
             };
@@ -285,49 +317,107 @@ pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
         Some(true) => return Ok(true),
         Some(false) => {}
     }
-    let employee: Option<Uuid> = sqlx::query_scalar!(r#"SELECT id FROM employees WHERE user_id = $1"#, user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let practitioner: Option<Uuid> = sqlx::query_scalar!(r#"SELECT id FROM practitioners WHERE user_id = $1"#, user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let files: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, storage_key FROM files WHERE owner_user_id = $1")
-        .bind(user_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let employee: Option<Uuid> = sqlx::query_scalar!(
+        r#"SELECT id
+           FROM employees
+           WHERE user_id = $1"#,
+        user_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let practitioner: Option<Uuid> = sqlx::query_scalar!(
+        r#"SELECT id
+           FROM practitioners
+           WHERE user_id = $1"#,
+        user_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let files: Vec<(Uuid, String)> = sqlx::query!(
+        r#"SELECT id AS "id!", storage_key AS "storage_key!"
+           FROM files
+           WHERE owner_user_id = $1"#,
+        user_id
+    )
+    .map(|r| (r.id, r.storage_key))
+    .fetch_all(&mut *tx)
+    .await?;
     let file_ids: Vec<Uuid> = files.iter().map(|f| f.0).collect();
     // Keys first: what they protect becomes unreadable whatever happens to the rows.
-    sqlx::query!(r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE destroyed_at IS NULL AND ( (subject_type = 'EMPLOYEE' AND subject_id = $1) OR (subject_type = 'USER' AND subject_id = $3) OR (subject_type = 'FILE' AND subject_id = ANY($4)) OR (subject_type = 'CONSULTATION' AND subject_id IN (SELECT id FROM consultations WHERE employee_id = $1 OR practitioner_id = $2)))"#, employee, practitioner, user_id, &file_ids)
+    sqlx::query!(
+        r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now()
+           WHERE destroyed_at IS NULL
+             AND ( (subject_type = 'EMPLOYEE' AND subject_id = $1) OR (subject_type = 'USER' AND subject_id = $3) OR (subject_type = 'FILE' AND subject_id = ANY($4)) OR (subject_type = 'CONSULTATION' AND subject_id IN (SELECT id FROM consultations WHERE employee_id = $1 OR practitioner_id = $2)))"#,
+        employee,
+        practitioner,
+        user_id,
+        &file_ids
+    )
     .execute(&mut *tx)
     .await?;
-    for sql in [
-        "DELETE FROM refresh_tokens WHERE user_id = $1",
-        "DELETE FROM one_time_tokens WHERE user_id = $1",
-        "DELETE FROM recovery_codes WHERE user_id = $1",
-        "DELETE FROM notifications WHERE user_id = $1",
+    sqlx::query!("DELETE FROM refresh_tokens WHERE user_id = $1", user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("DELETE FROM one_time_tokens WHERE user_id = $1", user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("DELETE FROM recovery_codes WHERE user_id = $1", user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("DELETE FROM notifications WHERE user_id = $1", user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
         "UPDATE login_sessions SET revoked_at = coalesce(revoked_at, now()), revoked_reason = 'erased', ip_address = NULL, user_agent = NULL WHERE user_id = $1",
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
         "UPDATE messages SET attachment_file_id = NULL WHERE attachment_file_id IN (SELECT id FROM files WHERE owner_user_id = $1)",
-        "DELETE FROM files WHERE owner_user_id = $1",
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("DELETE FROM files WHERE owner_user_id = $1", user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!(
         "UPDATE audit_logs SET ip_address = NULL, user_agent = NULL WHERE user_id = $1",
-        "UPDATE users SET email = 'erased-' || id || '@erased.invalid', password_hash = NULL, totp_secret = NULL, \
-             totp_enabled_at = NULL, totp_last_step = NULL, first_name = NULL, last_name = NULL, is_active = false, \
-             email_verified = false, erased_at = now() WHERE id = $1",
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-    }
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE users SET email = 'erased-' || id || '@erased.invalid', password_hash = NULL, totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL, first_name = NULL, last_name = NULL, is_active = false, email_verified = false, erased_at = now() WHERE id = $1",
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
     if let Some(employee) = employee {
-        sqlx::query!(r#"DELETE FROM journal_entries WHERE employee_id = $1"#, employee)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query!(r#"UPDATE employees SET first_name = 'Anonyme', last_name = '', department = NULL, position = NULL, phone_number = NULL, bio = NULL, avatar_url = NULL, cover_url = NULL, removed_at = coalesce(removed_at, now()) WHERE id = $1"#, employee)
+        sqlx::query!(
+            r#"DELETE FROM journal_entries WHERE employee_id = $1"#,
+            employee
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            r#"UPDATE employees SET first_name = 'Anonyme', last_name = '', department = NULL,
+                 position = NULL, phone_number = NULL, bio = NULL, avatar_url = NULL,
+                 cover_url = NULL, removed_at = coalesce(removed_at, now())
+               WHERE id = $1"#,
+            employee
+        )
         .execute(&mut *tx)
         .await?;
     }
     if let Some(practitioner) = practitioner {
-        sqlx::query!(r#"UPDATE practitioners SET first_name = 'Anonyme', last_name = '', bio = '', diplomas = '{}', avatar_url = NULL, cover_url = NULL, is_active = false WHERE id = $1"#, practitioner)
+        sqlx::query!(
+            r#"UPDATE practitioners SET first_name = 'Anonyme', last_name = '', bio = '',
+                 diplomas = '{}', avatar_url = NULL, cover_url = NULL, is_active = false
+               WHERE id = $1"#,
+            practitioner
+        )
         .execute(&mut *tx)
         .await?;
     }

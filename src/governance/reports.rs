@@ -54,7 +54,9 @@ pub fn month(period: &str) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
     let start = NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d")
         .ok()
         .filter(|_| period.len() == 7)
-        .ok_or_else(|| ApiError::invalid_field("period", "must be a month YYYY-MM, e.g. 2026-01"))?;
+        .ok_or_else(|| {
+            ApiError::invalid_field("period", "must be a month YYYY-MM, e.g. 2026-01")
+        })?;
     let next = if start.month() == 12 {
         NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
     } else {
@@ -103,9 +105,17 @@ struct UsageRow {
 
 async fn usage_rows(auth: &mut Auth<HrAdmin>, period: &str) -> ApiResult<Vec<UsageRow>> {
     let (from, to) = month(period)?;
-    Ok(sqlx::query_as!(UsageRow, r#"SELECT employee_id AS "employee_id!", employee_name AS "employee_name!", department, consultation_count AS "consultation_count!", total_duration_minutes AS "total_duration_minutes!" FROM report_employee_usage($1, $2)"#, from, to)
-        .fetch_all(&mut *auth.tx)
-        .await?)
+    Ok(sqlx::query_as!(
+        UsageRow,
+        r#"SELECT employee_id AS "employee_id!", employee_name AS "employee_name!", department,
+             consultation_count AS "consultation_count!",
+             total_duration_minutes AS "total_duration_minutes!"
+           FROM report_employee_usage($1, $2)"#,
+        from,
+        to
+    )
+    .fetch_all(&mut *auth.tx)
+    .await?)
 }
 
 async fn audit_export(
@@ -126,11 +136,20 @@ async fn audit_export(
 /// Completed consultations and minutes per employee of your company, for a month.
 #[utoipa::path(get, path = "/reports/employee-usage", tag = "reports", security(("bearer" = [])), params(PeriodQuery),
     responses((status = 200, body = UsageReport), (status = 422, body = crate::infra::error::Problem)))]
-pub async fn get_employee_usage(mut auth: Auth<HrAdmin>, ApiQuery(q): ApiQuery<PeriodQuery>) -> ApiResult<Response> {
+pub async fn get_employee_usage(
+    mut auth: Auth<HrAdmin>,
+    ApiQuery(q): ApiQuery<PeriodQuery>,
+) -> ApiResult<Response> {
     let (from, to) = month(&q.period)?;
     // The report as JSON items, built by PostgreSQL in the same statement that computes it: the
     // rows never become Rust values, and `bench/pgbench/report.sql` times exactly this statement.
-    let items: String = sqlx::query_scalar!(r#"SELECT coalesce(json_agg(json_build_object('employeeId', r.employee_id, 'employeeName', r.employee_name, 'period', $3::text, 'consultationCount', r.consultation_count, 'totalDurationMinutes', r.total_duration_minutes) ORDER BY r.n), '[]')::text AS "items!" FROM report_employee_usage($1, $2) WITH ORDINALITY AS r(employee_id, employee_name, department, consultation_count, total_duration_minutes, n)"#, from, to, &q.period)
+    let items: String = sqlx::query_scalar!(
+        r#"SELECT coalesce(json_agg(json_build_object('employeeId', r.employee_id, 'employeeName', r.employee_name, 'period', $3::text, 'consultationCount', r.consultation_count, 'totalDurationMinutes', r.total_duration_minutes) ORDER BY r.n), '[]')::text AS "items!"
+           FROM report_employee_usage($1, $2) WITH ORDINALITY AS r(employee_id, employee_name, department, consultation_count, total_duration_minutes, n)"#,
+        from,
+        to,
+        &q.period
+    )
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;
@@ -153,7 +172,9 @@ pub fn safe_cell(value: &str) -> String {
 /// A CSV response streamed line by line: UTF-8 with a BOM, cells neutralised.
 fn csv_line<S: AsRef<str>>(sep: u8, cells: &[S]) -> Vec<u8> {
     let mut writer = csv_writer(sep, Vec::new());
-    writer.write_record(cells.iter().map(|c| safe_cell(c.as_ref()))).ok();
+    writer
+        .write_record(cells.iter().map(|c| safe_cell(c.as_ref())))
+        .ok();
     writer.into_inner().unwrap_or_default()
 }
 
@@ -178,8 +199,10 @@ fn csv_headers(file_name: &str) -> axum::http::response::Builder {
 fn csv_response(file_name: &str, sep: u8, header: &[&str], rows: Vec<Vec<String>>) -> Response {
     let mut first = b"\xEF\xBB\xBF".to_vec();
     first.extend_from_slice(&csv_line(sep, header));
-    let chunks = std::iter::once(Bytes::from(first))
-        .chain(rows.into_iter().map(move |cells| Bytes::from(csv_line(sep, &cells))));
+    let chunks = std::iter::once(Bytes::from(first)).chain(
+        rows.into_iter()
+            .map(move |cells| Bytes::from(csv_line(sep, &cells))),
+    );
     let stream = futures::stream::iter(chunks.map(Ok::<_, std::convert::Infallible>));
     csv_headers(file_name)
         .body(Body::from_stream(stream))
@@ -237,7 +260,10 @@ pub struct EmployeeMonths {
 /// An employee's counters per month (latest first).
 #[utoipa::path(get, path = "/employees/{id}/usage-stats", tag = "reports", security(("bearer" = [])),
     responses((status = 200, body = EmployeeMonths), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn list_employee_months(mut auth: Auth<HrAdmin>, Path(id): Path<Uuid>) -> ApiResult<Json<EmployeeMonths>> {
+pub async fn list_employee_months(
+    mut auth: Auth<HrAdmin>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<EmployeeMonths>> {
     let name: String = sqlx::query_scalar!(
         r#"SELECT first_name || ' ' || last_name AS "value!" FROM employees WHERE id = $1"#,
         id
@@ -246,7 +272,9 @@ pub async fn list_employee_months(mut auth: Auth<HrAdmin>, Path(id): Path<Uuid>)
     .await?
     .ok_or_else(|| ApiError::not_found("employee.not_found"))?;
     let rows = sqlx::query!(
-        r#"SELECT period AS "period!", consultation_count AS "count!", total_duration_minutes AS "minutes!" FROM report_employee_months($1)"#,
+        r#"SELECT period AS "period!", consultation_count AS "count!",
+             total_duration_minutes AS "minutes!"
+           FROM report_employee_months($1)"#,
         id
     )
     .fetch_all(&mut *auth.tx)
@@ -325,7 +353,8 @@ pub async fn get_department_usage(
 ) -> ApiResult<Json<DepartmentReport>> {
     let rows = usage_rows(&mut auth, &q.period).await?;
     auth.commit().await?;
-    let mut groups: std::collections::BTreeMap<String, DepartmentUsage> = std::collections::BTreeMap::new();
+    let mut groups: std::collections::BTreeMap<String, DepartmentUsage> =
+        std::collections::BTreeMap::new();
     for row in rows {
         let name = row.department.unwrap_or_else(|| "Other".to_owned());
         let group = groups.entry(name.clone()).or_insert(DepartmentUsage {
@@ -372,7 +401,14 @@ macro_rules! billing_lines_query {
     ($from:expr, $to:expr) => {
         sqlx::query_as!(
             BillingLine,
-            r#"SELECT (c.ended_at AT TIME ZONE 'UTC')::date AS "date!", coalesce(c.actual_duration, 0) AS "duration_minutes!", c.format, co.name AS company_name FROM consultations c JOIN companies co ON co.id = c.company_id WHERE c.practitioner_id = app_practitioner_id() AND c.status = 'COMPLETED' AND c.ended_at >= $1 AND c.ended_at < $2 ORDER BY c.ended_at, c.id"#,
+            r#"SELECT (c.ended_at AT TIME ZONE 'UTC')::date AS "date!",
+                 coalesce(c.actual_duration, 0) AS "duration_minutes!", c.format,
+                 co.name AS company_name
+               FROM consultations c
+               JOIN companies co ON co.id = c.company_id
+               WHERE c.practitioner_id = app_practitioner_id() AND c.status = 'COMPLETED'
+                 AND c.ended_at >= $1 AND c.ended_at < $2
+               ORDER BY c.ended_at, c.id"#,
             $from,
             $to
         )
@@ -381,7 +417,9 @@ macro_rules! billing_lines_query {
 
 async fn billing_lines(auth: &mut Auth<Practitioner>, period: &str) -> ApiResult<Vec<BillingLine>> {
     let (from, to) = month(period)?;
-    Ok(billing_lines_query!(from, to).fetch_all(&mut *auth.tx).await?)
+    Ok(billing_lines_query!(from, to)
+        .fetch_all(&mut *auth.tx)
+        .await?)
 }
 
 /// Your completed consultations of a month: date, duration, format and company.
@@ -479,7 +517,10 @@ async fn stream_billing(
         }
         Err(error) => {
             tracing::error!(%error, "billing export stopped");
-            chunks.send(Err(std::io::Error::other("export failed"))).await.ok();
+            chunks
+                .send(Err(std::io::Error::other("export failed")))
+                .await
+                .ok();
         }
     }
 }
@@ -488,7 +529,9 @@ async fn stream_billing(
 /// month, utilisation (completed / closed). Counts only.
 #[utoipa::path(get, path = "/reports/platform-kpis", tag = "reports", security(("bearer" = [])),
     responses((status = 200, body = Object)))]
-pub async fn get_platform_kpis(mut auth: Auth<PlatformStaff>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn get_platform_kpis(
+    mut auth: Auth<PlatformStaff>,
+) -> ApiResult<Json<serde_json::Value>> {
     let kpis: Option<serde_json::Value> = sqlx::query_scalar!(r#"SELECT report_platform_kpis()"#)
         .fetch_one(&mut *auth.tx)
         .await?;
@@ -529,7 +572,8 @@ mod tests {
             consultation_count: n,
             total_duration_minutes: n,
         };
-        let (shown, suppressed) = fold_departments(vec![group("Sales", 6), group("Legal", 2), group("IT", 3)]);
+        let (shown, suppressed) =
+            fold_departments(vec![group("Sales", 6), group("Legal", 2), group("IT", 3)]);
         assert_eq!(
             shown
                 .iter()

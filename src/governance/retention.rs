@@ -20,30 +20,49 @@ pub struct Purged {
 }
 
 /// Purges what is past retention (owner pool: it acts for no user).
-pub async fn purge(db: &Db, store: &Store, message_months: u32, audit_months: u32) -> anyhow::Result<Purged> {
+pub async fn purge(
+    db: &Db,
+    store: &Store,
+    message_months: u32,
+    audit_months: u32,
+) -> anyhow::Result<Purged> {
     let message_cutoff = Utc::now() - Duration::days(30 * i64::from(message_months));
     let audit_cutoff = Utc::now() - Duration::days(30 * i64::from(audit_months));
     let mut tx = crate::infra::db::context::begin(&db.system).await?;
-    let expired = "SELECT id FROM consultations WHERE coalesce(ended_at, add_minutes(scheduled_at, duration)) < $1 \
-                   AND status IN ('COMPLETED', 'CANCELLED', 'NO_SHOW')";
-    let files: Vec<(Uuid, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM files WHERE purpose = 'CHAT_ATTACHMENT' AND consultation_id IN ({expired}) RETURNING id, storage_key"
-    )))
-    .bind(message_cutoff)
+    let files = sqlx::query!(
+        "DELETE FROM files WHERE purpose = 'CHAT_ATTACHMENT' AND consultation_id IN
+             (SELECT id FROM consultations WHERE coalesce(ended_at, add_minutes(scheduled_at, duration)) < $1
+              AND status IN ('COMPLETED', 'CANCELLED', 'NO_SHOW'))
+         RETURNING id, storage_key",
+        message_cutoff
+    )
+    .map(|r| (r.id, r.storage_key))
     .fetch_all(&mut *tx)
     .await?;
     let ids: Vec<Uuid> = files.iter().map(|f| f.0).collect();
-    sqlx::query!(r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now() WHERE subject_type = 'FILE' AND subject_id = ANY($1) AND destroyed_at IS NULL"#, &ids)
-        .execute(&mut *tx)
-        .await?;
-    let messages = sqlx::query!(r#"DELETE FROM messages WHERE consultation_id IN (SELECT id FROM consultations WHERE coalesce(ended_at, add_minutes(scheduled_at, duration)) < $1 AND status IN ('COMPLETED', 'CANCELLED', 'NO_SHOW'))"#, message_cutoff)
+    sqlx::query!(
+        r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now()
+           WHERE subject_type = 'FILE' AND subject_id = ANY($1) AND destroyed_at IS NULL"#,
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    let messages = sqlx::query!(
+        r#"DELETE
+           FROM messages
+           WHERE consultation_id IN (SELECT id FROM consultations WHERE coalesce(ended_at, add_minutes(scheduled_at, duration)) < $1 AND status IN ('COMPLETED', 'CANCELLED', 'NO_SHOW'))"#,
+        message_cutoff
+    )
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let audit_rows = sqlx::query!(r#"DELETE FROM audit_logs WHERE created_at < $1"#, audit_cutoff)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let audit_rows = sqlx::query!(
+        r#"DELETE FROM audit_logs WHERE created_at < $1"#,
+        audit_cutoff
+    )
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     tx.commit().await?;
     for (_, key) in &files {
         store.delete(key).await.ok();

@@ -108,7 +108,19 @@ impl<'a> Entry<'a> {
 
     /// Writes the row in the caller's transaction.
     pub async fn record(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        sqlx::query!(r#"INSERT INTO audit_logs (user_id, user_role, action, resource, resource_id, company_id, ip_address, user_agent, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#, self.user_id, self.user_role, self.action, self.resource, self.resource_id, self.company_id, self.client.and_then(|c| c.ip.clone()), self.client.and_then(|c| c.user_agent.clone()), self.details)
+        sqlx::query!(
+            r#"INSERT INTO audit_logs (user_id, user_role, action, resource, resource_id, company_id, ip_address, user_agent, details)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+            self.user_id,
+            self.user_role,
+            self.action,
+            self.resource,
+            self.resource_id,
+            self.company_id,
+            self.client.and_then(|c| c.ip.clone()),
+            self.client.and_then(|c| c.user_agent.clone()),
+            self.details
+        )
         .execute(conn)
         .await?;
         Ok(())
@@ -134,10 +146,13 @@ pub enum Verification {
 
 /// Checks the chain of hashes over the audit trail (owner pool).
 pub async fn verify(db: &crate::infra::db::Db) -> Result<Verification, sqlx::Error> {
-    let (seq, id, checked): (Option<i64>, Option<Uuid>, i64) =
-        sqlx::query_as("SELECT broken_seq, broken_id, checked FROM audit_verify()")
-            .fetch_one(&db.system)
-            .await?;
+    let (seq, id, checked): (Option<i64>, Option<Uuid>, i64) = sqlx::query!(
+        r#"SELECT broken_seq AS "broken_seq?", broken_id AS "broken_id?", checked AS "checked!"
+               FROM audit_verify()"#
+    )
+    .map(|r| (r.broken_seq, r.broken_id, r.checked))
+    .fetch_one(&db.system)
+    .await?;
     Ok(match (seq, id) {
         (Some(seq), Some(id)) => Verification::Broken { seq, id },
         _ => Verification::Intact { rows: checked },

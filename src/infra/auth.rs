@@ -91,7 +91,13 @@ impl<R: RoleSet> Auth<R> {
 
     /// Audits `action` on the `resource` row `target`, by the caller from `client`, in the
     /// request's transaction (so the row and its audit commit together).
-    pub async fn audit(&mut self, client: &ClientMeta, action: Action, resource: &str, target: Uuid) -> ApiResult<()> {
+    pub async fn audit(
+        &mut self,
+        client: &ClientMeta,
+        action: Action,
+        resource: &str,
+        target: Uuid,
+    ) -> ApiResult<()> {
         Entry::new(action, resource)
             .by_principal(&self.principal)
             .target(target)
@@ -103,7 +109,14 @@ impl<R: RoleSet> Auth<R> {
 
     /// Deletes the row `id` of `what` as far as RLS lets the caller, and audits it; 404 when the
     /// caller has no such row.
-    pub async fn delete_audited(&mut self, client: &ClientMeta, what: &Deletable, id: Uuid) -> ApiResult<()> {
+    pub async fn delete_audited(
+        &mut self,
+        client: &ClientMeta,
+        what: &Deletable,
+        id: Uuid,
+    ) -> ApiResult<()> {
+        // Dynamic on purpose: `what.table` is one of the fixed `Deletable` constants (never input);
+        // the statement is the same for each.
         let sql = format!("DELETE FROM {} WHERE id = $1", what.table);
         let done = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
@@ -130,15 +143,23 @@ pub struct Deletable {
 impl<R: RoleSet> FromRequestParts<AppState> for Auth<R> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        let claims = state
-            .tokens
-            .verify(token)
-            .ok_or_else(|| ApiError::unauthorized("auth.invalid_token", "The access token is invalid or expired."))?;
-        let (tx, principal) = begin_as(&state.db.app, claims.sid)
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("auth.session_ended", "This session has ended; sign in again."))?;
+        let claims = state.tokens.verify(token).ok_or_else(|| {
+            ApiError::unauthorized(
+                "auth.invalid_token",
+                "The access token is invalid or expired.",
+            )
+        })?;
+        let (tx, principal) = begin_as(&state.db.app, claims.sid).await?.ok_or_else(|| {
+            ApiError::unauthorized(
+                "auth.session_ended",
+                "This session has ended; sign in again.",
+            )
+        })?;
         if principal.user_id != claims.sub {
             return Err(ApiError::unauthorized(
                 "auth.invalid_token",
@@ -161,7 +182,10 @@ impl<R: RoleSet> axum::extract::OptionalFromRequestParts<AppState> for Auth<R> {
     type Rejection = ApiError;
 
     /// No `Authorization` header: `None` (a public route); a header must be a valid token.
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
         if !parts.headers.contains_key(header::AUTHORIZATION) {
             return Ok(None);
         }
@@ -176,9 +200,18 @@ fn bearer_token(parts: &Parts) -> ApiResult<&str> {
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| ApiError::unauthorized("auth.missing_token", "Send `Authorization: Bearer <accessToken>`."))?;
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "auth.missing_token",
+                "Send `Authorization: Bearer <accessToken>`.",
+            )
+        })?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
         _ => Err(ApiError::unauthorized(
             "auth.missing_token",
             "Send `Authorization: Bearer <accessToken>`.",

@@ -24,9 +24,9 @@ impl TrustedProxies {
                 Some((address, bits)) => (address, Some(bits)),
                 None => (item, None),
             };
-            let ip: IpAddr = address
-                .parse()
-                .with_context(|| format!("TRUSTED_PROXIES: `{item}` is not an address or CIDR block"))?;
+            let ip: IpAddr = address.parse().with_context(|| {
+                format!("TRUSTED_PROXIES: `{item}` is not an address or CIDR block")
+            })?;
             let max = if ip.is_ipv4() { 32 } else { 128 };
             let bits = match bits {
                 Some(bits) => bits
@@ -45,8 +45,12 @@ impl TrustedProxies {
     /// Whether `ip` belongs to a trusted proxy.
     pub fn contains(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|(block, bits)| match (block, ip) {
-            (IpAddr::V4(block), IpAddr::V4(ip)) => same_prefix(&block.octets(), &ip.octets(), *bits),
-            (IpAddr::V6(block), IpAddr::V6(ip)) => same_prefix(&block.octets(), &ip.octets(), *bits),
+            (IpAddr::V4(block), IpAddr::V4(ip)) => {
+                same_prefix(&block.octets(), &ip.octets(), *bits)
+            }
+            (IpAddr::V6(block), IpAddr::V6(ip)) => {
+                same_prefix(&block.octets(), &ip.octets(), *bits)
+            }
             _ => false,
         })
     }
@@ -57,7 +61,10 @@ impl TrustedProxies {
             return peer;
         }
         let mut client = peer;
-        let hops = forwarded_for.iter().flat_map(|v| v.split(',')).map(str::trim);
+        let hops = forwarded_for
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim);
         for hop in hops.collect::<Vec<_>>().into_iter().rev() {
             let Ok(ip) = hop.parse::<IpAddr>() else { break };
             client = ip;
@@ -78,8 +85,15 @@ fn same_prefix(a: &[u8], b: &[u8], bits: u8) -> bool {
 }
 
 /// Middleware: rewrites `ConnectInfo` to the client's address when the peer is a trusted proxy.
-pub async fn resolve(State(proxies): State<Arc<TrustedProxies>>, mut request: Request, next: Next) -> Response {
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied()
+pub async fn resolve(
+    State(proxies): State<Arc<TrustedProxies>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .copied()
         && proxies.contains(peer.ip())
     {
         let forwarded: Vec<&str> = request
@@ -105,7 +119,10 @@ mod tests {
         let proxies = TrustedProxies::parse("172.28.0.0/16, 10.0.0.5").expect("parse");
         let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
         // Not a proxy: its header is ignored.
-        assert_eq!(proxies.client(ip("203.0.113.9"), &["198.51.100.1"]), ip("203.0.113.9"));
+        assert_eq!(
+            proxies.client(ip("203.0.113.9"), &["198.51.100.1"]),
+            ip("203.0.113.9")
+        );
         // nginx appends the peer it saw: the right-most untrusted entry is the client, whatever
         // the client wrote before it.
         assert_eq!(

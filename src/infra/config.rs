@@ -27,7 +27,12 @@ pub struct Settings {
     pub data_dir: PathBuf,
 
     /// Address the HTTP server listens on.
-    #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:3000", global = true)]
+    #[arg(
+        long,
+        env = "HTTP_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
     pub http_addr: SocketAddr,
 
     /// PostgreSQL URL. Unset: a private cluster is started under `$DATA_DIR/postgres`.
@@ -44,7 +49,12 @@ pub struct Settings {
     pub encryption_key: Option<String>,
 
     /// Public base URL of the web front end, used in mailed links.
-    #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:3000", global = true)]
+    #[arg(
+        long,
+        env = "PUBLIC_URL",
+        default_value = "http://localhost:3000",
+        global = true
+    )]
     pub public_url: String,
 
     /// Origins allowed by CORS and Socket.IO, comma-separated (empty: same origin only).
@@ -52,7 +62,12 @@ pub struct Settings {
     pub cors_origins: String,
 
     /// Jitsi Meet domain for video rooms.
-    #[arg(long, env = "JITSI_DOMAIN", default_value = "meet.jitsi.local", global = true)]
+    #[arg(
+        long,
+        env = "JITSI_DOMAIN",
+        default_value = "meet.jitsi.local",
+        global = true
+    )]
     pub jitsi_domain: String,
 
     /// Jitsi application id (`iss` of room tokens).
@@ -65,7 +80,12 @@ pub struct Settings {
 
     /// Shared secret Jitsi's event_sync module sends (`Authorization: Bearer …`) to
     /// `/api/webhooks/jitsi/events`. Unset: the webhook refuses every call.
-    #[arg(long, env = "JITSI_WEBHOOK_SECRET", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "JITSI_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
     pub jitsi_webhook_secret: Option<String>,
 
     /// Most live future bookings an employee may hold at once.
@@ -78,11 +98,21 @@ pub struct Settings {
     pub job_retries: usize,
 
     /// Months after a consultation ends before its chat messages and attachments are purged.
-    #[arg(long, env = "MESSAGE_RETENTION_MONTHS", default_value_t = 12, global = true)]
+    #[arg(
+        long,
+        env = "MESSAGE_RETENTION_MONTHS",
+        default_value_t = 12,
+        global = true
+    )]
     pub message_retention_months: u32,
 
     /// Months audit rows are kept.
-    #[arg(long, env = "AUDIT_RETENTION_MONTHS", default_value_t = 12, global = true)]
+    #[arg(
+        long,
+        env = "AUDIT_RETENTION_MONTHS",
+        default_value_t = 12,
+        global = true
+    )]
     pub audit_retention_months: u32,
 
     /// Bearer token of `GET /metrics` (unset: loopback clients only).
@@ -132,7 +162,13 @@ pub struct Settings {
     pub trusted_proxies: String,
 
     /// `development` or `production`.
-    #[arg(long, env = "APP_ENV", value_enum, default_value = "development", global = true)]
+    #[arg(
+        long,
+        env = "APP_ENV",
+        value_enum,
+        default_value = "development",
+        global = true
+    )]
     pub app_env: AppEnv,
 }
 
@@ -253,7 +289,8 @@ impl SecretStore {
         if let Ok(existing) = std::fs::read_to_string(&path) {
             return Ok(existing.trim().to_owned());
         }
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
         set_mode(&self.dir, 0o700)?;
         let value = generate();
         std::fs::write(&path, &value).with_context(|| format!("writing {}", path.display()))?;
@@ -307,10 +344,15 @@ const PLACEHOLDERS: &[&str] = &[
 ];
 
 fn check_text_secret(name: &str, value: &str) -> anyhow::Result<()> {
-    let distinct = value.chars().collect::<std::collections::HashSet<_>>().len();
+    let distinct = value
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let lower = value.to_ascii_lowercase();
     if value.len() < 32 || distinct < 8 || PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
-        bail!("{name} is too weak: use at least 32 random characters (e.g. `openssl rand -hex 32`)");
+        bail!(
+            "{name} is too weak: use at least 32 random characters (e.g. `openssl rand -hex 32`)"
+        );
     }
     Ok(())
 }
@@ -321,7 +363,10 @@ pub fn parse_keyring(value: &str) -> anyhow::Result<Vec<MasterKey>> {
     for (index, part) in value.split(',').map(str::trim).enumerate() {
         let mut key = Zeroizing::new([0u8; 32]);
         if part.len() != 64 || hex::decode_to_slice(part, key.as_mut()).is_err() {
-            bail!("ENCRYPTION_KEY entry {} is not 64 hex digits (32 bytes)", index + 1);
+            bail!(
+                "ENCRYPTION_KEY entry {} is not 64 hex digits (32 bytes)",
+                index + 1
+            );
         }
         if key.iter().collect::<std::collections::HashSet<_>>().len() < 8 {
             bail!(
@@ -349,10 +394,17 @@ mod tests {
 
     #[test]
     fn an_empty_optional_setting_is_unset() {
-        let mut settings =
-            Command::try_parse_from(["huntzen", "--smtp-url", "", "--redis-url", " ", "--turn-secret", ""])
-                .expect("parse")
-                .settings;
+        let mut settings = Command::try_parse_from([
+            "huntzen",
+            "--smtp-url",
+            "",
+            "--redis-url",
+            " ",
+            "--turn-secret",
+            "",
+        ])
+        .expect("parse")
+        .settings;
         settings.unset_blank_values();
         assert_eq!(settings.smtp_url, None);
         assert_eq!(settings.redis_url, None);
@@ -405,7 +457,9 @@ mod tests {
     fn text_secrets_must_be_long_and_random() {
         assert!(check_text_secret("JWT_SECRET", "short").is_err());
         assert!(check_text_secret("JWT_SECRET", &"a".repeat(40)).is_err());
-        assert!(check_text_secret("JWT_SECRET", "changeme-changeme-changeme-changeme-123").is_err());
+        assert!(
+            check_text_secret("JWT_SECRET", "changeme-changeme-changeme-changeme-123").is_err()
+        );
         assert!(check_text_secret("JWT_SECRET", &generate_text()).is_ok());
     }
 }

@@ -134,7 +134,11 @@ impl ApiError {
 
     /// 503: a dependency (the database) is not available.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "service.unavailable", detail)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service.unavailable",
+            detail,
+        )
     }
 
     /// The stable code.

@@ -27,7 +27,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "Expected `Content-Type: application/json`.",
             ));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         parse_json(&bytes).map(ApiJson)
     }
 }
@@ -148,7 +150,12 @@ fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
     let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
         return false;
     };
-    let mime = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
@@ -161,7 +168,10 @@ pub fn body_rejection(rejection: BytesRejection) -> ApiError {
             "The request body is too large.",
         )
     } else {
-        ApiError::bad_request("request.unreadable_body", "The request body could not be read.")
+        ApiError::bad_request(
+            "request.unreadable_body",
+            "The request body could not be read.",
+        )
     }
 }
 
@@ -176,12 +186,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         let query = parts.uri.query().unwrap_or("");
         // U+0000 can only arrive percent-encoded: decode only then, to name the parameter.
         if query.contains("%00")
-            && let Some((key, _)) =
-                form_urlencoded::parse(query.as_bytes()).find(|(key, value)| key.contains('\0') || value.contains('\0'))
+            && let Some((key, _)) = form_urlencoded::parse(query.as_bytes())
+                .find(|(key, value)| key.contains('\0') || value.contains('\0'))
         {
             return Err(nul_refused(key.into_owned()));
         }
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
             .map(ApiQuery)
             .map_err(|error| {
@@ -227,7 +238,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
                     message: message.to_owned(),
                 }]))
             }
-            Err(_) => Err(ApiError::internal("route and handler disagree on path parameters")),
+            Err(_) => Err(ApiError::internal(
+                "route and handler disagree on path parameters",
+            )),
         }
     }
 }
@@ -264,7 +277,12 @@ impl FormUpload {
         what: &str,
         too_large: fn() -> ApiError,
     ) -> Result<Self, ApiError> {
-        let malformed = || ApiError::bad_request("request.malformed_multipart", "The multipart body is malformed.");
+        let malformed = || {
+            ApiError::bad_request(
+                "request.malformed_multipart",
+                "The multipart body is malformed.",
+            )
+        };
         let failed = |e: axum::extract::multipart::MultipartError| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
@@ -286,8 +304,9 @@ impl FormUpload {
                 fields.insert(name, text.chars().take(MAX_TEXT_FIELD_CHARS).collect());
             }
         }
-        let bytes = bytes
-            .ok_or_else(|| ApiError::invalid_field("file", format!("send {what} in the multipart field `file`")))?;
+        let bytes = bytes.ok_or_else(|| {
+            ApiError::invalid_field("file", format!("send {what} in the multipart field `file`"))
+        })?;
         Ok(Self {
             bytes,
             file_name,
@@ -322,7 +341,9 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> 
         if req.headers().get(header::CONTENT_TYPE).is_none() {
             return Ok(None);
         }
-        <Self as FromRequest<S>>::from_request(req, state).await.map(Some)
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
     }
 }
 
@@ -346,8 +367,13 @@ mod tests {
             Err(error) => format!("{error:?}"),
             Ok(body) => panic!("accepted {body:?}"),
         };
-        assert!(message(r#"{"mood": 3}"#).contains("expected one of this field's values, as a string"));
-        assert!(message(r#"{"at": "garbage"}"#).contains("instants are RFC 3339 (2026-01-15T09:00:00Z)"));
+        assert!(
+            message(r#"{"mood": 3}"#).contains("expected one of this field's values, as a string")
+        );
+        assert!(
+            message(r#"{"at": "garbage"}"#)
+                .contains("instants are RFC 3339 (2026-01-15T09:00:00Z)")
+        );
     }
 
     #[test]
@@ -359,7 +385,10 @@ mod tests {
             nul_in_json(br#"{"tags": ["ok", "a\u0000"]}"#).as_deref(),
             Some("tags[1]")
         );
-        assert_eq!(nul_in_json(br#"{"p": {"bio": "\\\u0000"}}"#).as_deref(), Some("p.bio"));
+        assert_eq!(
+            nul_in_json(br#"{"p": {"bio": "\\\u0000"}}"#).as_deref(),
+            Some("p.bio")
+        );
         assert_eq!(nul_in_json(br#"{"k\u0000": 1}"#).as_deref(), Some("k\u{0}"));
         assert_eq!(nul_in_json(br#""\u0000""#).as_deref(), Some(""));
     }

@@ -28,6 +28,10 @@ pub fn optional(v: &mut Validator, field: &str, value: Option<&str>, max: usize)
 /// Checks a locale (`fr` or `en`, default `fr`).
 pub fn locale(v: &mut Validator, value: Option<&str>) -> String {
     let locale = value.unwrap_or("fr");
-    v.check(matches!(locale, "fr" | "en"), "locale", "must be `fr` or `en`");
+    v.check(
+        matches!(locale, "fr" | "en"),
+        "locale",
+        "must be `fr` or `en`",
+    );
     locale.to_owned()
 }

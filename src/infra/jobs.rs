@@ -24,19 +24,28 @@ pub struct MailJob {
 }
 
 /// Enqueues a mail job in the caller's transaction.
-pub async fn enqueue_mail(conn: &mut PgConnection, kind: MailKind, user_id: Uuid) -> Result<(), ApiError> {
+pub async fn enqueue_mail(
+    conn: &mut PgConnection,
+    kind: MailKind,
+    user_id: Uuid,
+) -> Result<(), ApiError> {
     enqueue_mails(conn, kind, &[user_id]).await
 }
 
 /// Enqueues one mail job per user, in one statement, in the caller's transaction.
-pub async fn enqueue_mails(conn: &mut PgConnection, kind: MailKind, user_ids: &[Uuid]) -> Result<(), ApiError> {
+pub async fn enqueue_mails(
+    conn: &mut PgConnection,
+    kind: MailKind,
+    user_ids: &[Uuid],
+) -> Result<(), ApiError> {
     if user_ids.is_empty() {
         return Ok(());
     }
     let tasks = user_ids
         .iter()
         .map(|&user_id| {
-            let args = serde_json::to_vec(&MailJob { kind, user_id }).map_err(ApiError::internal)?;
+            let args =
+                serde_json::to_vec(&MailJob { kind, user_id }).map_err(ApiError::internal)?;
             Ok(TaskBuilder::new(args).max_attempts(8).build())
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
@@ -100,7 +109,12 @@ pub async fn schedule_reminders(
         })
         .map_err(ApiError::internal)?;
         let run_at = u64::try_from(run_at.timestamp()).unwrap_or_default();
-        tasks.push(TaskBuilder::new(args).run_at_timestamp(run_at).max_attempts(5).build());
+        tasks.push(
+            TaskBuilder::new(args)
+                .run_at_timestamp(run_at)
+                .max_attempts(5)
+                .build(),
+        );
     }
     if tasks.is_empty() {
         return Ok(());

@@ -22,7 +22,9 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             PrometheusBuilder::new()
-                .set_buckets(&[0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+                .set_buckets(&[
+                    0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ])
                 .ok()?
                 .install_recorder()
                 .ok()
@@ -49,7 +51,10 @@ pub async fn track(request: Request, next: Next) -> Response {
 
 /// `GET /metrics`.
 pub async fn scrape(state: AppState, request: Request) -> Response {
-    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .cloned();
     let headers: &HeaderMap = request.headers();
     let allowed = match &state.settings.metrics_token {
         Some(token) => headers
@@ -75,13 +80,21 @@ pub async fn scrape(state: AppState, request: Request) -> Response {
         metrics::gauge!("db_pool_connections", "pool" => name).set(f64::from(pool.size()));
         metrics::gauge!("db_pool_idle_connections", "pool" => name).set(pool.num_idle() as f64);
     }
-    let jobs: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT job_type, status, count(*) FROM apalis.jobs GROUP BY 1, 2")
-            .fetch_all(&state.db.system)
-            .await
-            .unwrap_or_default();
+    let jobs: Vec<(String, String, i64)> = sqlx::query!(
+        r#"SELECT job_type AS "job_type!", status AS "status!", count(*) AS "col2!"
+               FROM apalis.jobs
+               GROUP BY 1, 2"#
+    )
+    .map(|r| (r.job_type, r.status, r.col2))
+    .fetch_all(&state.db.system)
+    .await
+    .unwrap_or_default();
     for (queue, status, count) in jobs {
         metrics::gauge!("jobs", "queue" => queue, "status" => status).set(count as f64);
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response()
 }

@@ -110,14 +110,25 @@ mod tests {
     fn a_page_far_past_the_end_does_not_overflow_the_offset() {
         let paging = PageQuery::validate(Some(i64::MAX), Some(100)).expect("valid");
         assert_eq!(paging.offset(), i64::MAX);
-        assert_eq!(PageQuery::validate(Some(3), Some(20)).expect("valid").offset(), 40);
+        assert_eq!(
+            PageQuery::validate(Some(3), Some(20))
+                .expect("valid")
+                .offset(),
+            40
+        );
     }
 
     #[test]
     fn search_patterns_are_lowercase_trimmed_and_escaped() {
         assert_eq!(contains_pattern(None), None);
         assert_eq!(contains_pattern(Some("   ")), None);
-        assert_eq!(contains_pattern(Some(" Dupont ")).as_deref(), Some("%dupont%"));
-        assert_eq!(contains_pattern(Some("50%_a\\b")).as_deref(), Some("%50\\%\\_a\\\\b%"));
+        assert_eq!(
+            contains_pattern(Some(" Dupont ")).as_deref(),
+            Some("%dupont%")
+        );
+        assert_eq!(
+            contains_pattern(Some("50%_a\\b")).as_deref(),
+            Some("%50\\%\\_a\\\\b%")
+        );
     }
 }

@@ -50,7 +50,10 @@ fn matches(memory: &mut Vec<Block>, password: &[u8], stored: &PasswordHash) -> b
     let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else {
         return false;
     };
-    let Ok(version) = stored.version.map_or(Ok(Version::default()), Version::try_from) else {
+    let Ok(version) = stored
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
         return false;
     };
     let Ok(params) = Params::try_from(stored) else {
@@ -81,23 +84,26 @@ impl Passwords {
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..concurrency.max(1) {
             let queue = queue.clone();
-            std::thread::Builder::new().name(format!("argon2-{n}")).spawn(move || {
-                let mut memory = Vec::new();
-                loop {
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else {
-                        return; // every `Passwords` is gone
-                    };
-                    // A panicking job loses its answer (its caller gets a 500), not the thread.
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory))).ok();
-                    // The first blocks are a cheap function of the password: whoever could read
-                    // them could test guesses without argon2's cost. Nothing stays between jobs.
-                    memory.fill(Block::new());
-                }
-            })?;
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else {
+                            return; // every `Passwords` is gone
+                        };
+                        // A panicking job loses its answer (its caller gets a 500), not the thread.
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)))
+                            .ok();
+                        // The first blocks are a cheap function of the password: whoever could read
+                        // them could test guesses without argon2's cost. Nothing stays between jobs.
+                        memory.fill(Block::new());
+                    }
+                })?;
         }
         Ok(Self {
             jobs,
@@ -132,9 +138,15 @@ impl Passwords {
             let current = Params::DEFAULT;
             let outdated = parsed.algorithm.as_str() != "argon2id"
                 || Params::try_from(&parsed).map_or(true, |p| {
-                    p.m_cost() < current.m_cost() || p.t_cost() < current.t_cost() || p.p_cost() < current.p_cost()
+                    p.m_cost() < current.m_cost()
+                        || p.t_cost() < current.t_cost()
+                        || p.p_cost() < current.p_cost()
                 });
-            if outdated { Verified::YesRehash } else { Verified::Yes }
+            if outdated {
+                Verified::YesRehash
+            } else {
+                Verified::Yes
+            }
         })
         .await
     }
@@ -178,7 +190,10 @@ pub fn check_strength(field: &str, password: &str, context: &[&str]) -> Result<(
         ));
     }
     if length > 128 {
-        return Err(ApiError::invalid_field(field, "must have at most 128 characters"));
+        return Err(ApiError::invalid_field(
+            field,
+            "must have at most 128 characters",
+        ));
     }
     let mut words: Vec<String> = PRODUCT_WORDS.iter().map(|w| (*w).to_owned()).collect();
     for item in context
@@ -231,8 +246,13 @@ mod tests {
     async fn reused_memory_verifies_like_the_crate_and_rejects_wrong_passwords() {
         use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let passwords = Passwords::new(1).expect("pool");
-        let verify = async |password: &str, stored: Option<&str>| passwords.verify(password, stored).await.ok();
-        let stored = passwords.hash("a long enough password").await.expect("hash");
+        let verify = async |password: &str, stored: Option<&str>| {
+            passwords.verify(password, stored).await.ok()
+        };
+        let stored = passwords
+            .hash("a long enough password")
+            .await
+            .expect("hash");
         let parsed = argon2::PasswordHash::new(&stored).expect("phc");
         assert!(
             super::argon2()
@@ -250,14 +270,20 @@ mod tests {
                 Some(Verified::No)
             );
         }
-        assert_eq!(verify("a long enough password", None).await, Some(Verified::No));
+        assert_eq!(
+            verify("a long enough password", None).await,
+            Some(Verified::No)
+        );
         // Weaker stored parameters (smaller memory) verify too, and ask for a new hash.
         let weak = argon2::Argon2::new(
             argon2::Algorithm::Argon2id,
             argon2::Version::V0x13,
             argon2::Params::new(8 * 1024, 1, 1, None).expect("params"),
         );
-        let old = weak.hash_password(b"a long enough password").expect("hash").to_string();
+        let old = weak
+            .hash_password(b"a long enough password")
+            .expect("hash")
+            .to_string();
         assert_eq!(
             verify("a long enough password", Some(&old)).await,
             Some(Verified::YesRehash)
@@ -274,7 +300,14 @@ mod tests {
         assert!(check_strength("password", &"a".repeat(129), &[]).is_err());
         assert!(check_strength("password", "passwordpassword", &[]).is_err());
         assert!(check_strength("password", "huntzencare2026", &[]).is_err());
-        assert!(check_strength("password", "marc.dupont.acme", &["marc.dupont@acme.fr", "Acme"]).is_err());
+        assert!(
+            check_strength(
+                "password",
+                "marc.dupont.acme",
+                &["marc.dupont@acme.fr", "Acme"]
+            )
+            .is_err()
+        );
         assert!(check_strength("password", "correct horse battery staple", &[]).is_ok());
         assert!(check_strength("password", "écureuil bleu mange 7 noisettes", &[]).is_ok());
     }

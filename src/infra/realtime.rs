@@ -42,7 +42,10 @@ pub const NAMESPACES: [&str; 3] = ["/chat", "/notifications", "/audio-call"];
 /// The Socket.IO server of one node: alone, or joined to the others through Redis.
 #[derive(Clone)]
 enum Io {
-    Local(SocketIo<LocalAdapter>, socketioxide::layer::SocketIoLayer<LocalAdapter>),
+    Local(
+        SocketIo<LocalAdapter>,
+        socketioxide::layer::SocketIoLayer<LocalAdapter>,
+    ),
     Redis(
         SocketIo<RedisAdapter<Emitter>>,
         socketioxide::layer::SocketIoLayer<RedisAdapter<Emitter>>,
@@ -74,7 +77,9 @@ impl std::fmt::Debug for Realtime {
 }
 
 fn builder() -> socketioxide::SocketIoBuilder {
-    SocketIo::builder().max_payload(MAX_PAYLOAD).max_buffer_size(1024)
+    SocketIo::builder()
+        .max_payload(MAX_PAYLOAD)
+        .max_buffer_size(1024)
 }
 
 /// Who a socket is: set by the connect middleware.
@@ -127,14 +132,17 @@ impl Realtime {
         } else {
             format!("{url}?protocol=resp3")
         };
-        let client = redis_client::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
+        let client =
+            redis_client::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
         let config = RedisAdapterConfig::default()
             .with_prefix("huntzen-socket.io")
             .with_request_timeout(Duration::from_secs(2));
         let adapter = RedisAdapterCtr::new_with_redis_config(&client, config)
             .await
             .context("connecting to Redis (REDIS_URL)")?;
-        let (layer, io) = builder().with_adapter::<RedisAdapter<_>>(adapter).build_layer();
+        let (layer, io) = builder()
+            .with_adapter::<RedisAdapter<_>>(adapter)
+            .build_layer();
         Ok(Self {
             io: Io::Redis(io, layer),
             waiting: waiting(),
@@ -163,16 +171,35 @@ impl Realtime {
     }
 
     /// Emits each of `events` with `body` to a room of a namespace, on every node.
-    pub async fn emit_to_room(&self, namespace: &str, room: String, events: &[&str], body: &impl Serialize) {
+    pub async fn emit_to_room(
+        &self,
+        namespace: &str,
+        room: String,
+        events: &[&str],
+        body: &impl Serialize,
+    ) {
         self.emit(namespace, room, events, body, false).await;
     }
 
     /// The same, to this node's sockets only.
-    async fn emit_to_room_here(&self, namespace: &str, room: String, events: &[&str], body: &impl Serialize) {
+    async fn emit_to_room_here(
+        &self,
+        namespace: &str,
+        room: String,
+        events: &[&str],
+        body: &impl Serialize,
+    ) {
         self.emit(namespace, room, events, body, true).await;
     }
 
-    async fn emit(&self, namespace: &str, room: String, events: &[&str], body: &impl Serialize, local: bool) {
+    async fn emit(
+        &self,
+        namespace: &str,
+        room: String,
+        events: &[&str],
+        body: &impl Serialize,
+        local: bool,
+    ) {
         match &self.io {
             Io::Local(io, _) => emit_in(io, namespace, room, events, body, local).await,
             Io::Redis(io, _) => emit_in(io, namespace, room, events, body, local).await,
@@ -201,9 +228,15 @@ impl Realtime {
 
     /// Opens the event's transaction for the socket's session (`None`: the session has ended), or
     /// refuses at once when [`MAX_WAITING_EVENTS`] events already wait for one.
-    pub async fn begin(&self, pool: &PgPool, user: &SocketUser) -> Result<Option<(Tx, Principal)>, ApiError> {
+    pub async fn begin(
+        &self,
+        pool: &PgPool,
+        user: &SocketUser,
+    ) -> Result<Option<(Tx, Principal)>, ApiError> {
         let Ok(_waiting) = self.waiting.try_acquire() else {
-            return Err(ApiError::unavailable("The service is busy; send again shortly."));
+            return Err(ApiError::unavailable(
+                "The service is busy; send again shortly.",
+            ));
         };
         Ok(begin_as(pool, user.session_id).await?)
     }
@@ -227,7 +260,10 @@ pub trait Namespaces: Clone + Send + Sync + 'static {
     /// Installs the event handlers of an authenticated socket, before CONNECT is sent.
     fn listen<A: Adapter>(&self, s: &SocketRef<A>);
     /// Runs once the socket is connected (spawned by socketioxide).
-    fn connected<A: Adapter>(&self, s: SocketRef<A>) -> impl std::future::Future<Output = ()> + Send;
+    fn connected<A: Adapter>(
+        &self,
+        s: SocketRef<A>,
+    ) -> impl std::future::Future<Output = ()> + Send;
 }
 
 fn count_local<A: Adapter>(io: &SocketIo<A>) -> usize {
@@ -245,7 +281,12 @@ async fn emit_in<A: Adapter>(
     let Some(ns) = io.of(namespace) else { return };
     let target = if local { ns.local() } else { ns };
     for event in events {
-        target.clone().within(room.clone()).emit(event, body).await.ok();
+        target
+            .clone()
+            .within(room.clone())
+            .emit(event, body)
+            .await
+            .ok();
     }
 }
 
@@ -283,10 +324,17 @@ fn register<A: Adapter + socketioxide_core::adapter::DefinedAdapter, N: Namespac
         .collect()
 }
 
-async fn authenticate<A: Adapter>(gate: &Gate, s: &SocketRef<A>, handshake: Option<Handshake>) -> Result<(), Refused> {
+async fn authenticate<A: Adapter>(
+    gate: &Gate,
+    s: &SocketRef<A>,
+    handshake: Option<Handshake>,
+) -> Result<(), Refused> {
     let origins = &gate.origins;
     let headers = &s.req_parts().headers;
-    if let Some(origin) = headers.get(http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    if let Some(origin) = headers
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
         let host = headers
             .get(http::header::HOST)
             .and_then(|v| v.to_str().ok())
@@ -297,7 +345,10 @@ async fn authenticate<A: Adapter>(gate: &Gate, s: &SocketRef<A>, handshake: Opti
         }
     }
     let token = handshake.ok_or(Refused("auth.missing_token"))?.token;
-    let claims = gate.tokens.verify(&token).ok_or(Refused("auth.invalid_token"))?;
+    let claims = gate
+        .tokens
+        .verify(&token)
+        .ok_or(Refused("auth.invalid_token"))?;
     let (tx, principal) = begin_as(&gate.db.app, claims.sid)
         .await
         .map_err(|_| Refused("service.unavailable"))?
@@ -343,7 +394,10 @@ pub async fn sockets_of<A: Adapter>(
     except: Option<socketioxide::socket::Sid>,
 ) -> usize {
     match s.within(user_room(user_id)).fetch_sockets().await {
-        Ok(sockets) => sockets.iter().filter(|o| Some(o.data().id) != except).count(),
+        Ok(sockets) => sockets
+            .iter()
+            .filter(|o| Some(o.data().id) != except)
+            .count(),
         Err(error) => {
             tracing::warn!(%error, "counting sockets across nodes failed; counting this node's");
             s.within(user_room(user_id))
@@ -366,7 +420,8 @@ async fn sweep<A: Adapter>(io: SocketIo<A>, system: PgPool) {
     let mut tick = tokio::time::interval(SWEEP_EVERY);
     loop {
         tick.tick().await;
-        let sockets: Vec<SocketRef<A>> = io.nsps().into_iter().flat_map(|ns| ns.sockets()).collect();
+        let sockets: Vec<SocketRef<A>> =
+            io.nsps().into_iter().flat_map(|ns| ns.sockets()).collect();
         let sessions: Vec<Uuid> = sockets
             .iter()
             .filter_map(|s| user_of(s).map(|u| u.session_id))
@@ -374,7 +429,17 @@ async fn sweep<A: Adapter>(io: SocketIo<A>, system: PgPool) {
         if sessions.is_empty() {
             continue;
         }
-        let live: Result<Vec<Uuid>, _> = sqlx::query_scalar!(r#"SELECT s.id FROM login_sessions s JOIN users u ON u.id = s.user_id LEFT JOIN companies c ON c.id = u.company_id WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active AND NOT u.awaiting_approval AND u.erased_at IS NULL AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))"#, &sessions)
+        let live: Result<Vec<Uuid>, _> = sqlx::query_scalar!(
+            r#"SELECT s.id
+               FROM login_sessions s
+               JOIN users u ON u.id = s.user_id
+                 LEFT
+               JOIN companies c ON c.id = u.company_id
+               WHERE s.id = ANY($1) AND s.revoked_at IS NULL AND s.expires_at > now()
+                 AND u.is_active AND NOT u.awaiting_approval AND u.erased_at IS NULL
+                 AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))"#,
+            &sessions
+        )
         .fetch_all(&system)
         .await;
         let Ok(live) = live else { continue };
@@ -405,12 +470,14 @@ async fn listen_for_notifications(realtime: &Realtime, system: &PgPool) -> anyho
         let Ok(id) = event.payload().parse::<Uuid>() else {
             continue;
         };
-        let row: Option<(Uuid, serde_json::Value)> = sqlx::query_as(
-            "SELECT user_id, json_build_object('id', id, 'type', type, 'title', title, 'message', message, \
-                    'linkUrl', link_url, 'isRead', is_read, 'readAt', read_at, 'createdAt', created_at) \
-             FROM notifications WHERE id = $1",
+        let row: Option<(Uuid, serde_json::Value)> = sqlx::query!(
+            r#"SELECT user_id AS "user_id!",
+                 json_build_object('id', id, 'type', type, 'title', title, 'message', message, 'linkUrl', link_url, 'isRead', is_read, 'readAt', read_at, 'createdAt', created_at) AS "col1!"
+               FROM notifications
+               WHERE id = $1"#,
+            id
         )
-        .bind(id)
+        .map(|r| (r.user_id, r.col1))
         .fetch_optional(system)
         .await?;
         if let Some((user_id, notification)) = row {

@@ -47,14 +47,27 @@ pub struct OpenedSession {
 }
 
 /// Opens a session for `user_id` with its first refresh token.
-pub async fn open(conn: &mut PgConnection, user_id: Uuid, meta: &ClientMeta) -> Result<OpenedSession, sqlx::Error> {
+pub async fn open(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    meta: &ClientMeta,
+) -> Result<OpenedSession, sqlx::Error> {
     let expires_at = Utc::now() + REFRESH_TTL;
-    let session_id: Uuid = sqlx::query_scalar!(r#"INSERT INTO login_sessions (user_id, ip_address, user_agent, expires_at) VALUES ($1, $2, $3, $4) RETURNING id"#, user_id, meta.ip.as_deref(), meta.user_agent.as_deref(), expires_at)
+    let session_id: Uuid = sqlx::query_scalar!(
+        r#"INSERT INTO login_sessions (user_id, ip_address, user_agent, expires_at)
+           VALUES ($1, $2, $3, $4)
+           RETURNING id"#,
+        user_id,
+        meta.ip.as_deref(),
+        meta.user_agent.as_deref(),
+        expires_at
+    )
     .fetch_one(&mut *conn)
     .await?;
     let (refresh_token, hash) = new_opaque_token();
     sqlx::query!(
-        r#"INSERT INTO refresh_tokens (session_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)"#,
+        r#"INSERT INTO refresh_tokens (session_id, user_id, token_hash, expires_at)
+           VALUES ($1, $2, $3, $4)"#,
         session_id,
         user_id,
         hash,
@@ -70,16 +83,34 @@ pub async fn open(conn: &mut PgConnection, user_id: Uuid, meta: &ClientMeta) -> 
 }
 
 /// Ends every live session of a user (password or role change, 2FA disabled, deactivation).
-pub async fn revoke_all(conn: &mut PgConnection, user_id: Uuid, reason: &str) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(r#"UPDATE login_sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL"#, user_id, reason)
+pub async fn revoke_all(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        r#"UPDATE login_sessions SET revoked_at = now(), revoked_reason = $2
+           WHERE user_id = $1 AND revoked_at IS NULL"#,
+        user_id,
+        reason
+    )
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
 }
 
 /// Ends every live session of every user of a company (company deactivated or deleted).
-pub async fn revoke_company(conn: &mut PgConnection, company_id: Uuid, reason: &str) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(r#"UPDATE login_sessions SET revoked_at = now(), revoked_reason = $2 WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE company_id = $1)"#, company_id, reason)
+pub async fn revoke_company(
+    conn: &mut PgConnection,
+    company_id: Uuid,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        r#"UPDATE login_sessions SET revoked_at = now(), revoked_reason = $2
+           WHERE revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE company_id = $1)"#,
+        company_id,
+        reason
+    )
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -120,14 +151,31 @@ struct Presented {
 /// Spends `token` and issues its successor, in the caller's transaction. The token row is locked,
 /// so of concurrent presentations exactly one rotates; the others find it spent.
 pub async fn rotate(conn: &mut PgConnection, token: &str) -> Result<Rotation, sqlx::Error> {
-    let presented = sqlx::query_as!(Presented, r#"SELECT rt.id, rt.session_id, rt.user_id, rt.used_at IS NOT NULL AS "spent!", (rt.expires_at > now() AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active AND NOT u.awaiting_approval AND u.erased_at IS NULL AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))) AS "usable!" FROM refresh_tokens rt JOIN login_sessions s ON s.id = rt.session_id JOIN users u ON u.id = rt.user_id LEFT JOIN companies c ON c.id = u.company_id WHERE rt.token_hash = $1 FOR UPDATE OF rt"#, hash_token(token))
+    let presented = sqlx::query_as!(
+        Presented,
+        r#"SELECT rt.id, rt.session_id, rt.user_id, rt.used_at IS NOT NULL AS "spent!",
+             (rt.expires_at > now() AND s.revoked_at IS NULL AND s.expires_at > now() AND u.is_active AND NOT u.awaiting_approval AND u.erased_at IS NULL AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))) AS "usable!"
+           FROM refresh_tokens rt
+           JOIN login_sessions s ON s.id = rt.session_id
+           JOIN users u ON u.id = rt.user_id
+             LEFT
+           JOIN companies c ON c.id = u.company_id
+           WHERE rt.token_hash = $1
+           FOR UPDATE OF rt"#,
+        hash_token(token)
+    )
     .fetch_optional(&mut *conn)
     .await?;
     let Some(presented) = presented else {
         return Ok(Rotation::Invalid);
     };
     if presented.spent {
-        sqlx::query!(r#"UPDATE login_sessions SET revoked_at = coalesce(revoked_at, now()), revoked_reason = coalesce(revoked_reason, 'refresh token reused') WHERE id = $1"#, presented.session_id)
+        sqlx::query!(
+            r#"UPDATE login_sessions SET revoked_at = coalesce(revoked_at, now()),
+                 revoked_reason = coalesce(revoked_reason, 'refresh token reused')
+               WHERE id = $1"#,
+            presented.session_id
+        )
         .execute(&mut *conn)
         .await?;
         return Ok(Rotation::Reused {
@@ -153,7 +201,15 @@ pub async fn rotate(conn: &mut PgConnection, token: &str) -> Result<Rotation, sq
     .execute(&mut *conn)
     .await?;
     let (refresh_token, hash) = new_opaque_token();
-    sqlx::query!(r#"INSERT INTO refresh_tokens (session_id, user_id, token_hash, parent_id, expires_at) VALUES ($1, $2, $3, $4, $5)"#, presented.session_id, presented.user_id, hash, presented.id, expires_at)
+    sqlx::query!(
+        r#"INSERT INTO refresh_tokens (session_id, user_id, token_hash, parent_id, expires_at)
+           VALUES ($1, $2, $3, $4, $5)"#,
+        presented.session_id,
+        presented.user_id,
+        hash,
+        presented.id,
+        expires_at
+    )
     .execute(&mut *conn)
     .await?;
     Ok(Rotation::Rotated {

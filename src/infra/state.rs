@@ -41,8 +41,12 @@ impl AppState {
             passwords: Passwords::new(workers)?,
             keyring: Arc::new(Keyring::new(&secrets.master_keys)?),
             jitsi_secret: Arc::new(secrets.jitsi_app_secret.clone()),
-            store: crate::infra::storage::Store::new(settings.storage_url.as_deref(), &settings.data_dir)?,
-            realtime: crate::infra::realtime::Realtime::connect(settings.redis_url.as_deref()).await?,
+            store: crate::infra::storage::Store::new(
+                settings.storage_url.as_deref(),
+                &settings.data_dir,
+            )?,
+            realtime: crate::infra::realtime::Realtime::connect(settings.redis_url.as_deref())
+                .await?,
         })
     }
 }

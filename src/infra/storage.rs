@@ -59,9 +59,13 @@ impl Store {
     pub fn new(storage_url: Option<&str>, data_dir: &std::path::Path) -> anyhow::Result<Self> {
         match storage_url {
             None => Ok(Store::Local(data_dir.join("files"))),
-            Some(url) if url.starts_with("file://") => Ok(Store::Local(PathBuf::from(&url["file://".len()..]))),
+            Some(url) if url.starts_with("file://") => {
+                Ok(Store::Local(PathBuf::from(&url["file://".len()..])))
+            }
             Some(url) if url.starts_with("s3://") => Ok(Store::S3(Arc::new(s3(url)?))),
-            Some(url) => bail!("STORAGE_URL `{url}` is not supported: use file:///absolute/path or s3://bucket"),
+            Some(url) => bail!(
+                "STORAGE_URL `{url}` is not supported: use file:///absolute/path or s3://bucket"
+            ),
         }
     }
 
@@ -80,8 +84,12 @@ impl Store {
                     .await
                     .context("creating the storage directory")?;
                 let partial = path.with_extension("partial");
-                tokio::fs::write(&partial, bytes).await.context("writing a blob")?;
-                tokio::fs::rename(&partial, &path).await.context("publishing a blob")?;
+                tokio::fs::write(&partial, bytes)
+                    .await
+                    .context("writing a blob")?;
+                tokio::fs::rename(&partial, &path)
+                    .await
+                    .context("publishing a blob")?;
             }
             Store::S3(store) => {
                 check_key(key)?;
@@ -106,7 +114,11 @@ impl Store {
                     .get(&ObjectPath::from(key))
                     .await
                     .context("reading a blob from S3")?;
-                Ok(result.bytes().await.context("reading a blob from S3")?.to_vec())
+                Ok(result
+                    .bytes()
+                    .await
+                    .context("reading a blob from S3")?
+                    .to_vec())
             }
         }
     }
@@ -114,10 +126,14 @@ impl Store {
     /// Deletes a blob (missing is fine).
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         match self {
-            Store::Local(root) => match tokio::fs::remove_file(Self::local_path(root, key)?).await {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error).context("deleting a blob"),
-                _ => Ok(()),
-            },
+            Store::Local(root) => {
+                match tokio::fs::remove_file(Self::local_path(root, key)?).await {
+                    Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                        Err(error).context("deleting a blob")
+                    }
+                    _ => Ok(()),
+                }
+            }
             Store::S3(store) => {
                 check_key(key)?;
                 match store.delete(&ObjectPath::from(key)).await {

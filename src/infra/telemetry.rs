@@ -17,7 +17,8 @@ const DEFAULT_FILTER: &str = "info,sqlx=warn,tower_http=info";
 /// Installs the global subscriber. Keep the guard alive for the life of the process: dropping it
 /// flushes and stops the file writer.
 pub fn init(data_dir: &Path, env: AppEnv) -> Option<WorkerGuard> {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let stderr = match env {
         AppEnv::Production => fmt::layer().json().with_writer(std::io::stderr).boxed(),
         AppEnv::Development => fmt::layer().with_writer(std::io::stderr).boxed(),

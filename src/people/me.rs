@@ -49,7 +49,15 @@ pub struct Me {
 #[utoipa::path(get, path = "/me", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = crate::infra::error::Problem)))]
 pub async fn get_me(mut auth: Auth) -> ApiResult<Json<Me>> {
-    let row = sqlx::query!(r#"SELECT u.id, u.email, u.role, u.company_id, u.is_active, u.email_verified, u.totp_enabled_at IS NOT NULL AS "two_factor_enabled!", u.locale, u.last_login_at, u.created_at, coalesce( (SELECT jsonb_build_object('id', e.id, 'firstName', e.first_name, 'lastName', e.last_name, 'department', e.department, 'position', e.position, 'phoneNumber', e.phone_number, 'bio', e.bio, 'avatarUrl', e.avatar_url, 'coverUrl', e.cover_url) FROM employees e WHERE e.user_id = u.id), (SELECT jsonb_build_object('id', p.id, 'firstName', p.first_name, 'lastName', p.last_name, 'title', p.title, 'specialty', p.specialty, 'languages', p.languages, 'bio', p.bio, 'isValidated', p.is_validated, 'timeZone', p.time_zone) FROM practitioners p WHERE p.user_id = u.id)) AS profile FROM users u WHERE u.id = $1"#, auth.principal.user_id)
+    let row = sqlx::query!(
+        r#"SELECT u.id, u.email, u.role, u.company_id, u.is_active, u.email_verified,
+             u.totp_enabled_at IS NOT NULL AS "two_factor_enabled!", u.locale, u.last_login_at,
+             u.created_at,
+             coalesce( (SELECT jsonb_build_object('id', e.id, 'firstName', e.first_name, 'lastName', e.last_name, 'department', e.department, 'position', e.position, 'phoneNumber', e.phone_number, 'bio', e.bio, 'avatarUrl', e.avatar_url, 'coverUrl', e.cover_url) FROM employees e WHERE e.user_id = u.id), (SELECT jsonb_build_object('id', p.id, 'firstName', p.first_name, 'lastName', p.last_name, 'title', p.title, 'specialty', p.specialty, 'languages', p.languages, 'bio', p.bio, 'isValidated', p.is_validated, 'timeZone', p.time_zone) FROM practitioners p WHERE p.user_id = u.id)) AS profile
+           FROM users u
+           WHERE u.id = $1"#,
+        auth.principal.user_id
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     let mut me = Me {

@@ -24,7 +24,9 @@ use crate::infra::state::AppState;
 use crate::people::companies::model::slugify;
 
 /// Article category (`article_category`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "article_category", rename_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Category {
@@ -37,7 +39,9 @@ pub enum Category {
 }
 
 /// Publication state (`article_status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "article_status", rename_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ArticleStatus {
@@ -119,12 +123,16 @@ pub struct ArticleQuery {
     pub page_size: Option<i64>,
 }
 
-async fn tx_for(state: &AppState, auth: Option<Auth<AnyRole>>) -> ApiResult<(crate::infra::db::Tx, bool)> {
+async fn tx_for(
+    state: &AppState,
+    auth: Option<Auth<AnyRole>>,
+) -> ApiResult<(crate::infra::db::Tx, bool)> {
     Ok(match auth {
         Some(auth) => {
             let staff = matches!(
                 auth.principal.role,
-                crate::infra::identity::Role::AdminHuntzen | crate::infra::identity::Role::SuperAdmin
+                crate::infra::identity::Role::AdminHuntzen
+                    | crate::infra::identity::Role::SuperAdmin
             );
             (auth.tx, staff)
         }
@@ -148,12 +156,34 @@ pub async fn list_articles(
         ArticleStatus::Published
     };
     let tag = q.tag.as_deref().map(|t| t.trim().to_lowercase());
-    let items: Vec<Article> = sqlx::query_as!(Article, r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at FROM articles WHERE status = $1 AND ($2::article_category IS NULL OR category = $2) AND ($3::text IS NULL OR $3 = ANY(tags)) ORDER BY published_at DESC NULLS LAST, created_at DESC, id LIMIT $4 OFFSET $5"#, status, q.category, tag.as_deref(), paging.limit(), paging.offset())
+    let items: Vec<Article> = sqlx::query_as!(
+        Article,
+        r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description,
+             category, tags, status, published_at, view_count, created_at, updated_at
+           FROM articles
+           WHERE status = $1 AND ($2::article_category IS NULL OR category = $2)
+             AND ($3::text IS NULL OR $3 = ANY(tags))
+           ORDER BY published_at DESC NULLS LAST, created_at DESC, id
+           LIMIT $4 OFFSET $5"#,
+        status,
+        q.category,
+        tag.as_deref(),
+        paging.limit(),
+        paging.offset()
+    )
     .fetch_all(&mut *tx)
     .await?;
-    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM articles WHERE status = $1 AND ($2::article_category IS NULL OR category = $2) AND ($3::text IS NULL OR $3 = ANY(tags))"#, status, q.category, tag.as_deref())
-        .fetch_one(&mut *tx)
-        .await?;
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!"
+           FROM articles
+           WHERE status = $1 AND ($2::article_category IS NULL OR category = $2)
+             AND ($3::text IS NULL OR $3 = ANY(tags))"#,
+        status,
+        q.category,
+        tag.as_deref()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Json(Page::new(items, total, paging)))
 }
@@ -167,7 +197,14 @@ pub async fn get_article(
     Path(key): Path<String>,
 ) -> ApiResult<Json<Article>> {
     let (mut tx, _) = tx_for(&state, auth).await?;
-    let article: Article = sqlx::query_as!(Article, r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at FROM articles WHERE slug = $1 OR id::text = $1"#, &key)
+    let article: Article = sqlx::query_as!(
+        Article,
+        r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description,
+             category, tags, status, published_at, view_count, created_at, updated_at
+           FROM articles
+           WHERE slug = $1 OR id::text = $1"#,
+        &key
+    )
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| ApiError::not_found("article.not_found"))?;
@@ -185,7 +222,10 @@ pub struct Views {
 /// Count one view.
 #[utoipa::path(put, path = "/articles/{id}/view", tag = "blog",
     responses((status = 200, body = Views), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn count_article_view(State(state): State<AppState>, Path(key): Path<String>) -> ApiResult<Json<Views>> {
+pub async fn count_article_view(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Views>> {
     let mut tx = begin_anonymous(&state.db.app).await?;
     let count: Option<i32> = sqlx::query_scalar!(r#"SELECT article_viewed($1)"#, &key)
         .fetch_one(&mut *tx)
@@ -236,7 +276,23 @@ pub async fn create_article(
     v.finish()?;
     let slug = unique_slug(&mut auth.tx, &title).await?;
     let status = input.status.unwrap_or(ArticleStatus::Draft);
-    let article: Article = sqlx::query_as!(Article, r#"INSERT INTO articles (title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, author_id, author_role) VALUES ($1, $2, coalesce($3, ''), $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10::article_status = 'PUBLISHED' THEN now() END, app_user_id(), app_role()) RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at"#, &title, &slug, input.excerpt.as_deref().map(str::trim), &content, input.cover_url.as_deref(), input.meta_title.as_deref(), input.meta_description.as_deref(), input.category, &clean_tags(input.tags.as_deref().unwrap_or_default()), status)
+    let article: Article = sqlx::query_as!(
+        Article,
+        r#"INSERT INTO articles (title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, author_id, author_role)
+           VALUES ($1, $2, coalesce($3, ''), $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10::article_status = 'PUBLISHED' THEN now() END, app_user_id(), app_role())
+           RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description,
+             category, tags, status, published_at, view_count, created_at, updated_at"#,
+        &title,
+        &slug,
+        input.excerpt.as_deref().map(str::trim),
+        &content,
+        input.cover_url.as_deref(),
+        input.meta_title.as_deref(),
+        input.meta_description.as_deref(),
+        input.category,
+        &clean_tags(input.tags.as_deref().unwrap_or_default()),
+        status
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     Entry::new(Action::Create, "article")
@@ -250,7 +306,15 @@ pub async fn create_article(
 }
 
 async fn find(tx: &mut crate::infra::db::Tx, id: Uuid) -> ApiResult<Article> {
-    sqlx::query_as!(Article, r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at FROM articles WHERE id = $1 FOR UPDATE"#, id)
+    sqlx::query_as!(
+        Article,
+        r#"SELECT id, title, slug, excerpt, content, cover_url, meta_title, meta_description,
+             category, tags, status, published_at, view_count, created_at, updated_at
+           FROM articles
+           WHERE id = $1
+           FOR UPDATE"#,
+        id
+    )
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| ApiError::not_found("article.not_found"))
@@ -276,14 +340,35 @@ pub async fn update_article(
         a.content = required(&mut v, "content", content, 100_000);
     }
     v.finish()?;
-    a.excerpt = input.excerpt.map(|e| e.trim().to_owned()).unwrap_or(a.excerpt);
+    a.excerpt = input
+        .excerpt
+        .map(|e| e.trim().to_owned())
+        .unwrap_or(a.excerpt);
     a.cover_url = input.cover_url.or(a.cover_url);
     a.meta_title = input.meta_title.or(a.meta_title);
     a.meta_description = input.meta_description.or(a.meta_description);
     a.category = input.category.unwrap_or(a.category);
     a.tags = input.tags.map(|t| clean_tags(&t)).unwrap_or(a.tags);
     a.status = input.status.unwrap_or(a.status);
-    let article: Article = sqlx::query_as!(Article, r#"UPDATE articles SET title = $2, excerpt = $3, content = $4, cover_url = $5, meta_title = $6, meta_description = $7, category = $8, tags = $9, status = $10, published_at = CASE WHEN $10::article_status = 'PUBLISHED' THEN coalesce(published_at, now()) ELSE published_at END WHERE id = $1 RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at"#, id, &a.title, &a.excerpt, &a.content, a.cover_url.as_deref(), a.meta_title.as_deref(), a.meta_description.as_deref(), a.category, &a.tags, a.status)
+    let article: Article = sqlx::query_as!(
+        Article,
+        r#"UPDATE articles SET title = $2, excerpt = $3, content = $4, cover_url = $5,
+             meta_title = $6, meta_description = $7, category = $8, tags = $9, status = $10,
+             published_at = CASE WHEN $10::article_status = 'PUBLISHED' THEN coalesce(published_at, now()) ELSE published_at END
+           WHERE id = $1
+           RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description,
+             category, tags, status, published_at, view_count, created_at, updated_at"#,
+        id,
+        &a.title,
+        &a.excerpt,
+        &a.content,
+        a.cover_url.as_deref(),
+        a.meta_title.as_deref(),
+        a.meta_description.as_deref(),
+        a.category,
+        &a.tags,
+        a.status
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     auth.audit(&client, Action::Update, "article", id).await?;
@@ -299,7 +384,14 @@ pub async fn publish_article(
     mut auth: Auth<PlatformStaff>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Article>> {
-    let article: Article = sqlx::query_as!(Article, r#"UPDATE articles SET status = 'PUBLISHED', published_at = coalesce(published_at, now()) WHERE id = $1 RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description, category, tags, status, published_at, view_count, created_at, updated_at"#, id)
+    let article: Article = sqlx::query_as!(
+        Article,
+        r#"UPDATE articles SET status = 'PUBLISHED', published_at = coalesce(published_at, now())
+           WHERE id = $1
+           RETURNING id, title, slug, excerpt, content, cover_url, meta_title, meta_description,
+             category, tags, status, published_at, view_count, created_at, updated_at"#,
+        id
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("article.not_found"))?;

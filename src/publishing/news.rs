@@ -74,13 +74,25 @@ pub async fn list_news(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<News>>> {
     let paging = page.paging()?;
-    let items: Vec<News> = sqlx::query_as!(News, r#"SELECT id, company_id, title, content, image_url, published_at, created_at, updated_at FROM news WHERE company_id = app_company_id() ORDER BY published_at DESC, id LIMIT $1 OFFSET $2"#, paging.limit(), paging.offset())
+    let items: Vec<News> = sqlx::query_as!(
+        News,
+        r#"SELECT id, company_id, title, content, image_url, published_at, created_at, updated_at
+           FROM news
+           WHERE company_id = app_company_id()
+           ORDER BY published_at DESC, id
+           LIMIT $1 OFFSET $2"#,
+        paging.limit(),
+        paging.offset()
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 =
-        sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM news WHERE company_id = app_company_id()"#)
-            .fetch_one(&mut *auth.tx)
-            .await?;
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!"
+               FROM news
+               WHERE company_id = app_company_id()"#
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
     auth.commit().await?;
     Ok(Json(Page::new(items, total, paging)))
 }
@@ -88,7 +100,10 @@ pub async fn list_news(
 /// The same (the brief's employee path).
 #[utoipa::path(get, path = "/news/company", tag = "news", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<News>)))]
-pub async fn list_company_news(auth: Auth<CompanyMember>, query: ApiQuery<PageQuery>) -> ApiResult<Json<Page<News>>> {
+pub async fn list_company_news(
+    auth: Auth<CompanyMember>,
+    query: ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<News>>> {
     list_news(auth, query).await
 }
 
@@ -104,17 +119,29 @@ pub async fn create_news(
     let title = required(&mut v, "title", &input.title, 200);
     let content = required(&mut v, "content", &input.content, 20_000);
     v.finish()?;
-    let allowed: bool = sqlx::query_scalar!(r#"SELECT allow_internal_news FROM companies WHERE id = app_company_id()"#)
-        .fetch_optional(&mut *auth.tx)
-        .await?
-        .unwrap_or(false);
+    let allowed: bool = sqlx::query_scalar!(
+        r#"SELECT allow_internal_news
+           FROM companies
+           WHERE id = app_company_id()"#
+    )
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .unwrap_or(false);
     if !allowed {
         return Err(ApiError::conflict(
             "news.disabled",
             "Internal news are turned off for this company.",
         ));
     }
-    let news: News = sqlx::query_as!(News, r#"INSERT INTO news (company_id, title, content, image_url, author_id) VALUES (app_company_id(), $1, $2, $3, app_user_id()) RETURNING id, company_id, title, content, image_url, published_at, created_at, updated_at"#, &title, &content, input.image_url.as_deref())
+    let news: News = sqlx::query_as!(
+        News,
+        r#"INSERT INTO news (company_id, title, content, image_url, author_id)
+           VALUES (app_company_id(), $1, $2, $3, app_user_id())
+           RETURNING id, company_id, title, content, image_url, published_at, created_at, updated_at"#,
+        &title,
+        &content,
+        input.image_url.as_deref()
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     sqlx::query!(r#"SELECT FROM notify_company_news($1)"#, news.id)
@@ -140,10 +167,26 @@ pub async fn update_news(
     ApiJson(input): ApiJson<NewsInput>,
 ) -> ApiResult<Json<News>> {
     let mut v = Validator::new();
-    let title = input.title.as_deref().map(|t| required(&mut v, "title", t, 200));
-    let content = input.content.as_deref().map(|c| required(&mut v, "content", c, 20_000));
+    let title = input
+        .title
+        .as_deref()
+        .map(|t| required(&mut v, "title", t, 200));
+    let content = input
+        .content
+        .as_deref()
+        .map(|c| required(&mut v, "content", c, 20_000));
     v.finish()?;
-    let news: News = sqlx::query_as!(News, r#"UPDATE news SET title = coalesce($2, title), content = coalesce($3, content), image_url = coalesce($4, image_url) WHERE id = $1 RETURNING id, company_id, title, content, image_url, published_at, created_at, updated_at"#, id, title, content, input.image_url.as_deref())
+    let news: News = sqlx::query_as!(
+        News,
+        r#"UPDATE news SET title = coalesce($2, title), content = coalesce($3, content),
+             image_url = coalesce($4, image_url)
+           WHERE id = $1
+           RETURNING id, company_id, title, content, image_url, published_at, created_at, updated_at"#,
+        id,
+        title,
+        content,
+        input.image_url.as_deref()
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("news.not_found"))?;
@@ -162,7 +205,11 @@ const NEWS: Deletable = Deletable {
 /// Delete a news item.
 #[utoipa::path(delete, path = "/news/{id}", tag = "news", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn delete_news(client: ClientMeta, mut auth: Auth<HrAdmin>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_news(
+    client: ClientMeta,
+    mut auth: Auth<HrAdmin>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     auth.delete_audited(&client, &NEWS, id).await?;
     auth.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -9,8 +9,11 @@ use crate::helpers::{PASSWORD, TestApp};
 #[tokio::test]
 async fn the_operator_finds_sign_ins_and_checks_health_and_metrics() {
     let app = TestApp::spawn().await;
-    let admin = app.create_user("root@huntzen.test", Role::SuperAdmin, None).await;
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    let admin = app
+        .create_user("root@huntzen.test", Role::SuperAdmin, None)
+        .await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     app.post(
         "/api/auth/login",
         None,
@@ -19,7 +22,9 @@ async fn the_operator_finds_sign_ins_and_checks_health_and_metrics() {
     .await;
     let ops = app.login("ops@huntzen.test").await;
     let root = app.login("root@huntzen.test").await;
-    let logins = app.get("/api/super-admin/audit-logs?action=login", Some(&root)).await;
+    let logins = app
+        .get("/api/super-admin/audit-logs?action=login", Some(&root))
+        .await;
     assert_eq!(logins.status, StatusCode::OK, "{}", logins.body);
     assert_eq!(logins.body["total"], 2, "{}", logins.body);
     let failed = app
@@ -30,7 +35,10 @@ async fn the_operator_finds_sign_ins_and_checks_health_and_metrics() {
         .await;
     assert_eq!(failed.body["total"], 1);
     let mine = app
-        .get(&format!("/api/super-admin/audit-logs?userId={admin}"), Some(&root))
+        .get(
+            &format!("/api/super-admin/audit-logs?userId={admin}"),
+            Some(&root),
+        )
         .await;
     assert_eq!(mine.body["items"][0]["action"], "LOGIN");
     assert!(
@@ -41,7 +49,11 @@ async fn the_operator_finds_sign_ins_and_checks_health_and_metrics() {
     let health = app.get("/api/super-admin/health", Some(&root)).await;
     assert_eq!(health.body["status"], "ok", "{}", health.body);
     assert_eq!(health.body["database"]["ready"], true);
-    assert!(health.body["disk"]["dataDirFreeBytes"].as_u64().is_some_and(|b| b > 0));
+    assert!(
+        health.body["disk"]["dataDirFreeBytes"]
+            .as_u64()
+            .is_some_and(|b| b > 0)
+    );
     let metrics = app.get("/api/super-admin/metrics", Some(&root)).await;
     assert!(
         metrics.body["pools"]["app"]["size"].as_u64().is_some(),
@@ -57,10 +69,16 @@ async fn the_operator_finds_sign_ins_and_checks_health_and_metrics() {
 async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
     use sqlx::{ConnectOptions, Connection};
     let app = TestApp::spawn().await;
-    app.create_user("root@huntzen.test", Role::SuperAdmin, None).await;
+    app.create_user("root@huntzen.test", Role::SuperAdmin, None)
+        .await;
     let root = app.login("root@huntzen.test").await;
     let queued = app
-        .call(axum::http::Method::POST, "/api/super-admin/backup", Some(&root), None)
+        .call(
+            axum::http::Method::POST,
+            "/api/super-admin/backup",
+            Some(&root),
+            None,
+        )
         .await;
     assert_eq!(queued.status, StatusCode::ACCEPTED, "{}", queued.body);
     let id = queued.body["jobId"].as_str().expect("job id").to_owned();
@@ -93,7 +111,12 @@ async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
 
     let options = app.db().system.connect_options();
     let target = format!("restored_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = (*options).clone().database("postgres").connect().await.expect("admin");
+    let mut admin = (*options)
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .expect("admin");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {target}")))
         .execute(&mut admin)
         .await
@@ -116,18 +139,25 @@ async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
         .await
         .expect("pg_restore");
     assert!(status.success(), "pg_restore failed");
-    let mut restored = (*options).clone().database(&target).connect().await.expect("restored");
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'root@huntzen.test'")
-        .fetch_one(&mut restored)
+    let mut restored = (*options)
+        .clone()
+        .database(&target)
+        .connect()
         .await
-        .expect("count");
+        .expect("restored");
+    let users: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'root@huntzen.test'")
+            .fetch_one(&mut restored)
+            .await
+            .expect("count");
     assert_eq!(users, 1, "the restored database holds the data");
 }
 
 #[tokio::test]
 async fn the_audit_chain_detects_an_edited_row() {
     let app = TestApp::spawn().await;
-    app.create_user("root@huntzen.test", Role::SuperAdmin, None).await;
+    app.create_user("root@huntzen.test", Role::SuperAdmin, None)
+        .await;
     for _ in 0..3 {
         app.login("root@huntzen.test").await;
     }
@@ -137,8 +167,13 @@ async fn the_audit_chain_detects_an_edited_row() {
         json!({ "email": "root@huntzen.test", "password": "not it at all" }),
     )
     .await;
-    let intact = huntzen::infra::audit::verify(app.db()).await.expect("verify");
-    assert_eq!(intact, huntzen::infra::audit::Verification::Intact { rows: 4 });
+    let intact = huntzen::infra::audit::verify(app.db())
+        .await
+        .expect("verify");
+    assert_eq!(
+        intact,
+        huntzen::infra::audit::Verification::Intact { rows: 4 }
+    );
     // The request role may add rows, never change them.
     let token = app.login("root@huntzen.test").await;
     let _ = token;
@@ -155,7 +190,9 @@ async fn the_audit_chain_detects_an_edited_row() {
         .await
         .expect("clear");
     assert!(matches!(
-        huntzen::infra::audit::verify(app.db()).await.expect("verify"),
+        huntzen::infra::audit::verify(app.db())
+            .await
+            .expect("verify"),
         huntzen::infra::audit::Verification::Intact { .. }
     ));
     // …but an edited row is found.
@@ -165,7 +202,10 @@ async fn the_audit_chain_detects_an_edited_row() {
     .fetch_one(&app.db().system)
     .await
     .expect("tamper");
-    match huntzen::infra::audit::verify(app.db()).await.expect("verify") {
+    match huntzen::infra::audit::verify(app.db())
+        .await
+        .expect("verify")
+    {
         huntzen::infra::audit::Verification::Broken { id, .. } => assert_eq!(id, edited),
         other => panic!("tampering not detected: {other:?}"),
     }
@@ -174,11 +214,15 @@ async fn the_audit_chain_detects_an_edited_row() {
 #[tokio::test]
 async fn prometheus_metrics_need_their_token_and_carry_no_ids() {
     let app = TestApp::spawn().await;
-    app.create_user("root@huntzen.test", Role::SuperAdmin, None).await;
+    app.create_user("root@huntzen.test", Role::SuperAdmin, None)
+        .await;
     let root = app.login("root@huntzen.test").await;
     app.get("/api/me", Some(&root)).await;
-    app.get(&format!("/api/companies/{}", uuid::Uuid::new_v4()), Some(&root))
-        .await;
+    app.get(
+        &format!("/api/companies/{}", uuid::Uuid::new_v4()),
+        Some(&root),
+    )
+    .await;
     app.get("/metrics", None)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "metrics.unauthorized");

@@ -31,7 +31,11 @@ async fn employee_registers_verifies_email_and_signs_in() {
     let app = TestApp::spawn().await;
     company(&app, "Acme", "acme.test", true).await;
     let created = app
-        .post("/api/auth/register", None, employee_signup("Marc@Acme.test"))
+        .post(
+            "/api/auth/register",
+            None,
+            employee_signup("Marc@Acme.test"),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.body["email"], "marc@acme.test");
@@ -46,14 +50,18 @@ async fn employee_registers_verifies_email_and_signs_in() {
     );
     let token = mail.token("verify-email");
     assert!(
-        token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
         "token is URL-safe"
     );
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM one_time_tokens WHERE token_hash = sha256($1::bytea)")
-        .bind(token.as_bytes())
-        .fetch_one(&app.db().system)
-        .await
-        .expect("count");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM one_time_tokens WHERE token_hash = sha256($1::bytea)",
+    )
+    .bind(token.as_bytes())
+    .fetch_one(&app.db().system)
+    .await
+    .expect("count");
     assert_eq!(stored, 1, "the token is stored hashed");
 
     let verified = app
@@ -76,7 +84,11 @@ async fn registration_rules() {
     let app = TestApp::spawn().await;
     company(&app, "Strict", "strict.test", false).await;
     let pending = app
-        .post("/api/auth/register", None, employee_signup("anna@strict.test"))
+        .post(
+            "/api/auth/register",
+            None,
+            employee_signup("anna@strict.test"),
+        )
         .await;
     assert_eq!(pending.status, StatusCode::CREATED);
     assert_eq!(pending.body["awaitingApproval"], true);
@@ -91,7 +103,11 @@ async fn registration_rules() {
     app.wait_for_mail("anna@strict.test", 1).await;
 
     let unknown = app
-        .post("/api/auth/register", None, employee_signup("x@nowhere.test"))
+        .post(
+            "/api/auth/register",
+            None,
+            employee_signup("x@nowhere.test"),
+        )
         .await;
     unknown.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
     assert_eq!(unknown.body["errors"][0]["field"], "email");
@@ -99,7 +115,11 @@ async fn registration_rules() {
     let mut admin = employee_signup("boss@strict.test");
     admin["role"] = json!("ADMIN_HUNTZEN");
     let refused = app.post("/api/auth/register", None, admin).await;
-    assert_eq!(refused.body["errors"][0]["field"], "role", "{}", refused.body);
+    assert_eq!(
+        refused.body["errors"][0]["field"], "role",
+        "{}",
+        refused.body
+    );
 
     let mut weak = employee_signup("weak@strict.test");
     weak["password"] = json!("strict.test2026");
@@ -107,9 +127,13 @@ async fn registration_rules() {
     weak.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
     assert_eq!(weak.body["errors"][0]["field"], "password");
 
-    app.post("/api/auth/register", None, employee_signup("anna@strict.test"))
-        .await
-        .assert_problem(StatusCode::CONFLICT, "user.email_taken");
+    app.post(
+        "/api/auth/register",
+        None,
+        employee_signup("anna@strict.test"),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "user.email_taken");
 
     let practitioner = app
         .post(
@@ -120,7 +144,12 @@ async fn registration_rules() {
                     "bio": "Psychiatre à Lyon." }),
         )
         .await;
-    assert_eq!(practitioner.status, StatusCode::CREATED, "{}", practitioner.body);
+    assert_eq!(
+        practitioner.status,
+        StatusCode::CREATED,
+        "{}",
+        practitioner.body
+    );
     assert_eq!(practitioner.body["awaitingValidation"], true);
     let token = app.login("dr.who@clinic.test").await;
     assert_eq!(
@@ -147,36 +176,68 @@ async fn registration_rules() {
 
 async fn login_pair(app: &TestApp, email: &str) -> (String, String) {
     let login = app
-        .post("/api/auth/login", None, json!({ "email": email, "password": PASSWORD }))
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": email, "password": PASSWORD }),
+        )
         .await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
     (
-        login.body["accessToken"].as_str().expect("access").to_owned(),
-        login.body["refreshToken"].as_str().expect("refresh").to_owned(),
+        login.body["accessToken"]
+            .as_str()
+            .expect("access")
+            .to_owned(),
+        login.body["refreshToken"]
+            .as_str()
+            .expect("refresh")
+            .to_owned(),
     )
 }
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_ends_the_login() {
     let app = TestApp::spawn().await;
-    app.create_user("rot@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("rot@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let (access1, refresh1) = login_pair(&app, "rot@huntzen.test").await;
     let second = app
-        .post("/api/auth/refresh", None, json!({ "refreshToken": refresh1 }))
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": refresh1 }),
+        )
         .await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
-    let access2 = second.body["accessToken"].as_str().expect("access").to_owned();
-    let refresh2 = second.body["refreshToken"].as_str().expect("refresh").to_owned();
+    let access2 = second.body["accessToken"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let refresh2 = second.body["refreshToken"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
     assert_ne!(refresh1, refresh2);
-    assert_eq!(app.get("/api/me", Some(&access2)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/me", Some(&access2)).await.status,
+        StatusCode::OK
+    );
 
     // The spent token again: the whole login ends, descendants included.
-    app.post("/api/auth/refresh", None, json!({ "refreshToken": refresh1 }))
-        .await
-        .assert_problem(StatusCode::UNAUTHORIZED, "auth.refresh_reused");
-    app.post("/api/auth/refresh", None, json!({ "refreshToken": refresh2 }))
-        .await
-        .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_refresh_token");
+    app.post(
+        "/api/auth/refresh",
+        None,
+        json!({ "refreshToken": refresh1 }),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "auth.refresh_reused");
+    app.post(
+        "/api/auth/refresh",
+        None,
+        json!({ "refreshToken": refresh2 }),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_refresh_token");
     for access in [&access1, &access2] {
         app.get("/api/me", Some(access))
             .await
@@ -184,18 +245,36 @@ async fn refresh_rotates_and_reuse_ends_the_login() {
     }
     // Another login of the same user is unaffected.
     let (other, _) = login_pair(&app, "rot@huntzen.test").await;
-    assert_eq!(app.get("/api/me", Some(&other)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/me", Some(&other)).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn concurrent_refreshes_of_one_token_succeed_once() {
     let app = TestApp::spawn().await;
-    app.create_user("race@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("race@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let (_, refresh) = login_pair(&app, "race@huntzen.test").await;
-    let attempts = (0..20).map(|_| app.post("/api/auth/refresh", None, json!({ "refreshToken": refresh })));
+    let attempts = (0..20).map(|_| {
+        app.post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": refresh }),
+        )
+    });
     let results = futures::future::join_all(attempts).await;
-    let ok = results.iter().filter(|r| r.status == StatusCode::OK).count();
-    assert_eq!(ok, 1, "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    let ok = results
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(
+        ok,
+        1,
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     assert!(
         results
             .iter()
@@ -207,7 +286,8 @@ async fn concurrent_refreshes_of_one_token_succeed_once() {
 #[tokio::test]
 async fn logout_ends_the_session_at_once() {
     let app = TestApp::spawn().await;
-    app.create_user("bye@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("bye@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let (access, refresh) = login_pair(&app, "bye@huntzen.test").await;
     let out = app
         .post("/api/auth/logout", None, json!({ "refreshToken": refresh }))
@@ -217,9 +297,13 @@ async fn logout_ends_the_session_at_once() {
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "auth.session_ended");
     assert_eq!(
-        app.post("/api/auth/refresh", None, json!({ "refreshToken": refresh }))
-            .await
-            .status,
+        app.post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refreshToken": refresh })
+        )
+        .await
+        .status,
         StatusCode::UNAUTHORIZED
     );
     // Logging out twice, or with a made-up token, is harmless.
@@ -234,7 +318,8 @@ async fn logout_ends_the_session_at_once() {
 #[tokio::test]
 async fn forgot_and_reset_password() {
     let app = TestApp::spawn().await;
-    app.create_user("lost@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("lost@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let (old_access, _) = login_pair(&app, "lost@huntzen.test").await;
     let known = app
         .post(
@@ -314,9 +399,13 @@ fn current_code(secret: &str) -> String {
 #[tokio::test]
 async fn two_factor_setup_login_replay_recovery_and_disable() {
     let app = TestApp::spawn().await;
-    let id = app.create_user("otp@huntzen.test", Role::SuperAdmin, None).await;
+    let id = app
+        .create_user("otp@huntzen.test", Role::SuperAdmin, None)
+        .await;
     let access = app.login("otp@huntzen.test").await;
-    let setup = app.call(Method::POST, "/api/auth/2fa/setup", Some(&access), None).await;
+    let setup = app
+        .call(Method::POST, "/api/auth/2fa/setup", Some(&access), None)
+        .await;
     assert_eq!(setup.status, StatusCode::OK, "{}", setup.body);
     let secret = setup.body["secret"].as_str().expect("secret").to_owned();
     assert!(
@@ -342,12 +431,20 @@ async fn two_factor_setup_login_replay_recovery_and_disable() {
     );
 
     let wrong = app
-        .post("/api/auth/2fa/verify", Some(&access), json!({ "code": "000000" }))
+        .post(
+            "/api/auth/2fa/verify",
+            Some(&access),
+            json!({ "code": "000000" }),
+        )
         .await;
     wrong.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
     let code = current_code(&secret);
     let verified = app
-        .post("/api/auth/2fa/verify", Some(&access), json!({ "code": code }))
+        .post(
+            "/api/auth/2fa/verify",
+            Some(&access),
+            json!({ "code": code }),
+        )
         .await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     let recovery: Vec<String> = verified.body["recoveryCodes"]
@@ -376,26 +473,43 @@ async fn two_factor_setup_login_replay_recovery_and_disable() {
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "auth.totp_invalid");
     let with_recovery = sign_in(Some(&recovery[0])).await;
-    assert_eq!(with_recovery.status, StatusCode::OK, "{}", with_recovery.body);
+    assert_eq!(
+        with_recovery.status,
+        StatusCode::OK,
+        "{}",
+        with_recovery.body
+    );
     sign_in(Some(&recovery[0]))
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "auth.totp_invalid");
 
-    let fresh = with_recovery.body["accessToken"].as_str().expect("access").to_owned();
+    let fresh = with_recovery.body["accessToken"]
+        .as_str()
+        .expect("access")
+        .to_owned();
     let disabled = app
-        .post("/api/auth/2fa/disable", Some(&fresh), json!({ "code": recovery[1] }))
+        .post(
+            "/api/auth/2fa/disable",
+            Some(&fresh),
+            json!({ "code": recovery[1] }),
+        )
         .await;
     assert_eq!(disabled.status, StatusCode::NO_CONTENT, "{}", disabled.body);
     app.get("/api/me", Some(&fresh))
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "auth.session_ended");
-    assert_eq!(sign_in(None).await.status, StatusCode::OK, "2FA is off again");
+    assert_eq!(
+        sign_in(None).await.status,
+        StatusCode::OK,
+        "2FA is off again"
+    );
 }
 
 #[tokio::test]
 async fn failures_are_throttled_per_account_without_permanent_lockout() {
     let app = TestApp::spawn().await;
-    app.create_user("target@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("target@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let mut limited = 0;
     for i in 0..40 {
         let response = app
@@ -411,7 +525,10 @@ async fn failures_are_throttled_per_account_without_permanent_lockout() {
             response.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
         }
     }
-    assert!(limited >= 25, "only {limited} of 40 rapid failures were limited");
+    assert!(
+        limited >= 25,
+        "only {limited} of 40 rapid failures were limited"
+    );
     // The real user is limited too, for now…
     let blocked = app
         .post_from(
@@ -460,7 +577,12 @@ async fn an_office_behind_one_address_signs_in_freely() {
                 json!({ "email": format!("staff{i}@huntzen.test"), "password": PASSWORD }),
             )
             .await;
-        assert_eq!(response.status, StatusCode::OK, "login {i}: {}", response.body);
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "login {i}: {}",
+            response.body
+        );
     }
 }
 

@@ -84,15 +84,23 @@ async fn the_room_page_is_embedded_and_locked_down() {
     assert_eq!(page.status, http::StatusCode::OK);
     let body = page.body.as_str().expect("html");
     assert!(body.contains("<html lang=\"fr\">") && body.contains("/room/vendor/socket.io.min.js"));
-    let policy = page.headers["content-security-policy"].to_str().expect("csp");
+    let policy = page.headers["content-security-policy"]
+        .to_str()
+        .expect("csp");
     assert!(policy.contains("script-src 'self' https://"), "{policy}");
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
     // No script or stylesheet is loaded from another origin.
     assert!(!body.contains("src=\"http") && !body.contains("href=\"http"));
-    for asset in ["/room/app.js", "/room/room.css", "/room/vendor/socket.io.min.js"] {
+    for asset in [
+        "/room/app.js",
+        "/room/room.css",
+        "/room/vendor/socket.io.min.js",
+    ] {
         let response = app.call(http::Method::GET, asset, None, None).await;
         assert_eq!(response.status, http::StatusCode::OK, "{asset}");
     }
-    let missing = app.call(http::Method::GET, "/room/secrets.txt", None, None).await;
+    let missing = app
+        .call(http::Method::GET, "/room/secrets.txt", None, None)
+        .await;
     assert_eq!(missing.status, http::StatusCode::NOT_FOUND);
 }

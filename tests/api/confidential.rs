@@ -33,8 +33,10 @@ async fn pair(app: &TestApp) -> Pair {
         practitioner,
     };
     let consultation = app.seed_consultation(people, "VIDEO", "CONFIRMED", 1).await;
-    app.create_user("hr@c.test", Role::AdminRh, Some(company)).await;
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("hr@c.test", Role::AdminRh, Some(company))
+        .await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     Pair {
         consultation,
         employee: app.login("emma@c.test").await,
@@ -50,7 +52,8 @@ fn multipart(token: &str, uri: &str, bytes: &[u8], extra: &[(&str, &str)]) -> Re
     let mut body = Vec::new();
     for (name, value) in extra {
         body.extend_from_slice(
-            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            format!("--B\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
         );
     }
     body.extend_from_slice(b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan.png\"\r\nContent-Type: image/png\r\n\r\n");
@@ -91,7 +94,10 @@ async fn chat_between_the_two_participants_only() {
             json!({ "content": "Bonjour docteur", "clientMessageId": "c-1" }),
         )
         .await;
-    assert_eq!(retry.body["id"], first.body["id"], "a retry returns the first message");
+    assert_eq!(
+        retry.body["id"], first.body["id"],
+        "a retry returns the first message"
+    );
     for i in 0..4 {
         app.post(
             &url,
@@ -108,7 +114,10 @@ async fn chat_between_the_two_participants_only() {
     );
     let cursor = page.body["nextCursor"].as_str().expect("cursor").to_owned();
     let older = app
-        .get(&format!("{url}?limit=10&before={cursor}"), Some(&p.employee))
+        .get(
+            &format!("{url}?limit=10&before={cursor}"),
+            Some(&p.employee),
+        )
         .await;
     assert_eq!(older.body["items"].as_array().map(Vec::len), Some(3));
     assert_eq!(older.body["items"][0]["content"], "Bonjour docteur");
@@ -121,11 +130,9 @@ async fn chat_between_the_two_participants_only() {
             .expect("audit");
     assert_eq!(reads.len(), 2, "two history reads, two audit rows");
     let consultation = p.consultation.to_string();
-    assert!(
-        reads
-            .iter()
-            .all(|(target, details)| target.as_deref() == Some(consultation.as_str()) && details.is_none())
-    );
+    assert!(reads.iter().all(
+        |(target, details)| target.as_deref() == Some(consultation.as_str()) && details.is_none()
+    ));
     app.get(&format!("{url}?limit=101"), Some(&p.employee))
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
@@ -160,9 +167,14 @@ async fn chat_between_the_two_participants_only() {
         app.post(&url, Some(token), json!({ "content": "intrusion" }))
             .await
             .assert_problem(StatusCode::NOT_FOUND, "consultation.not_found");
-        app.call(Method::PUT, &format!("/api/chat/messages/{id}/read"), Some(token), None)
-            .await
-            .assert_problem(StatusCode::NOT_FOUND, "message.not_found");
+        app.call(
+            Method::PUT,
+            &format!("/api/chat/messages/{id}/read"),
+            Some(token),
+            None,
+        )
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "message.not_found");
     }
     for token in [&p.hr, &p.admin] {
         app.get(&url, Some(token))
@@ -202,11 +214,19 @@ async fn attachments_are_typed_limited_sealed_and_private() {
     let p = pair(&app).await;
     let uri = format!("/api/chat/{}/upload", p.consultation);
     let sent = app
-        .send(multipart(&p.employee, &uri, &png(), &[("content", "mon ordonnance")]))
+        .send(multipart(
+            &p.employee,
+            &uri,
+            &png(),
+            &[("content", "mon ordonnance")],
+        ))
         .await;
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     assert_eq!(sent.body["attachment"]["contentType"], "image/png");
-    let url = sent.body["attachment"]["url"].as_str().expect("url").to_owned();
+    let url = sent.body["attachment"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
     // The brief's names for the same file.
     assert_eq!(sent.body["attachmentUrl"], url.as_str());
     assert_eq!(sent.body["attachmentType"], "image");
@@ -221,7 +241,10 @@ async fn attachments_are_typed_limited_sealed_and_private() {
         .await;
     assert_eq!(download.status, StatusCode::OK);
     assert_eq!(
-        download.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        download
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
         Some("image/png")
     );
     assert_eq!(
@@ -242,7 +265,12 @@ async fn attachments_are_typed_limited_sealed_and_private() {
         denied.assert_problem(StatusCode::NOT_FOUND, "file.not_found");
     }
     let text = app
-        .send(multipart(&p.employee, &uri, b"just text, not an image", &[]))
+        .send(multipart(
+            &p.employee,
+            &uri,
+            b"just text, not an image",
+            &[],
+        ))
         .await;
     text.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "file.unsupported_type");
     let mut big = png();
@@ -251,7 +279,10 @@ async fn attachments_are_typed_limited_sealed_and_private() {
         .await
         .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large");
     let json = app.post(&uri, Some(&p.employee), json!({})).await;
-    json.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.unsupported_media_type");
+    json.assert_problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "request.unsupported_media_type",
+    );
 }
 
 #[tokio::test]
@@ -288,10 +319,11 @@ async fn clinical_notes_belong_to_their_author() {
         2,
         "each note read is audited"
     );
-    let leaked: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE details::text LIKE '%Anxiété%'")
-        .fetch_one(&app.db().system)
-        .await
-        .expect("audit");
+    let leaked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE details::text LIKE '%Anxiété%'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("audit");
     assert_eq!(leaked, 0);
 
     let updated = app
@@ -394,14 +426,19 @@ async fn the_journal_is_its_owners_alone() {
         )
         .await;
     assert_eq!(
-        (updated.body["content"].as_str(), updated.body["mood"].as_str()),
+        (
+            updated.body["content"].as_str(),
+            updated.body["mood"].as_str()
+        ),
         (Some("Mieux."), Some("GOOD"))
     );
     app.get(&format!("/api/journal/{id}"), Some(&p.other_employee))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "journal_entry.not_found");
     assert_eq!(
-        app.get("/api/journal/entries", Some(&p.other_employee)).await.body["total"],
+        app.get("/api/journal/entries", Some(&p.other_employee))
+            .await
+            .body["total"],
         0
     );
     for token in [&p.practitioner, &p.hr, &p.admin] {
@@ -410,9 +447,14 @@ async fn the_journal_is_its_owners_alone() {
             .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
     }
     assert_eq!(
-        app.call(Method::DELETE, &format!("/api/journal/{id}"), Some(&p.employee), None)
-            .await
-            .status,
+        app.call(
+            Method::DELETE,
+            &format!("/api/journal/{id}"),
+            Some(&p.employee),
+            None
+        )
+        .await
+        .status,
         StatusCode::NO_CONTENT
     );
 }
@@ -446,8 +488,12 @@ async fn only_ciphertext_at_rest() {
             json!({ "consultationId": p.consultation, "content": canaries[1] }),
         )
         .await,
-        app.post("/api/journal", Some(&p.employee), json!({ "content": canaries[2] }))
-            .await,
+        app.post(
+            "/api/journal",
+            Some(&p.employee),
+            json!({ "content": canaries[2] }),
+        )
+        .await,
         app.send(multipart(
             &p.employee,
             &format!("/api/chat/{}/upload", p.consultation),
@@ -516,8 +562,10 @@ async fn key_rotation_keeps_every_row_readable() {
         json!({ "content": "journal avant rotation" }),
     )
     .await;
-    let old = huntzen::infra::config::parse_keyring("6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf")
-        .expect("old");
+    let old = huntzen::infra::config::parse_keyring(
+        "6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf",
+    )
+    .expect("old");
     let new_hex = "0a1b2c3d4e5f60718293a4b5c6d7e8f9f8e7d6c5b4a392817060f5e4d3c2b1a0";
     let both = huntzen::infra::crypto::Keyring::new(
         &huntzen::infra::config::parse_keyring(&format!(
@@ -538,8 +586,10 @@ async fn key_rotation_keeps_every_row_readable() {
         .expect("rerun");
     assert_eq!(again.data_keys, 0, "a re-run has nothing left to do");
     // Only the new master key is needed now.
-    let only_new = huntzen::infra::crypto::Keyring::new(&huntzen::infra::config::parse_keyring(new_hex).expect("new"))
-        .expect("ring");
+    let only_new = huntzen::infra::crypto::Keyring::new(
+        &huntzen::infra::config::parse_keyring(new_hex).expect("new"),
+    )
+    .expect("ring");
     let (key_id, content, message_id): (Uuid, Vec<u8>, Uuid) =
         sqlx::query_as("SELECT key_id, content, id FROM messages")
             .fetch_one(&app.db().system)
@@ -569,7 +619,8 @@ async fn retention_purges_old_conversations_and_audit_rows_only() {
     let app = TestApp::spawn().await;
     let p = pair(&app).await;
     let url = format!("/api/chat/{}/messages", p.consultation);
-    app.post(&url, Some(&p.employee), json!({ "content": "ancien" })).await;
+    app.post(&url, Some(&p.employee), json!({ "content": "ancien" }))
+        .await;
     app.send(multipart(
         &p.employee,
         &format!("/api/chat/{}/upload", p.consultation),
@@ -612,7 +663,10 @@ async fn retention_purges_old_conversations_and_audit_rows_only() {
     let purged = huntzen::governance::retention::purge(app.db(), &app.state.store, 12, 12)
         .await
         .expect("purge");
-    assert_eq!((purged.messages, purged.files, purged.audit_rows), (2, 1, 1));
+    assert_eq!(
+        (purged.messages, purged.files, purged.audit_rows),
+        (2, 1, 1)
+    );
     let left: Vec<Uuid> = sqlx::query_scalar("SELECT consultation_id FROM messages")
         .fetch_all(system)
         .await

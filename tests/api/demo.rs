@@ -11,13 +11,18 @@ const DEMO_PASSWORD: &str = "Une-autre-salle-de-demo";
 async fn sign_in(app: &TestApp, email: &str) -> String {
     let body = json!({ "email": email, "password": DEMO_PASSWORD });
     let response = app.post("/api/auth/login", None, body).await;
-    response.body["accessToken"].as_str().expect("access token").to_owned()
+    response.body["accessToken"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
 }
 
 #[tokio::test]
 async fn seed_demo_creates_a_usable_tenant_once() {
     let app = TestApp::spawn().await;
-    let seeded = huntzen::app::demo::seed(app.db(), DEMO_PASSWORD).await.expect("seed");
+    let seeded = huntzen::app::demo::seed(app.db(), DEMO_PASSWORD)
+        .await
+        .expect("seed");
     assert!(seeded.created);
     let mut statuses: Vec<&str> = seeded.consultations.iter().map(|c| c.0.as_str()).collect();
     statuses.sort_unstable();
@@ -40,7 +45,13 @@ async fn seed_demo_creates_a_usable_tenant_once() {
                 json!({ "email": login.email, "password": DEMO_PASSWORD }),
             )
             .await;
-        assert_eq!(response.status, StatusCode::OK, "{}: {}", login.email, response.body);
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "{}: {}",
+            login.email,
+            response.body
+        );
         assert_eq!(response.body["user"]["role"], login.role.to_string());
     }
     // The printed walkthrough's pair shares the AUDIO consultation that can be called now.
@@ -54,7 +65,9 @@ async fn seed_demo_creates_a_usable_tenant_once() {
         .find(|c| c["format"] == "AUDIO" && c["status"] == "CONFIRMED")
         .expect("a confirmed audio consultation")
         .clone();
-    let upcoming = app.get("/api/consultations/upcoming", Some(&practitioner)).await;
+    let upcoming = app
+        .get("/api/consultations/upcoming", Some(&practitioner))
+        .await;
     assert!(
         upcoming.body["items"]
             .as_array()
@@ -80,13 +93,17 @@ async fn seed_demo_creates_a_usable_tenant_once() {
         .expect("second run");
     assert!(!again.created);
     assert_eq!(again.consultations.len(), seeded.consultations.len());
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE '%huntzen.test'")
-        .fetch_one(&app.db().system)
-        .await
-        .expect("count");
+    let users: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE email LIKE '%huntzen.test'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("count");
     assert_eq!(users, 7);
     let text = huntzen::app::demo::describe(&again, DEMO_PASSWORD, "http://127.0.0.1:8080");
-    assert!(text.contains("http://127.0.0.1:8080/room") && text.contains("camille.martin@demo.huntzen.test"));
+    assert!(
+        text.contains("http://127.0.0.1:8080/room")
+            && text.contains("camille.martin@demo.huntzen.test")
+    );
 }
 
 #[test]
@@ -107,5 +124,8 @@ fn seed_demo_is_refused_in_production() {
         .expect("run huntzen");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("refused when APP_ENV=production"));
-    assert!(!dir.path().join("postgres").exists(), "a database was started");
+    assert!(
+        !dir.path().join("postgres").exists(),
+        "a database was started"
+    );
 }

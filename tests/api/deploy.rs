@@ -32,7 +32,10 @@ fn compose_variables_are_documented_and_known_to_the_binary() {
         .filter_map(|line| line.split_once('=').map(|(name, _)| name.trim().to_owned()))
         .filter(|name| !name.starts_with('#'))
         .collect();
-    let missing: Vec<_> = references(&compose).difference(&documented).cloned().collect();
+    let missing: Vec<_> = references(&compose)
+        .difference(&documented)
+        .cloned()
+        .collect();
     assert!(
         missing.is_empty(),
         "used in docker-compose.yml, missing from .env.example: {missing:?}"
@@ -63,7 +66,10 @@ fn compose_variables_are_documented_and_known_to_the_binary() {
 fn the_image_health_check_is_a_real_command() {
     let dockerfile = read("Dockerfile");
     assert!(dockerfile.contains("CMD [\"huntzen\", \"healthcheck\"]"));
-    assert!(dockerfile.contains("USER huntzen"), "the image must not run as root");
+    assert!(
+        dockerfile.contains("USER huntzen"),
+        "the image must not run as root"
+    );
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_huntzen"))
         .args(["healthcheck", "--help"])
         .output()
@@ -77,7 +83,8 @@ fn the_image_health_check_is_a_real_command() {
 #[test]
 fn prosody_reads_the_event_sync_settings_from_the_environment() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let settings = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/jitsi/prosody-event-sync.cfg.lua");
+    let settings =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/jitsi/prosody-event-sync.cfg.lua");
     let main = dir.path().join("prosody.cfg.lua");
     std::fs::write(
         &main,
@@ -99,11 +106,18 @@ print(get("component_module"), get("muc_component"), get("api_prefix"), get("api
     );
     let output = std::process::Command::new("lua5.4")
         .args(["-e", &script])
-        .env("HUNTZEN_EVENT_SYNC_URL", "http://huntzen:3000/api/webhooks/jitsi")
+        .env(
+            "HUNTZEN_EVENT_SYNC_URL",
+            "http://huntzen:3000/api/webhooks/jitsi",
+        )
         .env("HUNTZEN_WEBHOOK_SECRET", "the-webhook-secret")
         .output()
         .expect("lua5.4 (scripts/test installs Debian's prosody)");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout).trim_end(),
         "event_sync_component\tmuc.meet.jitsi\thttp://huntzen:3000/api/webhooks/jitsi\tBearer the-webhook-secret"

@@ -49,10 +49,15 @@ impl Edge {
             .arg(&cert)
             .output()
             .expect("openssl");
-        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
         let (http_port, https_port) = (free_port(), free_port());
         let upstream = upstreams.join(" max_fails=3 fail_timeout=10s;\n    server ");
-        let template = std::fs::read_to_string(root.join("templates/huntzen.conf.template")).expect("template");
+        let template = std::fs::read_to_string(root.join("templates/huntzen.conf.template"))
+            .expect("template");
         let rendered = template
             .replace("${SERVER_NAME}", "localhost 127.0.0.1")
             .replace("${HUNTZEN_UPSTREAM}", &upstream)
@@ -60,7 +65,10 @@ impl Edge {
             .replace("${TLS_KEY}", &key.display().to_string())
             .replace("${HTTP_PORT}", &http_port.to_string())
             .replace("${HTTPS_PORT}", &https_port.to_string());
-        assert!(!rendered.contains("${"), "an unrendered variable is left:\n{rendered}");
+        assert!(
+            !rendered.contains("${"),
+            "an unrendered variable is left:\n{rendered}"
+        );
         let conf_d = dir.path().join("conf.d");
         std::fs::create_dir_all(&conf_d).expect("conf.d");
         std::fs::write(conf_d.join("huntzen.conf"), rendered).expect("write");
@@ -123,21 +131,30 @@ impl Drop for Nginx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_crosses_two_replicas_through_nginx() {
     let redis = RedisServer::start().await;
-    let node_a = TestApp::spawn_configured(huntzen::infra::db::PoolSizes { app: 5, system: 3 }, |settings| {
-        settings.redis_url = Some(redis.url.clone());
-        settings.trusted_proxies = "127.0.0.1".to_owned();
-    })
+    let node_a = TestApp::spawn_configured(
+        huntzen::infra::db::PoolSizes { app: 5, system: 3 },
+        |settings| {
+            settings.redis_url = Some(redis.url.clone());
+            settings.trusted_proxies = "127.0.0.1".to_owned();
+        },
+    )
     .await;
     let node_b = node_a.another_node().await;
     let company = node_a.seed_company("edge").await;
-    let employee = node_a.seed_employee("emma@edge.test", company, "Emma").await;
-    let practitioner = node_a.seed_practitioner("paula@cabinet.test", "Paula").await;
+    let employee = node_a
+        .seed_employee("emma@edge.test", company, "Emma")
+        .await;
+    let practitioner = node_a
+        .seed_practitioner("paula@cabinet.test", "Paula")
+        .await;
     let people = Participants {
         company,
         employee,
         practitioner,
     };
-    let consultation = node_a.seed_consultation(people, "AUDIO", "CONFIRMED", 1).await;
+    let consultation = node_a
+        .seed_consultation(people, "AUDIO", "CONFIRMED", 1)
+        .await;
     let (url_a, url_b) = (node_a.listen().await, node_b.listen().await);
     let upstreams: Vec<String> = [&url_a, &url_b]
         .iter()
@@ -176,5 +193,8 @@ async fn a_chat_crosses_two_replicas_through_nginx() {
             .fetch_all(&node_a.db().system)
             .await
             .expect("audit");
-    assert!(addresses.iter().flatten().any(|a| a == "127.0.0.2"), "{addresses:?}");
+    assert!(
+        addresses.iter().flatten().any(|a| a == "127.0.0.2"),
+        "{addresses:?}"
+    );
 }

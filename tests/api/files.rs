@@ -13,7 +13,8 @@ fn png() -> Vec<u8> {
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj diploma";
 
 async fn upload(app: &TestApp, token: &str, uri: &str, bytes: &[u8]) -> TestResponse {
-    let mut body = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n".to_vec();
+    let mut body =
+        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n".to_vec();
     body.extend_from_slice(bytes);
     body.extend_from_slice(b"\r\n--B--\r\n");
     let request = Request::builder()
@@ -31,7 +32,9 @@ async fn fetch(app: &TestApp, token: Option<&str>, url: &str) -> StatusCode {
     if let Some(token) = token {
         builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    app.send(builder.body(Body::empty()).expect("r")).await.status
+    app.send(builder.body(Body::empty()).expect("r"))
+        .await
+        .status
 }
 
 #[tokio::test]
@@ -58,14 +61,18 @@ async fn uploads_follow_their_purpose() {
             .expect("employee");
         tokens.push(app.login(&format!("{who}@f.test")).await);
     }
-    let doc = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    let doc = app
+        .create_user("doc@cabinet.test", Role::Practitioner, None)
+        .await;
     sqlx::query("INSERT INTO practitioners (user_id, first_name, last_name, title, specialty) VALUES ($1, 'D', 'D', 'Dr.', 'PSYCHIATRE')")
         .bind(doc)
         .execute(system)
         .await
         .expect("practitioner");
-    app.create_user("rh@f.test", Role::AdminRh, Some(company)).await;
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("rh@f.test", Role::AdminRh, Some(company))
+        .await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let (ann, bob) = (&tokens[0], &tokens[1]);
     let (doc_token, hr, ops) = (
         app.login("doc@cabinet.test").await,
@@ -104,7 +111,10 @@ async fn uploads_follow_their_purpose() {
         !bytes.windows(4).any(|w| w == b"GPS "),
         "image metadata was not stripped"
     );
-    assert!(bytes.windows(7).any(|w| w == b"picture"), "the picture itself is kept");
+    assert!(
+        bytes.windows(7).any(|w| w == b"picture"),
+        "the picture itself is kept"
+    );
     assert_eq!(
         downloaded
             .headers
@@ -137,27 +147,52 @@ async fn uploads_follow_their_purpose() {
     let private_id = private.body["id"].as_str().expect("id").to_owned();
     assert_eq!(fetch(&app, Some(ann), &private_url).await, StatusCode::OK);
     for token in [bob, &hr, &ops] {
-        assert_eq!(fetch(&app, Some(token), &private_url).await, StatusCode::NOT_FOUND);
+        assert_eq!(
+            fetch(&app, Some(token), &private_url).await,
+            StatusCode::NOT_FOUND
+        );
     }
-    app.call(Method::DELETE, &format!("/api/files/{private_id}"), Some(bob), None)
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "file.not_found");
+    app.call(
+        Method::DELETE,
+        &format!("/api/files/{private_id}"),
+        Some(bob),
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "file.not_found");
     assert_eq!(
-        app.call(Method::DELETE, &format!("/api/files/{private_id}"), Some(ann), None)
-            .await
-            .status,
+        app.call(
+            Method::DELETE,
+            &format!("/api/files/{private_id}"),
+            Some(ann),
+            None
+        )
+        .await
+        .status,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(fetch(&app, Some(ann), &private_url).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        fetch(&app, Some(ann), &private_url).await,
+        StatusCode::NOT_FOUND
+    );
 
-    let document = upload(&app, &doc_token, "/api/practitioners/me/upload-documents", PDF).await;
+    let document = upload(
+        &app,
+        &doc_token,
+        "/api/practitioners/me/upload-documents",
+        PDF,
+    )
+    .await;
     let document_url = document.body["url"].as_str().expect("url").to_owned();
     assert_eq!(
         fetch(&app, Some(&ops), &document_url).await,
         StatusCode::OK,
         "platform admins check documents"
     );
-    assert_eq!(fetch(&app, Some(ann), &document_url).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        fetch(&app, Some(ann), &document_url).await,
+        StatusCode::NOT_FOUND
+    );
 
     let logo = upload(&app, &hr, "/api/companies/me/upload-logo", &png()).await;
     assert_eq!(logo.status, StatusCode::CREATED, "{}", logo.body);

@@ -33,13 +33,15 @@ async fn id(pool: &PgPool, sql: &'static str, binds: &[Uuid]) -> Uuid {
 }
 
 async fn user(pool: &PgPool, tag: &str, who: &str, role: Role, company: Option<Uuid>) -> Uuid {
-    sqlx::query_scalar("INSERT INTO users (email, role, company_id) VALUES ($1, $2, $3) RETURNING id")
-        .bind(format!("{who}@{tag}.example"))
-        .bind(role)
-        .bind(company)
-        .fetch_one(pool)
-        .await
-        .expect("fixture user")
+    sqlx::query_scalar(
+        "INSERT INTO users (email, role, company_id) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(format!("{who}@{tag}.example"))
+    .bind(role)
+    .bind(company)
+    .fetch_one(pool)
+    .await
+    .expect("fixture user")
 }
 
 async fn session(pool: &PgPool, user: Uuid) -> Uuid {

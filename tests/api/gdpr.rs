@@ -11,7 +11,8 @@ use crate::seed::Participants;
 #[tokio::test]
 async fn consents_keep_their_history() {
     let app = TestApp::spawn().await;
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let token = app.login("ops@huntzen.test").await;
     for given in [true, false] {
         let recorded = app
@@ -32,7 +33,11 @@ async fn consents_keep_their_history() {
         .iter()
         .filter_map(|c| c["given"].as_bool())
         .collect();
-    assert_eq!(given, [false, true], "newest first, withdrawal kept after the consent");
+    assert_eq!(
+        given,
+        [false, true],
+        "newest first, withdrawal kept after the consent"
+    );
     app.post(
         "/api/me/consents",
         Some(&token),
@@ -63,10 +68,18 @@ async fn the_export_holds_everything_about_the_caller_decrypted_and_nothing_else
         json!({ "content": "mon message" }),
     )
     .await;
-    app.post("/api/journal", Some(&gina), json!({ "content": "mon journal" }))
-        .await;
-    app.post("/api/journal", Some(&gus), json!({ "content": "le journal de Gus" }))
-        .await;
+    app.post(
+        "/api/journal",
+        Some(&gina),
+        json!({ "content": "mon journal" }),
+    )
+    .await;
+    app.post(
+        "/api/journal",
+        Some(&gus),
+        json!({ "content": "le journal de Gus" }),
+    )
+    .await;
     app.post(
         "/api/me/consents",
         Some(&gina),
@@ -78,16 +91,25 @@ async fn the_export_holds_everything_about_the_caller_decrypted_and_nothing_else
     assert_eq!(export.status, StatusCode::OK, "{}", export.body);
     let body = &export.body;
     assert_eq!(body["users"][0]["email"], "gina@g.test");
-    assert!(body["users"][0].get("passwordHash").is_none() && body["users"][0].get("totpSecret").is_none());
+    assert!(
+        body["users"][0].get("passwordHash").is_none()
+            && body["users"][0].get("totpSecret").is_none()
+    );
     assert_eq!(body["messages"][0]["content"], "mon message");
     assert_eq!(body["journalEntries"][0]["content"], "mon journal");
     // Field names and instants as everywhere else in the API (camelCase, UTC with `Z`).
     assert_eq!(body["users"][0]["companyId"], json!(company));
-    let created = body["journalEntries"][0]["createdAt"].as_str().expect("createdAt");
+    let created = body["journalEntries"][0]["createdAt"]
+        .as_str()
+        .expect("createdAt");
     assert!(created.ends_with('Z'), "{created}");
     assert_eq!(body["consultations"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["consents"][0]["type"], "DATA_PROCESSING");
-    assert!(body["loginSessions"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(
+        body["loginSessions"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty())
+    );
     assert!(body["refreshTokens"][0].get("tokenHash").is_none());
     let text = body.to_string();
     assert!(
@@ -111,7 +133,10 @@ async fn the_export_covers_every_table_linked_to_a_person() {
     .expect("foreign keys");
     assert!(linked.len() > 10, "{linked:?}");
     let covered = huntzen::governance::gdpr::covered();
-    let missing: Vec<&String> = linked.iter().filter(|t| !covered.contains(&t.as_str())).collect();
+    let missing: Vec<&String> = linked
+        .iter()
+        .filter(|t| !covered.contains(&t.as_str()))
+        .collect();
     assert!(
         missing.is_empty(),
         "tables linked to a person but not exported: {missing:?}"
@@ -143,7 +168,9 @@ async fn erasure_leaves_no_email_or_name_and_no_readable_content() {
     .fetch_one(system)
     .await
     .expect("employee");
-    let doc = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    let doc = app
+        .create_user("doc@cabinet.test", Role::Practitioner, None)
+        .await;
     let practitioner: Uuid = sqlx::query_scalar(
         "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'D', 'D', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
     )
@@ -178,12 +205,18 @@ async fn erasure_leaves_no_email_or_name_and_no_readable_content() {
         .execute(system)
         .await
         .expect("close");
-    app.post("/api/journal", Some(&zoe), json!({ "content": "journal à effacer" }))
-        .await;
+    app.post(
+        "/api/journal",
+        Some(&zoe),
+        json!({ "content": "journal à effacer" }),
+    )
+    .await;
     let export = app.get("/api/me/export", Some(&zoe)).await;
     assert_eq!(export.status, StatusCode::OK);
 
-    let erased = app.call(axum::http::Method::DELETE, "/api/me", Some(&zoe), None).await;
+    let erased = app
+        .call(axum::http::Method::DELETE, "/api/me", Some(&zoe), None)
+        .await;
     assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.body);
     app.get("/api/me", Some(&zoe))
         .await
@@ -223,9 +256,12 @@ async fn erasure_leaves_no_email_or_name_and_no_readable_content() {
         .expect("journal");
     assert_eq!(journal, 0);
     // HR still counts the consultation, anonymously.
-    app.create_user("rh@z.test", Role::AdminRh, Some(company)).await;
+    app.create_user("rh@z.test", Role::AdminRh, Some(company))
+        .await;
     let hr = app.login("rh@z.test").await;
-    let report = app.get("/api/reports/employee-usage?period=2026-01", Some(&hr)).await;
+    let report = app
+        .get("/api/reports/employee-usage?period=2026-01", Some(&hr))
+        .await;
     let items = report.body["items"].as_array().expect("items");
     assert_eq!(items.len(), 1, "{}", report.body);
     assert_eq!(
@@ -237,7 +273,8 @@ async fn erasure_leaves_no_email_or_name_and_no_readable_content() {
     );
     assert!(!report.body.to_string().contains("Zebulon"));
     // The platform route: unknown ids are 404.
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let ops = app.login("ops@huntzen.test").await;
     app.call(
         axum::http::Method::POST,

@@ -80,17 +80,20 @@ async fn ensure_template(cluster: &EmbeddedPostgres) {
         .connect()
         .await
         .expect("admin connection");
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
-        .await
-        .expect("template lookup");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .expect("template lookup");
     if !exists {
         let building = format!("{name}_building");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {building}")))
-            .execute(&mut admin)
-            .await
-            .expect("drop stale template");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {building}"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("drop stale template");
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
             .execute(&mut admin)
             .await
@@ -168,7 +171,10 @@ fn test_secrets() -> Secrets {
     Secrets {
         jwt_secret: Zeroizing::new(JWT_SECRET.as_bytes().to_vec()),
         jitsi_app_secret: Zeroizing::new(JITSI_SECRET.as_bytes().to_vec()),
-        master_keys: parse_keyring("6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf").expect("key"),
+        master_keys: parse_keyring(
+            "6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf",
+        )
+        .expect("key"),
     }
 }
 
@@ -201,7 +207,9 @@ impl TestResponse {
     pub fn assert_problem(&self, status: StatusCode, code: &str) {
         assert_eq!(self.status, status, "body: {}", self.body);
         assert_eq!(
-            self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            self.headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
             Some("application/problem+json")
         );
         assert_eq!(self.code(), code, "body: {}", self.body);
@@ -236,11 +244,15 @@ impl TestApp {
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn,huntzen=info"))
             .try_init();
         let options = fresh_database().await;
-        let db = Db::connect(options, sizes).await.expect("connect test database");
+        let db = Db::connect(options, sizes)
+            .await
+            .expect("connect test database");
         let dir = tempfile::tempdir().expect("tempdir");
         let mut settings = test_settings(dir.path().to_path_buf());
         configure(&mut settings);
-        let state = AppState::new(db, settings, &test_secrets()).await.expect("state");
+        let state = AppState::new(db, settings, &test_secrets())
+            .await
+            .expect("state");
         let router = huntzen::app::server::app(state.clone()).await.expect("app");
         // The real mail worker, writing to this test's outbox.
         tokio::spawn(huntzen::app::jobs::run(
@@ -258,7 +270,9 @@ impl TestApp {
             .await
             .expect("connect");
         let settings = (*self.state.settings).clone();
-        let state = AppState::new(db, settings, &test_secrets()).await.expect("state");
+        let state = AppState::new(db, settings, &test_secrets())
+            .await
+            .expect("state");
         let router = huntzen::app::server::app(state.clone()).await.expect("app");
         let dir = tempfile::tempdir().expect("tempdir");
         Self { state, router, dir }
@@ -266,7 +280,9 @@ impl TestApp {
 
     /// Serves the app on an ephemeral local port (for Socket.IO clients); returns its base URL.
     pub async fn listen(&self) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let router = self.router.clone();
         tokio::spawn(async move {
@@ -293,27 +309,49 @@ impl TestApp {
 
     /// How many audit rows record `action` on `resource`.
     pub async fn audit_rows(&self, action: &str, resource: &str) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action::text = $1 AND resource = $2")
-            .bind(action)
-            .bind(resource)
-            .fetch_one(&self.db().system)
-            .await
-            .expect("count audit rows")
+        sqlx::query_scalar(
+            "SELECT count(*) FROM audit_logs WHERE action::text = $1 AND resource = $2",
+        )
+        .bind(action)
+        .bind(resource)
+        .fetch_one(&self.db().system)
+        .await
+        .expect("count audit rows")
     }
 
     /// Sends a request through the full middleware stack.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        TestResponse { status, headers, body }
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// A JSON request, optionally authenticated.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -337,7 +375,9 @@ impl TestApp {
             .body(Body::from(body.to_string()))
             .expect("request");
         let addr: std::net::SocketAddr = format!("{address}:40000").parse().expect("address");
-        request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
         self.send(request).await
     }
 
@@ -375,8 +415,16 @@ impl TestApp {
                 serde_json::json!({ "email": email, "password": PASSWORD }),
             )
             .await;
-        assert_eq!(response.status, StatusCode::OK, "login failed: {}", response.body);
-        response.body["accessToken"].as_str().expect("accessToken").to_owned()
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "login failed: {}",
+            response.body
+        );
+        response.body["accessToken"]
+            .as_str()
+            .expect("accessToken")
+            .to_owned()
     }
 }
 
@@ -397,7 +445,11 @@ impl Mail {
             .find(&prefix)
             .unwrap_or_else(|| panic!("no {path} link in: {}", self.body))
             + prefix.len();
-        self.body[start..].split_whitespace().next().expect("token").to_owned()
+        self.body[start..]
+            .split_whitespace()
+            .next()
+            .expect("token")
+            .to_owned()
     }
 }
 
@@ -422,13 +474,20 @@ impl TestApp {
     /// Waits (up to 15 s) for the `n`th mail (1-based) to `to`.
     pub async fn wait_for_mail(&self, to: &str, n: usize) -> Mail {
         for _ in 0..150 {
-            let mails: Vec<Mail> = self.outbox().into_iter().filter(|m| m.to.contains(to)).collect();
+            let mails: Vec<Mail> = self
+                .outbox()
+                .into_iter()
+                .filter(|m| m.to.contains(to))
+                .collect();
             if mails.len() >= n {
                 return mails[n - 1].clone();
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("no mail #{n} to {to} within 15 s; outbox: {:?}", self.outbox());
+        panic!(
+            "no mail #{n} to {to} within 15 s; outbox: {:?}",
+            self.outbox()
+        );
     }
 }
 
@@ -458,7 +517,12 @@ pub fn parse_eml(raw: &str) -> Mail {
         "base64" => {
             use base64::Engine as _;
             let joined: String = body.split_whitespace().collect();
-            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(joined).expect("b64")).expect("utf8")
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(joined)
+                    .expect("b64"),
+            )
+            .expect("utf8")
         }
         "quoted-printable" => decode_qp(body),
         _ => body.to_owned(),

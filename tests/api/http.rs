@@ -35,7 +35,12 @@ async fn health_ready_and_openapi() {
 
     let doc = app.get("/api/openapi.json", None).await;
     assert_eq!(doc.status, StatusCode::OK);
-    assert!(doc.body["openapi"].as_str().unwrap_or("").starts_with("3.1"));
+    assert!(
+        doc.body["openapi"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("3.1")
+    );
     for path in ["/api/health", "/api/ready", "/api/me", "/api/auth/login"] {
         assert!(
             doc.body["paths"].get(path).is_some(),
@@ -76,7 +81,9 @@ async fn unknown_route_and_wrong_method_are_problems() {
 async fn bad_bodies_get_the_right_status() {
     let app = TestApp::spawn().await;
     let raw = |content_type: Option<&str>, body: &str| {
-        let mut builder = Request::builder().method(Method::POST).uri("/api/auth/login");
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri("/api/auth/login");
         if let Some(ct) = content_type {
             builder = builder.header(header::CONTENT_TYPE, ct);
         }
@@ -90,22 +97,38 @@ async fn bad_bodies_get_the_right_status() {
         .assert_problem(StatusCode::BAD_REQUEST, "request.malformed_json");
     app.send(raw(Some("text/plain"), "{}"))
         .await
-        .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.unsupported_media_type");
-    app.send(raw(None, "{}"))
-        .await
-        .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.unsupported_media_type");
+        .assert_problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request.unsupported_media_type",
+        );
+    app.send(raw(None, "{}")).await.assert_problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "request.unsupported_media_type",
+    );
 
-    let missing = app.send(raw(Some("application/json"), "{\"email\": \"a@b.fr\"}")).await;
+    let missing = app
+        .send(raw(Some("application/json"), "{\"email\": \"a@b.fr\"}"))
+        .await;
     missing.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
     assert_eq!(missing.body["errors"][0]["field"], "password");
-    assert_eq!(missing.body["errors"][0]["message"], "missing field `password`");
+    assert_eq!(
+        missing.body["errors"][0]["message"],
+        "missing field `password`"
+    );
     let wrong_type = app
-        .send(raw(Some("application/json"), "{\"email\": 3, \"password\": \"x\"}"))
+        .send(raw(
+            Some("application/json"),
+            "{\"email\": 3, \"password\": \"x\"}",
+        ))
         .await;
     wrong_type.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
     assert_eq!(wrong_type.body["errors"][0]["field"], "email");
     let empty = app
-        .post("/api/auth/login", None, json!({ "email": "", "password": "" }))
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": "", "password": "" }),
+        )
         .await;
     empty.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
     assert_eq!(empty.body["errors"].as_array().map(Vec::len), Some(2));
@@ -145,9 +168,18 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
             json!({ "email": "someone@huntzen.example", "password": PASSWORD }),
         )
         .await;
-    let access = login.body["accessToken"].as_str().expect("token").to_owned();
-    let refresh = login.body["refreshToken"].as_str().expect("refresh").to_owned();
-    assert_eq!(app.get("/api/me", Some(&access)).await.status, StatusCode::OK);
+    let access = login.body["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let refresh = login.body["refreshToken"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_eq!(
+        app.get("/api/me", Some(&access)).await.status,
+        StatusCode::OK
+    );
 
     let payload: Value = {
         let middle = access.split('.').nth(1).expect("payload");
@@ -157,7 +189,8 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
     let sid = payload["sid"].as_str().expect("sid");
 
     let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    let none_payload = URL_SAFE_NO_PAD.encode(claims(sub, sid, 600, "huntzen", "huntzen-api").to_string());
+    let none_payload =
+        URL_SAFE_NO_PAD.encode(claims(sub, sid, 600, "huntzen", "huntzen-api").to_string());
     let mut tampered_payload = payload.clone();
     tampered_payload["role"] = json!("SUPER_ADMIN");
     tampered_payload["sub"] = json!(uuid::Uuid::new_v4());
@@ -173,7 +206,10 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
         ("alg none", format!("{none_header}.{none_payload}.")),
         (
             "expired",
-            sign(&claims(sub, sid, -3600, "huntzen", "huntzen-api"), JWT_SECRET),
+            sign(
+                &claims(sub, sid, -3600, "huntzen", "huntzen-api"),
+                JWT_SECRET,
+            ),
         ),
         (
             "wrong key",
@@ -196,12 +232,22 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
     ];
     for (name, token) in cases {
         let response = app.get("/api/me", Some(&token)).await;
-        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{name} was accepted");
+        assert_eq!(
+            response.status,
+            StatusCode::UNAUTHORIZED,
+            "{name} was accepted"
+        );
         assert_eq!(response.code(), "auth.invalid_token", "{name}");
     }
     // Correctly signed, but for a session that does not exist.
     let unknown_session = sign(
-        &claims(sub, &uuid::Uuid::new_v4().to_string(), 600, "huntzen", "huntzen-api"),
+        &claims(
+            sub,
+            &uuid::Uuid::new_v4().to_string(),
+            600,
+            "huntzen",
+            "huntzen-api",
+        ),
         JWT_SECRET,
     );
     app.get("/api/me", Some(&unknown_session))
@@ -215,7 +261,9 @@ async fn forged_expired_and_foreign_tokens_are_refused() {
 #[tokio::test]
 async fn login_returns_tokens_and_me_reads_the_account() {
     let app = TestApp::spawn().await;
-    let id = app.create_user("Admin@HuntZen.example", Role::AdminHuntzen, None).await;
+    let id = app
+        .create_user("Admin@HuntZen.example", Role::AdminHuntzen, None)
+        .await;
     let login = app
         .post(
             "/api/auth/login",
@@ -228,7 +276,11 @@ async fn login_returns_tokens_and_me_reads_the_account() {
     assert_eq!(login.body["user"]["id"], id.to_string());
     assert_eq!(login.body["user"]["role"], "ADMIN_HUNTZEN");
     assert!(login.body["user"]["companyId"].is_null());
-    assert!(login.body["refreshToken"].as_str().is_some_and(|t| t.len() >= 40));
+    assert!(
+        login.body["refreshToken"]
+            .as_str()
+            .is_some_and(|t| t.len() >= 40)
+    );
 
     let me = app.get("/api/me", login.body["accessToken"].as_str()).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
@@ -236,18 +288,21 @@ async fn login_returns_tokens_and_me_reads_the_account() {
     assert_eq!(me.body["role"], "ADMIN_HUNTZEN");
     assert_eq!(me.body["twoFactorEnabled"], false);
 
-    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE user_id = $1 AND action = 'LOGIN'")
-        .bind(id)
-        .fetch_one(&app.db().system)
-        .await
-        .expect("audit");
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE user_id = $1 AND action = 'LOGIN'",
+    )
+    .bind(id)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("audit");
     assert_eq!(audited, 1);
 }
 
 #[tokio::test]
 async fn wrong_password_and_unknown_email_answer_the_same() {
     let app = TestApp::spawn().await;
-    app.create_user("real@huntzen.example", Role::AdminHuntzen, None).await;
+    app.create_user("real@huntzen.example", Role::AdminHuntzen, None)
+        .await;
     let wrong = app
         .post(
             "/api/auth/login",
@@ -265,10 +320,11 @@ async fn wrong_password_and_unknown_email_answer_the_same() {
     wrong.assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
     unknown.assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
     assert_eq!(wrong.body, unknown.body);
-    let failures: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'LOGIN_FAILED'")
-        .fetch_one(&app.db().system)
-        .await
-        .expect("audit");
+    let failures: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'LOGIN_FAILED'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("audit");
     assert_eq!(failures, 2);
 }
 
@@ -279,7 +335,10 @@ async fn deactivation_blocks_the_next_request() {
         .create_user("soon-gone@huntzen.example", Role::AdminHuntzen, None)
         .await;
     let token = app.login("soon-gone@huntzen.example").await;
-    assert_eq!(app.get("/api/me", Some(&token)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/api/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
     sqlx::query("UPDATE users SET is_active = false WHERE id = $1")
         .bind(id)
         .execute(&app.db().system)
@@ -304,7 +363,13 @@ async fn create_admin_then_login() {
     huntzen::app::cli::create_admin(app.db(), "Boss@HuntZen.example", Role::SuperAdmin, PASSWORD)
         .await
         .expect("create");
-    let duplicate = huntzen::app::cli::create_admin(app.db(), "boss@huntzen.example", Role::SuperAdmin, PASSWORD).await;
+    let duplicate = huntzen::app::cli::create_admin(
+        app.db(),
+        "boss@huntzen.example",
+        Role::SuperAdmin,
+        PASSWORD,
+    )
+    .await;
     assert!(duplicate.is_err());
     let token = app.login("boss@huntzen.example").await;
     let me = app.get("/api/me", Some(&token)).await;
@@ -333,14 +398,24 @@ async fn cors_allows_only_configured_origins() {
         Some("http://allowed.example")
     );
     let denied = app.send(preflight("http://evil.example")).await;
-    assert!(denied.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert!(
+        denied
+            .headers
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn healthcheck_command_reads_readiness_over_plain_tcp() {
     let app = crate::helpers::TestApp::spawn().await;
     let url = app.listen().await;
-    assert_eq!(huntzen::app::probe::ready_status(&url).await.expect("status"), 200);
+    assert_eq!(
+        huntzen::app::probe::ready_status(&url)
+            .await
+            .expect("status"),
+        200
+    );
     let closed = crate::helpers::free_port();
     assert!(
         huntzen::app::probe::ready_status(&format!("http://127.0.0.1:{closed}"))
@@ -416,12 +491,19 @@ async fn a_request_dropped_during_begin_leaves_no_open_transaction() {
     // the drop lands (if this never happens any more, sqlx fixed it and `db::context::begin` may go).
     let mut raw = Vec::new();
     for _ in 0..10 {
-        raw.push(state_after_a_dropped_begin(&app, |pool| async move { pool.begin().await.map(drop) }).await);
+        raw.push(
+            state_after_a_dropped_begin(&app, |pool| async move { pool.begin().await.map(drop) })
+                .await,
+        );
         if raw.last().map(String::as_str) == Some("idle in transaction") {
             break;
         }
     }
-    assert_eq!(raw.last().map(String::as_str), Some("idle in transaction"), "{raw:?}");
+    assert_eq!(
+        raw.last().map(String::as_str),
+        Some("idle in transaction"),
+        "{raw:?}"
+    );
     for _ in 0..10 {
         let ours = state_after_a_dropped_begin(&app, |pool| async move {
             huntzen::infra::db::context::begin(&pool).await.map(drop)
@@ -445,7 +527,9 @@ fn operation_ids_are_unique() {
                 continue;
             };
             if let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}")) {
-                failures.push(format!("operationId `{id}` is used by {first} and {method} {path}"));
+                failures.push(format!(
+                    "operationId `{id}` is used by {first} and {method} {path}"
+                ));
             }
         }
     }
@@ -475,7 +559,10 @@ fn the_openapi_document_lists_error_answers_and_path_parameters() {
                     }
                 }
             }
-            let security = operation["security"].as_array().cloned().unwrap_or_default();
+            let security = operation["security"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let token_optional = security.contains(&json!({}));
             if !security.is_empty() && !responses.contains_key("401") {
                 failures.push(format!("{method} {path}: 401 not documented"));
@@ -488,21 +575,30 @@ fn the_openapi_document_lists_error_answers_and_path_parameters() {
                 let (name, schema) = (&parameter["name"], &parameter["schema"]);
                 let bounded = match name.as_str() {
                     Some("page") => schema["minimum"] == 1,
-                    Some("pageSize" | "limit") => schema["minimum"] == 1 && schema["maximum"] == 100,
+                    Some("pageSize" | "limit") => {
+                        schema["minimum"] == 1 && schema["maximum"] == 100
+                    }
                     _ => true,
                 };
                 if !bounded {
-                    failures.push(format!("{method} {path}: `{name}` without its bounds: {schema}"));
+                    failures.push(format!(
+                        "{method} {path}: `{name}` without its bounds: {schema}"
+                    ));
                 }
             }
-            for name in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
+            for name in path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            {
                 let declared = operation["parameters"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .any(|p| p["in"] == "path" && p["name"] == name);
                 if !declared {
-                    failures.push(format!("{method} {path}: path parameter `{name}` not declared"));
+                    failures.push(format!(
+                        "{method} {path}: path parameter `{name}` not declared"
+                    ));
                 }
             }
         }
@@ -512,7 +608,8 @@ fn the_openapi_document_lists_error_answers_and_path_parameters() {
     assert_eq!(schemas["HealthStatus"]["type"], "object");
     assert!(schemas["ConsultationStatus"]["enum"].is_array());
     assert_eq!(
-        doc["paths"]["/api/auth/login"]["post"]["responses"]["429"]["headers"]["Retry-After"]["schema"]["type"],
+        doc["paths"]["/api/auth/login"]["post"]["responses"]["429"]["headers"]["Retry-After"]["schema"]
+            ["type"],
         "integer"
     );
 }
@@ -564,8 +661,12 @@ fn request_schemas_carry_the_validators_bounds() {
             .iter()
             .any(|p| p["name"] == "sep")
     };
-    assert!(takes_sep("/api/reports/export-csv") && takes_sep("/api/reports/practitioner-export-csv"));
-    assert!(!takes_sep("/api/reports/department-usage") && !takes_sep("/api/reports/employee-usage"));
+    assert!(
+        takes_sep("/api/reports/export-csv") && takes_sep("/api/reports/practitioner-export-csv")
+    );
+    assert!(
+        !takes_sep("/api/reports/department-usage") && !takes_sep("/api/reports/employee-usage")
+    );
 }
 
 /// Inputs schemathesis found answered with a 500. PostgreSQL cannot store U+0000 in text: a body,

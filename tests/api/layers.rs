@@ -27,8 +27,14 @@ fn modules() -> BTreeMap<String, String> {
             if path.is_dir() {
                 walk(&path, root, out);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let relative = path.strip_prefix(root).expect("under src").with_extension("");
-                let mut parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+                let relative = path
+                    .strip_prefix(root)
+                    .expect("under src")
+                    .with_extension("");
+                let mut parts: Vec<String> = relative
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
                 if parts.last().is_some_and(|p| p == "mod") {
                     parts.pop();
                 }
@@ -51,8 +57,15 @@ fn imports(modules: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<Stri
         let code = text.split("#[cfg(test)]").next().unwrap_or(text);
         let mut targets = BTreeSet::new();
         let bytes = code.as_bytes();
-        for (at, _) in code.match_indices("crate::").chain(code.match_indices("super::")) {
-            if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_' || bytes[at - 1] == b':') {
+        for (at, _) in code
+            .match_indices("crate::")
+            .chain(code.match_indices("super::"))
+        {
+            if at > 0
+                && (bytes[at - 1].is_ascii_alphanumeric()
+                    || bytes[at - 1] == b'_'
+                    || bytes[at - 1] == b':')
+            {
                 continue;
             }
             let path: String = code[at..]
@@ -159,7 +172,10 @@ fn layers_import_only_downward() {
         .filter(|m| !["lib", "main"].contains(&m.as_str()))
         .filter(|m| m.split("::").next().and_then(rank).is_none())
         .collect();
-    assert!(unknown.is_empty(), "modules outside every layer: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "modules outside every layer: {unknown:?}"
+    );
 }
 
 #[test]
@@ -170,7 +186,11 @@ fn no_files_and_no_sibling_folders_import_each_other_in_a_circle() {
         panic!("files in a circle: {}", found.join(" -> "));
     }
     // Folders at every depth: collapse each module to its ancestor just under a common parent.
-    let depth = modules.keys().map(|m| m.split("::").count()).max().unwrap_or(1);
+    let depth = modules
+        .keys()
+        .map(|m| m.split("::").count())
+        .max()
+        .unwrap_or(1);
     for level in 1..=depth {
         let mut folders: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for (from, targets) in &graph {
@@ -188,7 +208,10 @@ fn no_files_and_no_sibling_folders_import_each_other_in_a_circle() {
             }
         }
         if let Some(found) = circle(&folders) {
-            panic!("folders in a circle at depth {level}: {}", found.join(" -> "));
+            panic!(
+                "folders in a circle at depth {level}: {}",
+                found.join(" -> ")
+            );
         }
     }
 }

@@ -16,7 +16,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_huntzen");
 /// A minimal HTTP/1.1 client: (status, body).
 fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     let body = body.unwrap_or("");
     write!(
         stream,
@@ -158,10 +160,14 @@ async fn a_command_ending_leaves_the_cluster_to_the_server_on_it() {
         !postgres_processes_under(dir.path()).is_empty(),
         "the cluster was stopped under the server"
     );
-    assert!(matches!(http(addr, "GET", "/api/ready", None), Some((200, _))));
+    assert!(matches!(
+        http(addr, "GET", "/api/ready", None),
+        Some((200, _))
+    ));
     terminate(server);
     // Neither stopped it: the server had not started it. Stop it by hand (immediate shutdown).
-    let pid_file = std::fs::read_to_string(dir.path().join("postgres/postmaster.pid")).expect("postmaster.pid");
+    let pid_file = std::fs::read_to_string(dir.path().join("postgres/postmaster.pid"))
+        .expect("postmaster.pid");
     let pid = pid_file.lines().next().expect("pid").trim().to_owned();
     assert!(
         Command::new("kill")
@@ -224,7 +230,11 @@ async fn database_url_is_migrated_and_served_without_an_embedded_cluster() {
         .await
         .expect("create");
     conn.close().await.ok();
-    let socket = options.get_socket().expect("socket").to_string_lossy().into_owned();
+    let socket = options
+        .get_socket()
+        .expect("socket")
+        .to_string_lossy()
+        .into_owned();
     let url = format!(
         "postgres://postgres@localhost/{empty}?host={socket}&port={}",
         options.get_port()
@@ -253,7 +263,10 @@ async fn database_url_is_migrated_and_served_without_an_embedded_cluster() {
             .await
             .expect("count")
     };
-    assert_eq!(migrated as usize, huntzen::infra::db::MIGRATOR.iter().count());
+    assert_eq!(
+        migrated as usize,
+        huntzen::infra::db::MIGRATOR.iter().count()
+    );
     tokio::task::spawn_blocking(move || terminate(server))
         .await
         .expect("stop");
@@ -307,7 +320,10 @@ fn production_refuses_missing_or_weak_secrets() {
             command.env(key, value);
         }
         let output = command.output().expect("run");
-        assert!(!output.status.success(), "production started with bad secrets");
+        assert!(
+            !output.status.success(),
+            "production started with bad secrets"
+        );
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
     assert!(run(&[]).contains("JWT_SECRET must be set when APP_ENV=production"));
@@ -327,5 +343,8 @@ fn production_refuses_missing_or_weak_secrets() {
         !dir.path().join("postgres").exists(),
         "something started before the secrets were checked"
     );
-    assert!(!dir.path().join("secrets").exists(), "production generated secrets");
+    assert!(
+        !dir.path().join("secrets").exists(),
+        "production generated secrets"
+    );
 }

@@ -50,7 +50,11 @@ fn start_smtp() -> SmtpServer {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    SmtpServer { child, port, maildir }
+    SmtpServer {
+        child,
+        port,
+        maildir,
+    }
 }
 
 fn delivered(server: &SmtpServer) -> Vec<String> {
@@ -69,7 +73,9 @@ fn delivered(server: &SmtpServer) -> Vec<String> {
 async fn verification_mail_goes_through_smtp() {
     let server = start_smtp();
     let url = format!("smtp://127.0.0.1:{}", server.port);
-    let app = TestApp::spawn_configured(PoolSizes { app: 5, system: 3 }, |s| s.smtp_url = Some(url)).await;
+    let app =
+        TestApp::spawn_configured(PoolSizes { app: 5, system: 3 }, |s| s.smtp_url = Some(url))
+            .await;
     sqlx::query("INSERT INTO companies (name, slug, domain, is_active, auto_approve_employees) VALUES ('Mail', 'mail', 'mail.test', true, true)")
         .execute(&app.db().system)
         .await
@@ -81,7 +87,12 @@ async fn verification_mail_goes_through_smtp() {
             json!({ "email": "smtp@mail.test", "password": PASSWORD, "role": "EMPLOYEE", "firstName": "Sam", "lastName": "Tp", "locale": "en" }),
         )
         .await;
-    assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.body);
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let raw = loop {
         if let Some(raw) = delivered(&server).into_iter().next() {
@@ -102,7 +113,10 @@ async fn verification_mail_goes_through_smtp() {
         .post("/api/auth/verify-email", None, json!({ "token": token }))
         .await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
-    assert!(app.outbox().is_empty(), "with SMTP_URL nothing goes to the outbox");
+    assert!(
+        app.outbox().is_empty(),
+        "with SMTP_URL nothing goes to the outbox"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +147,10 @@ async fn a_mail_that_cannot_be_delivered_is_retried_then_kept_for_inspection() {
         .expect("jobs");
         if let Some((status, attempts, error)) = row {
             assert!(attempts >= 1, "attempts recorded");
-            assert!(error.is_some_and(|e| !e.is_empty()), "the last error is kept");
+            assert!(
+                error.is_some_and(|e| !e.is_empty()),
+                "the last error is kept"
+            );
             assert_ne!(status, "Done", "a failed job is not marked done");
             break;
         }

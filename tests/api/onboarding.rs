@@ -17,7 +17,12 @@ pub async fn platform_admin(app: &TestApp) -> String {
 }
 
 /// Creates and validates a company through the API, follows the HR invitation; returns (company id, HR token).
-pub async fn onboard_company(app: &TestApp, admin: &str, name: &str, domain: &str) -> (String, String) {
+pub async fn onboard_company(
+    app: &TestApp,
+    admin: &str,
+    name: &str,
+    domain: &str,
+) -> (String, String) {
     let hr_email = format!("rh@{domain}");
     let created = app
         .post(
@@ -31,7 +36,12 @@ pub async fn onboard_company(app: &TestApp, admin: &str, name: &str, domain: &st
     assert_eq!(created.body["isActive"], false);
     let id = created.body["id"].as_str().expect("id").to_owned();
     let validated = app
-        .call(Method::PUT, &format!("/api/companies/{id}/validate"), Some(admin), None)
+        .call(
+            Method::PUT,
+            &format!("/api/companies/{id}/validate"),
+            Some(admin),
+            None,
+        )
         .await;
     assert_eq!(validated.status, StatusCode::OK, "{}", validated.body);
     assert_eq!(validated.body["isActive"], true);
@@ -50,7 +60,12 @@ pub async fn onboard_company(app: &TestApp, admin: &str, name: &str, domain: &st
     (id, app.login(&hr_email).await)
 }
 
-async fn import_csv(app: &TestApp, token: &str, csv: &str, query: &str) -> crate::helpers::TestResponse {
+async fn import_csv(
+    app: &TestApp,
+    token: &str,
+    csv: &str,
+    query: &str,
+) -> crate::helpers::TestResponse {
     let request = Request::builder()
         .method(Method::POST)
         .uri(format!("/api/employees/import{query}"))
@@ -92,7 +107,10 @@ async fn onboarding_walkthrough() {
     );
     let again = import_csv(&app, &hr, csv, "").await;
     assert_eq!(
-        (again.body["created"].as_u64(), again.body["unchanged"].as_u64()),
+        (
+            again.body["created"].as_u64(),
+            again.body["unchanged"].as_u64()
+        ),
         (Some(0), Some(2)),
         "idempotent"
     );
@@ -105,7 +123,9 @@ async fn onboarding_walkthrough() {
     .await;
     assert_eq!(changed.body["updated"], 1);
 
-    let employees = app.get("/api/employees?department=Direction", Some(&hr)).await;
+    let employees = app
+        .get("/api/employees?department=Direction", Some(&hr))
+        .await;
     assert_eq!(employees.body["total"], 1, "{}", employees.body);
     assert_eq!(employees.body["items"][0]["email"], "marc@acme.test");
 
@@ -135,12 +155,22 @@ async fn onboarding_walkthrough() {
                     "bio": "Thérapies cognitives et comportementales.", "offersInPerson": true }),
         )
         .await;
-    assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.body);
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
     let before = app.get("/api/practitioners?q=jeanne", Some(&marc)).await;
     assert_eq!(before.body["total"], 0, "not listed before validation");
-    let pending = app.get("/api/admin-huntzen/practitioners/pending", Some(&admin)).await;
+    let pending = app
+        .get("/api/admin-huntzen/practitioners/pending", Some(&admin))
+        .await;
     assert_eq!(pending.body["total"], 1, "{}", pending.body);
-    let practitioner_id = pending.body["items"][0]["id"].as_str().expect("id").to_owned();
+    let practitioner_id = pending.body["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let validated = app
         .call(
             Method::POST,
@@ -168,10 +198,15 @@ async fn onboarding_walkthrough() {
             "the directory shows no email"
         );
     }
-    let none = app.get("/api/practitioners?specialty=PSYCHIATRE", Some(&marc)).await;
+    let none = app
+        .get("/api/practitioners?specialty=PSYCHIATRE", Some(&marc))
+        .await;
     assert_eq!(none.body["total"], 0);
     let profile = app
-        .get(&format!("/api/practitioners/{practitioner_id}"), Some(&marc))
+        .get(
+            &format!("/api/practitioners/{practitioner_id}"),
+            Some(&marc),
+        )
         .await;
     assert_eq!(profile.body["lastName"], "Martin");
 }
@@ -266,7 +301,12 @@ async fn company_rules() {
     let hr = hr.body["accessToken"].as_str().expect("token").to_owned();
 
     let deleted = app
-        .call(Method::DELETE, &format!("/api/companies/{id}"), Some(&admin), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/companies/{id}"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     app.get("/api/companies/me", Some(&hr))
@@ -322,7 +362,12 @@ async fn employee_management_and_own_profile() {
         json!({ "status": "ACTIVE" }),
     ] {
         let refused = app
-            .call(Method::PUT, "/api/employees/me", Some(&peter), Some(forbidden.clone()))
+            .call(
+                Method::PUT,
+                "/api/employees/me",
+                Some(&peter),
+                Some(forbidden.clone()),
+            )
             .await;
         refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
     }
@@ -336,39 +381,62 @@ async fn employee_management_and_own_profile() {
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
     assert_eq!(
-        (updated.body["bio"].as_str(), updated.body["locale"].as_str()),
+        (
+            updated.body["bio"].as_str(),
+            updated.body["locale"].as_str()
+        ),
         (Some("TPS reports"), Some("en"))
     );
     let me = app.get("/api/me", Some(&peter)).await;
     assert_eq!(me.body["role"], "EMPLOYEE");
 
-    let search = app.get("/api/employees?q=gibb&status=ACTIVE", Some(&hr)).await;
+    let search = app
+        .get("/api/employees?q=gibb&status=ACTIVE", Some(&hr))
+        .await;
     assert_eq!(search.body["total"], 1);
     let deactivated = app
-        .call(Method::PUT, &format!("/api/employees/{id}/deactivate"), Some(&hr), None)
+        .call(
+            Method::PUT,
+            &format!("/api/employees/{id}/deactivate"),
+            Some(&hr),
+            None,
+        )
         .await;
     assert_eq!(deactivated.body["status"], "INACTIVE");
     app.get("/api/employees/me", Some(&peter))
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "auth.session_ended");
     let reactivated = app
-        .call(Method::PUT, &format!("/api/employees/{id}/activate"), Some(&hr), None)
+        .call(
+            Method::PUT,
+            &format!("/api/employees/{id}/activate"),
+            Some(&hr),
+            None,
+        )
         .await;
     assert_eq!(reactivated.body["status"], "ACTIVE");
     let removed = app
-        .call(Method::DELETE, &format!("/api/employees/{id}"), Some(&hr), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/employees/{id}"),
+            Some(&hr),
+            None,
+        )
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/employees", Some(&hr)).await.body["total"], 0);
     assert_eq!(
-        app.get("/api/employees?status=REMOVED", Some(&hr)).await.body["total"],
+        app.get("/api/employees?status=REMOVED", Some(&hr))
+            .await
+            .body["total"],
         1
     );
 
-    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE resource = 'employee'")
-        .fetch_one(&app.db().system)
-        .await
-        .expect("audit");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE resource = 'employee'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("audit");
     assert!(audited >= 4, "HR actions are audited ({audited})");
 }
 
@@ -389,7 +457,10 @@ async fn self_registered_employees_wait_for_hr_when_required() {
     assert_eq!(registered.body["awaitingApproval"], true);
     let pending = app.get("/api/employees?status=PENDING", Some(&hr)).await;
     assert_eq!(pending.body["total"], 1);
-    let employee_id = pending.body["items"][0]["id"].as_str().expect("id").to_owned();
+    let employee_id = pending.body["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     app.call(
         Method::PUT,
         &format!("/api/employees/{employee_id}/activate"),
@@ -481,8 +552,13 @@ async fn imports_over_the_limits_are_refused() {
     import_csv(&app, &hr, &many, "")
         .await
         .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large");
-    let json = app.post("/api/employees/import", Some(&hr), json!({})).await;
-    json.assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.unsupported_media_type");
+    let json = app
+        .post("/api/employees/import", Some(&hr), json!({}))
+        .await;
+    json.assert_problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "request.unsupported_media_type",
+    );
     let missing = import_csv(&app, &hr, "mail;nom\nx@big.test;Y\n", "").await;
     missing.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
     assert_eq!(app.get("/api/employees", Some(&hr)).await.body["total"], 0);
@@ -499,11 +575,17 @@ async fn import_accepts_a_multipart_file_field() {
         .method(Method::POST)
         .uri("/api/employees/import")
         .header(header::AUTHORIZATION, format!("Bearer {hr}"))
-        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XBOUNDARY")
+        .header(
+            header::CONTENT_TYPE,
+            "multipart/form-data; boundary=XBOUNDARY",
+        )
         .body(Body::from(body))
         .expect("request");
     let report = app.send(request).await;
     assert_eq!(report.status, StatusCode::OK, "{}", report.body);
     assert_eq!(report.body["created"], 1);
-    assert_eq!(app.get("/api/employees?q=zoé", Some(&hr)).await.body["total"], 1);
+    assert_eq!(
+        app.get("/api/employees?q=zoé", Some(&hr)).await.body["total"],
+        1
+    );
 }

@@ -9,7 +9,8 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn articles_are_written_by_the_platform_and_read_by_anyone() {
     let app = TestApp::spawn().await;
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let ops = app.login("ops@huntzen.test").await;
     let draft = app
         .post("/api/admin-huntzen/blog/articles", Some(&ops), json!({ "title": "Gérer le stress au travail", "content": "…", "category": "STRESS_MANAGEMENT", "tags": ["Stress"] }))
@@ -24,7 +25,10 @@ async fn articles_are_written_by_the_platform_and_read_by_anyone() {
             json!({ "title": "Gérer le stress au travail", "content": "bis", "category": "WELLBEING" }),
         )
         .await;
-    assert_eq!(second.body["slug"], "gerer-le-stress-au-travail-2", "slugs are unique");
+    assert_eq!(
+        second.body["slug"], "gerer-le-stress-au-travail-2",
+        "slugs are unique"
+    );
     let id = draft.body["id"].as_str().expect("id").to_owned();
 
     assert_eq!(
@@ -36,18 +40,30 @@ async fn articles_are_written_by_the_platform_and_read_by_anyone() {
         .await
         .assert_problem(StatusCode::NOT_FOUND, "article.not_found");
     let published = app
-        .call(Method::POST, &format!("/api/articles/{id}/publish"), Some(&ops), None)
+        .call(
+            Method::POST,
+            &format!("/api/articles/{id}/publish"),
+            Some(&ops),
+            None,
+        )
         .await;
     assert_eq!(published.body["status"], "PUBLISHED");
     let public = app
         .get("/api/articles?category=STRESS_MANAGEMENT&tag=stress", None)
         .await;
     assert_eq!(public.body["total"], 1, "{}", public.body);
-    let by_slug = app.get("/api/articles/gerer-le-stress-au-travail", None).await;
+    let by_slug = app
+        .get("/api/articles/gerer-le-stress-au-travail", None)
+        .await;
     assert_eq!(by_slug.body["id"], id.as_str());
     for expected in [1, 2] {
         let view = app
-            .call(Method::PUT, "/api/articles/gerer-le-stress-au-travail/view", None, None)
+            .call(
+                Method::PUT,
+                "/api/articles/gerer-le-stress-au-travail/view",
+                None,
+                None,
+            )
             .await;
         assert_eq!(view.body["viewCount"], expected);
     }
@@ -71,9 +87,14 @@ async fn articles_are_written_by_the_platform_and_read_by_anyone() {
     assert_eq!(updated.body["status"], "ARCHIVED");
     assert_eq!(app.get("/api/articles", None).await.body["total"], 0);
     assert_eq!(
-        app.call(Method::DELETE, &format!("/api/articles/{id}"), Some(&ops), None)
-            .await
-            .status,
+        app.call(
+            Method::DELETE,
+            &format!("/api/articles/{id}"),
+            Some(&ops),
+            None
+        )
+        .await
+        .status,
         StatusCode::NO_CONTENT
     );
 }
@@ -113,7 +134,10 @@ async fn news_stay_inside_the_company_and_notify_its_employees() {
         .await;
     assert_eq!(news.status, StatusCode::CREATED, "{}", news.body);
     let id = news.body["id"].as_str().expect("id").to_owned();
-    assert_eq!(app.get("/api/news/company", Some(acme_emp)).await.body["total"], 1);
+    assert_eq!(
+        app.get("/api/news/company", Some(acme_emp)).await.body["total"],
+        1
+    );
     assert_eq!(
         app.get("/api/news", Some(beta_emp)).await.body["total"],
         0,
@@ -121,7 +145,10 @@ async fn news_stay_inside_the_company_and_notify_its_employees() {
     );
     let notified = app.get("/api/notifications", Some(acme_emp)).await;
     assert_eq!(notified.body["items"][0]["type"], "NEWS_PUBLISHED");
-    assert_eq!(app.get("/api/notifications", Some(beta_emp)).await.body["total"], 0);
+    assert_eq!(
+        app.get("/api/notifications", Some(beta_emp)).await.body["total"],
+        0
+    );
     app.call(
         Method::PUT,
         &format!("/api/news/{id}"),
@@ -130,24 +157,42 @@ async fn news_stay_inside_the_company_and_notify_its_employees() {
     )
     .await
     .assert_problem(StatusCode::NOT_FOUND, "news.not_found");
-    app.call(Method::DELETE, &format!("/api/news/{id}"), Some(beta_hr), None)
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "news.not_found");
-    app.post("/api/news", Some(acme_emp), json!({ "title": "x", "content": "y" }))
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    app.call(
+        Method::DELETE,
+        &format!("/api/news/{id}"),
+        Some(beta_hr),
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "news.not_found");
+    app.post(
+        "/api/news",
+        Some(acme_emp),
+        json!({ "title": "x", "content": "y" }),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
     sqlx::query("UPDATE companies SET allow_internal_news = false WHERE id = $1")
         .bind(acme)
         .execute(system)
         .await
         .expect("off");
-    app.post("/api/news", Some(acme_hr), json!({ "title": "x", "content": "y" }))
-        .await
-        .assert_problem(StatusCode::CONFLICT, "news.disabled");
+    app.post(
+        "/api/news",
+        Some(acme_hr),
+        json!({ "title": "x", "content": "y" }),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "news.disabled");
     assert_eq!(
-        app.call(Method::DELETE, &format!("/api/news/{id}"), Some(acme_hr), None)
-            .await
-            .status,
+        app.call(
+            Method::DELETE,
+            &format!("/api/news/{id}"),
+            Some(acme_hr),
+            None
+        )
+        .await
+        .status,
         StatusCode::NO_CONTENT
     );
 }

@@ -20,11 +20,21 @@ struct Setup {
 
 async fn login(app: &TestApp, email: &str) -> (String, String) {
     let response = app
-        .post("/api/auth/login", None, json!({ "email": email, "password": PASSWORD }))
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": email, "password": PASSWORD }),
+        )
         .await;
     (
-        response.body["accessToken"].as_str().expect("access").to_owned(),
-        response.body["refreshToken"].as_str().expect("refresh").to_owned(),
+        response.body["accessToken"]
+            .as_str()
+            .expect("access")
+            .to_owned(),
+        response.body["refreshToken"]
+            .as_str()
+            .expect("refresh")
+            .to_owned(),
     )
 }
 
@@ -93,7 +103,10 @@ async fn chat_presence_receipts_and_replay_with_socket_io_client() {
     .fetch_one(&app.db().system)
     .await
     .expect("audit");
-    assert!(reads >= 2, "both participants joined: {reads} audited reads");
+    assert!(
+        reads >= 2,
+        "both participants joined: {reads} audited reads"
+    );
     assert_eq!(outsiders, 0, "a refused join reads nothing");
 }
 
@@ -134,10 +147,11 @@ async fn audio_call_signalling_with_socket_io_client() {
         "{events:?}"
     );
     assert!(events.contains(&"CALL_ENDED".to_owned()), "{events:?}");
-    let missed: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications WHERE title = 'Appel manqué'")
-        .fetch_one(&app.db().system)
-        .await
-        .expect("count");
+    let missed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE title = 'Appel manqué'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("count");
     assert_eq!(missed, 1);
 }
 
@@ -175,7 +189,10 @@ impl RedisServer {
             _dir: dir,
         };
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return server;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -194,9 +211,12 @@ impl Drop for RedisServer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_share_rooms_presence_and_calls_through_redis() {
     let redis = RedisServer::start().await;
-    let node_a = TestApp::spawn_configured(huntzen::infra::db::PoolSizes { app: 5, system: 3 }, |settings| {
-        settings.redis_url = Some(redis.url.clone());
-    })
+    let node_a = TestApp::spawn_configured(
+        huntzen::infra::db::PoolSizes { app: 5, system: 3 },
+        |settings| {
+            settings.redis_url = Some(redis.url.clone());
+        },
+    )
     .await;
     let node_b = node_a.another_node().await;
     assert!(node_a.state.realtime.is_clustered() && node_b.state.realtime.is_clustered());
@@ -206,7 +226,10 @@ async fn two_nodes_share_rooms_presence_and_calls_through_redis() {
                          "practitionerToken": s.practitioner, "outsiderToken": s.outsider });
     scenario("nodes.mjs", config).await;
     let stored = node_b.stored_messages(s.consultation).await;
-    assert_eq!(stored, 3, "one message from each node's socket and one over REST");
+    assert_eq!(
+        stored, 3,
+        "one message from each node's socket and one over REST"
+    );
     let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM live_calls")
         .fetch_one(&node_a.db().system)
         .await

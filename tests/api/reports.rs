@@ -67,8 +67,17 @@ async fn raw_get(app: &TestApp, path: &str, token: &str) -> (StatusCode, String,
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
-    (status, content_type, String::from_utf8(bytes.to_vec()).expect("utf8"))
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8(bytes.to_vec()).expect("utf8"),
+    )
 }
 
 fn keys(value: &Value, out: &mut Vec<String>) {
@@ -89,7 +98,9 @@ async fn hr_sees_counters_only_for_its_company() {
     let app = TestApp::spawn().await;
     let acme = app.seed_company("acme").await;
     let other = app.seed_company("other").await;
-    let user = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    let user = app
+        .create_user("doc@cabinet.test", Role::Practitioner, None)
+        .await;
     let practitioner: Uuid = sqlx::query_scalar(
         "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'Jeanne', 'Secret', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
     )
@@ -106,16 +117,73 @@ async fn hr_sees_counters_only_for_its_company() {
     }
     let legal = employee(&app, acme, "l", "Lina", "Legal").await;
     let outsider = employee(&app, other, "o", "Oscar", "Sales").await;
-    completed(&app, acme, sales[0], practitioner, "2026-01-10T10:50:00Z", 50, 0).await;
-    completed(&app, acme, sales[0], practitioner, "2026-01-20T10:45:00Z", 45, 1).await;
-    completed(&app, acme, sales[1], practitioner, "2026-01-11T10:30:00Z", 30, 2).await;
-    completed(&app, acme, legal, practitioner, "2026-01-12T10:40:00Z", 40, 3).await;
-    completed(&app, acme, sales[0], practitioner, "2026-02-02T10:50:00Z", 50, 4).await;
-    completed(&app, other, outsider, practitioner, "2026-01-15T10:50:00Z", 50, 5).await;
-    app.create_user("rh@acme.test", Role::AdminRh, Some(acme)).await;
+    completed(
+        &app,
+        acme,
+        sales[0],
+        practitioner,
+        "2026-01-10T10:50:00Z",
+        50,
+        0,
+    )
+    .await;
+    completed(
+        &app,
+        acme,
+        sales[0],
+        practitioner,
+        "2026-01-20T10:45:00Z",
+        45,
+        1,
+    )
+    .await;
+    completed(
+        &app,
+        acme,
+        sales[1],
+        practitioner,
+        "2026-01-11T10:30:00Z",
+        30,
+        2,
+    )
+    .await;
+    completed(
+        &app,
+        acme,
+        legal,
+        practitioner,
+        "2026-01-12T10:40:00Z",
+        40,
+        3,
+    )
+    .await;
+    completed(
+        &app,
+        acme,
+        sales[0],
+        practitioner,
+        "2026-02-02T10:50:00Z",
+        50,
+        4,
+    )
+    .await;
+    completed(
+        &app,
+        other,
+        outsider,
+        practitioner,
+        "2026-01-15T10:50:00Z",
+        50,
+        5,
+    )
+    .await;
+    app.create_user("rh@acme.test", Role::AdminRh, Some(acme))
+        .await;
     let hr = app.login("rh@acme.test").await;
 
-    let report = app.get("/api/reports/employee-usage?period=2026-01", Some(&hr)).await;
+    let report = app
+        .get("/api/reports/employee-usage?period=2026-01", Some(&hr))
+        .await;
     assert_eq!(report.status, StatusCode::OK, "{}", report.body);
     let mut seen = Vec::new();
     keys(&report.body, &mut seen);
@@ -132,7 +200,14 @@ async fn hr_sees_counters_only_for_its_company() {
         "unexpected keys: {seen:?}"
     );
     let text = report.body.to_string();
-    for secret in ["Secret", "Jeanne", "VIDEO", "2026-01-10", "PSYCHIATRE", "Oscar"] {
+    for secret in [
+        "Secret",
+        "Jeanne",
+        "VIDEO",
+        "2026-01-10",
+        "PSYCHIATRE",
+        "Oscar",
+    ] {
         assert!(!text.contains(secret), "{secret} leaked into the HR report");
     }
     let items = report.body["items"].as_array().expect("items");
@@ -152,7 +227,8 @@ async fn hr_sees_counters_only_for_its_company() {
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
 
-    let (status, content_type, csv) = raw_get(&app, "/api/reports/export-csv?period=2026-01", &hr).await;
+    let (status, content_type, csv) =
+        raw_get(&app, "/api/reports/export-csv?period=2026-01", &hr).await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/csv"));
     assert!(csv.starts_with('\u{feff}'), "UTF-8 BOM for spreadsheets");
@@ -187,7 +263,9 @@ async fn hr_sees_counters_only_for_its_company() {
         .await
         .assert_problem(StatusCode::NOT_FOUND, "employee.not_found");
 
-    let departments = app.get("/api/reports/department-usage?period=2026-01", Some(&hr)).await;
+    let departments = app
+        .get("/api/reports/department-usage?period=2026-01", Some(&hr))
+        .await;
     assert_eq!(departments.status, StatusCode::OK, "{}", departments.body);
     let names: Vec<&str> = departments.body["items"]
         .as_array()
@@ -195,21 +273,30 @@ async fn hr_sees_counters_only_for_its_company() {
         .iter()
         .filter_map(|i| i["department"].as_str())
         .collect();
-    assert_eq!(names, ["Sales"], "Legal (1 person) is never shown on its own");
+    assert_eq!(
+        names,
+        ["Sales"],
+        "Legal (1 person) is never shown on its own"
+    );
     assert_eq!(departments.body["suppressedEmployees"], 1);
     assert_eq!(departments.body["items"][0]["consultationCount"], 3);
 
     let employee_token = { app.login("Émilie.s0@x.test").await };
-    app.get("/api/reports/employee-usage?period=2026-01", Some(&employee_token))
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    app.get(
+        "/api/reports/employee-usage?period=2026-01",
+        Some(&employee_token),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
 }
 
 #[tokio::test]
 async fn practitioners_bill_and_the_platform_sees_aggregates() {
     let app = TestApp::spawn().await;
     let acme = app.seed_company("acme").await;
-    let user = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    let user = app
+        .create_user("doc@cabinet.test", Role::Practitioner, None)
+        .await;
     let practitioner: Uuid = sqlx::query_scalar(
         "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'J', 'M', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
     )
@@ -218,11 +305,32 @@ async fn practitioners_bill_and_the_platform_sees_aggregates() {
     .await
     .expect("practitioner");
     let patient = employee(&app, acme, "p", "Patient", "Ops").await;
-    completed(&app, acme, patient, practitioner, "2026-03-05T09:50:00Z", 50, 0).await;
-    completed(&app, acme, patient, practitioner, "2026-03-12T09:55:00Z", 55, 1).await;
+    completed(
+        &app,
+        acme,
+        patient,
+        practitioner,
+        "2026-03-05T09:50:00Z",
+        50,
+        0,
+    )
+    .await;
+    completed(
+        &app,
+        acme,
+        patient,
+        practitioner,
+        "2026-03-12T09:55:00Z",
+        55,
+        1,
+    )
+    .await;
     let doc = app.login("doc@cabinet.test").await;
     let billing = app
-        .get("/api/reports/practitioner-billing?period=2026-03", Some(&doc))
+        .get(
+            "/api/reports/practitioner-billing?period=2026-03",
+            Some(&doc),
+        )
         .await;
     assert_eq!(billing.status, StatusCode::OK, "{}", billing.body);
     assert_eq!(
@@ -251,7 +359,8 @@ async fn practitioners_bill_and_the_platform_sees_aggregates() {
     let stats = app.get("/api/reports/practitioner-stats", Some(&doc)).await;
     assert_eq!(stats.body["consultationCount"], 2);
 
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let ops = app.login("ops@huntzen.test").await;
     for path in ["/api/reports/platform-kpis", "/api/admin-huntzen/kpis"] {
         let kpis = app.get(path, Some(&ops)).await;
@@ -287,15 +396,21 @@ async fn a_large_billing_export_streams_every_row_once_and_is_audited() {
     .await
     .expect("rows");
     let doc = app.login("doc@cabinet.test").await;
-    let (status, _, csv) = raw_get(&app, "/api/reports/practitioner-export-csv?period=2026-04&sep=,", &doc).await;
+    let (status, _, csv) = raw_get(
+        &app,
+        "/api/reports/practitioner-export-csv?period=2026-04&sep=,",
+        &doc,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
     assert_eq!(lines.len(), 5001, "header and every row");
     assert!(lines[0].ends_with("date,durationMinutes,format,company"));
     assert_eq!(lines[1], "2026-04-01,40,AUDIO,bulk");
-    let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'EXPORT'")
-        .fetch_one(&app.db().system)
-        .await
-        .expect("audit");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'EXPORT'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("audit");
     assert_eq!(audited, 1);
 }

@@ -37,8 +37,14 @@ const TENANT_ROWS: &[(&str, &str)] = &[
         "recovery_codes",
         "SELECT id FROM recovery_codes WHERE user_id = ANY($2)",
     ),
-    ("employees", "SELECT id FROM employees WHERE company_id = $1"),
-    ("consultations", "SELECT id FROM consultations WHERE company_id = $1"),
+    (
+        "employees",
+        "SELECT id FROM employees WHERE company_id = $1",
+    ),
+    (
+        "consultations",
+        "SELECT id FROM consultations WHERE company_id = $1",
+    ),
     (
         "consultation_events",
         "SELECT id FROM consultation_events WHERE consultation_id IN (SELECT id FROM consultations WHERE company_id = $1)",
@@ -67,8 +73,14 @@ const TENANT_ROWS: &[(&str, &str)] = &[
            OR subject_id IN (SELECT id FROM files WHERE company_id = $1)",
     ),
     ("news", "SELECT id FROM news WHERE company_id = $1"),
-    ("notifications", "SELECT id FROM notifications WHERE user_id = ANY($2)"),
-    ("consents", "SELECT id FROM consents WHERE user_id = ANY($2)"),
+    (
+        "notifications",
+        "SELECT id FROM notifications WHERE user_id = ANY($2)",
+    ),
+    (
+        "consents",
+        "SELECT id FROM consents WHERE user_id = ANY($2)",
+    ),
     (
         "audit_logs",
         "SELECT id FROM audit_logs WHERE user_id = ANY($2) OR company_id = $1",
@@ -112,7 +124,11 @@ async fn rls_violations(pool: &PgPool) -> Vec<String> {
             problems.push(format!("{table}.{name}: {cmd} policy without WITH CHECK"));
         }
         for expr in [&using, &check].into_iter().flatten() {
-            if expr.trim().trim_matches(['(', ')']).eq_ignore_ascii_case("true") {
+            if expr
+                .trim()
+                .trim_matches(['(', ')'])
+                .eq_ignore_ascii_case("true")
+            {
                 problems.push(format!("{table}.{name}: always-true expression"));
             }
         }
@@ -124,7 +140,11 @@ async fn rls_violations(pool: &PgPool) -> Vec<String> {
 async fn every_table_has_forced_rls_with_checked_write_policies() {
     let app = TestApp::spawn().await;
     let problems = rls_violations(&app.db().system).await;
-    assert!(problems.is_empty(), "RLS problems:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "RLS problems:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -137,15 +157,22 @@ async fn catalog_check_catches_a_table_without_policies() {
         .expect("create");
     let problems = rls_violations(pool).await;
     assert!(
-        problems.iter().any(|p| p == "leaky: row level security is not enabled"),
+        problems
+            .iter()
+            .any(|p| p == "leaky: row level security is not enabled"),
         "{problems:?}"
     );
-    assert!(problems.iter().any(|p| p == "leaky: no policy"), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p == "leaky: no policy"),
+        "{problems:?}"
+    );
 
-    sqlx::raw_sql("ALTER TABLE leaky ENABLE ROW LEVEL SECURITY; ALTER TABLE leaky FORCE ROW LEVEL SECURITY")
-        .execute(pool)
-        .await
-        .expect("enable");
+    sqlx::raw_sql(
+        "ALTER TABLE leaky ENABLE ROW LEVEL SECURITY; ALTER TABLE leaky FORCE ROW LEVEL SECURITY",
+    )
+    .execute(pool)
+    .await
+    .expect("enable");
     sqlx::query("CREATE POLICY open_door ON leaky FOR ALL USING (true)")
         .execute(pool)
         .await
@@ -158,7 +185,9 @@ async fn catalog_check_catches_a_table_without_policies() {
         "{problems:?}"
     );
     assert!(
-        problems.iter().any(|p| p == "leaky.open_door: always-true expression"),
+        problems
+            .iter()
+            .any(|p| p == "leaky.open_door: always-true expression"),
         "{problems:?}"
     );
 }
@@ -205,7 +234,11 @@ async fn the_request_role_owns_nothing_and_cannot_bypass_rls() {
     // Without a context, nothing at all is visible.
     for (table, _) in TENANT_ROWS {
         let mut tx = begin_anonymous(&app.db().app).await.expect("tx");
-        assert_eq!(count_all(&mut tx, table).await, 0, "{table} visible without context");
+        assert_eq!(
+            count_all(&mut tx, table).await,
+            0,
+            "{table} visible without context"
+        );
     }
 }
 
@@ -268,7 +301,10 @@ async fn a_tenant_sees_none_of_another_tenants_rows() {
             .fetch_all(system)
             .await
             .unwrap_or_else(|e| panic!("{table}: {e}"));
-        assert!(!b_ids.is_empty(), "fixture has no row of tenant B in {table}");
+        assert!(
+            !b_ids.is_empty(),
+            "fixture has no row of tenant B in {table}"
+        );
         for (who, session) in [
             ("HR", a.hr_session),
             ("employee", a.employee_session),
@@ -285,7 +321,10 @@ async fn a_tenant_sees_none_of_another_tenants_rows() {
 
     // Positive controls: the policies are not simply closed.
     let mut tx = context(app.db(), a.employee_session).await;
-    assert_eq!(count_ids(&mut tx, "consultations", &[a.consultation]).await, 1);
+    assert_eq!(
+        count_ids(&mut tx, "consultations", &[a.consultation]).await,
+        1
+    );
     assert_eq!(count_all(&mut tx, "messages").await, 1);
     assert_eq!(count_all(&mut tx, "journal_entries").await, 1);
     assert_eq!(
@@ -322,7 +361,11 @@ async fn platform_roles_never_reach_clinical_or_employee_rows() {
     fixtures::tenant(system, "alpha").await;
     for role in [Role::AdminHuntzen, Role::SuperAdmin] {
         let user = app
-            .create_user(&format!("{role}@huntzen.example").to_lowercase(), role, None)
+            .create_user(
+                &format!("{role}@huntzen.example").to_lowercase(),
+                role,
+                None,
+            )
             .await;
         let session: Uuid = sqlx::query_scalar(
             "INSERT INTO login_sessions (user_id, expires_at) VALUES ($1, now() + interval '1 hour') RETURNING id",
@@ -345,10 +388,11 @@ async fn platform_roles_never_reach_clinical_or_employee_rows() {
         ] {
             assert_eq!(count_all(&mut tx, table).await, 0, "{role} reads {table}");
         }
-        let employee_users: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'EMPLOYEE'")
-            .fetch_one(&mut *tx)
-            .await
-            .expect("users");
+        let employee_users: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'EMPLOYEE'")
+                .fetch_one(&mut *tx)
+                .await
+                .expect("users");
         assert_eq!(employee_users, 0, "{role} reads employees' accounts");
         let companies: i64 = sqlx::query_scalar("SELECT count(*) FROM companies")
             .fetch_one(&mut *tx)
@@ -448,7 +492,10 @@ async fn writing_a_row_for_another_tenant_fails() {
             let error = result
                 .err()
                 .unwrap_or_else(|| panic!("insert into {table} for tenant B succeeded"));
-            let code = error.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+            let code = error
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.into_owned());
             assert_eq!(
                 code.as_deref(),
                 Some("42501"),
@@ -502,7 +549,9 @@ async fn self_service_cannot_grant_itself_privileges() {
     ];
     for (session, sql) in attempts {
         let mut tx = context(app.db(), session).await;
-        let result = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await;
+        let result = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await;
         assert!(result.is_err(), "`{sql}` succeeded");
     }
 }
@@ -520,11 +569,12 @@ async fn a_pooled_connection_carries_no_context_into_the_next_transaction() {
             tx.rollback().await.expect("rollback");
         }
         let mut next = begin_anonymous(&app.db().app).await.expect("next");
-        let (user, role): (Option<String>, Option<String>) =
-            sqlx::query_as("SELECT current_setting('app.user_id', true), current_setting('app.role', true)")
-                .fetch_one(&mut *next)
-                .await
-                .expect("settings");
+        let (user, role): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT current_setting('app.user_id', true), current_setting('app.role', true)",
+        )
+        .fetch_one(&mut *next)
+        .await
+        .expect("settings");
         assert!(user.unwrap_or_default().is_empty() && role.unwrap_or_default().is_empty());
         assert_eq!(count_all(&mut next, "consultations").await, 0);
         assert_eq!(count_all(&mut next, "employees").await, 0);
@@ -560,14 +610,22 @@ async fn an_ended_session_or_inactive_account_opens_no_context() {
             .is_none()
     );
 
-    assert!(begin_as(&app.db().app, a.hr_session).await.expect("begin").is_some());
+    assert!(
+        begin_as(&app.db().app, a.hr_session)
+            .await
+            .expect("begin")
+            .is_some()
+    );
     sqlx::query("UPDATE companies SET is_active = false WHERE id = $1")
         .bind(a.company)
         .execute(system)
         .await
         .expect("company");
     assert!(
-        begin_as(&app.db().app, a.hr_session).await.expect("begin").is_none(),
+        begin_as(&app.db().app, a.hr_session)
+            .await
+            .expect("begin")
+            .is_none(),
         "deactivated company"
     );
 

@@ -24,7 +24,13 @@ impl Route {
     fn with_params(&self, mut value: impl FnMut() -> String) -> String {
         self.path
             .split('/')
-            .map(|s| if s.starts_with('{') { value() } else { s.to_owned() })
+            .map(|s| {
+                if s.starts_with('{') {
+                    value()
+                } else {
+                    s.to_owned()
+                }
+            })
             .collect::<Vec<_>>()
             .join("/")
     }
@@ -80,7 +86,10 @@ fn every_route_is_in_the_matrix_and_nothing_else() {
     let table: BTreeSet<Route> = matrix().into_iter().map(|(r, _)| r).collect();
     let missing: Vec<_> = router.difference(&table).collect();
     let stale: Vec<_> = table.difference(&router).collect();
-    assert!(missing.is_empty(), "routes missing from role_matrix.txt: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "routes missing from role_matrix.txt: {missing:?}"
+    );
     assert!(
         stale.is_empty(),
         "role_matrix.txt lists routes the router does not have: {stale:?}"
@@ -124,9 +133,19 @@ async fn tokens(app: &TestApp) -> Vec<(Role, String)> {
             _ => {}
         }
         let login = app
-            .post("/api/auth/login", None, json!({ "email": email, "password": PASSWORD }))
+            .post(
+                "/api/auth/login",
+                None,
+                json!({ "email": email, "password": PASSWORD }),
+            )
             .await;
-        out.push((role, login.body["accessToken"].as_str().expect("token").to_owned()));
+        out.push((
+            role,
+            login.body["accessToken"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+        ));
     }
     out
 }
@@ -149,11 +168,16 @@ async fn roles_are_allowed_and_denied_exactly_as_the_matrix_says() {
             ));
         }
         for (role, token) in &tokens {
-            let response = app.call(method.clone(), &path, Some(token), body.clone()).await;
-            let denied = response.status == StatusCode::FORBIDDEN && response.code() == "auth.forbidden";
+            let response = app
+                .call(method.clone(), &path, Some(token), body.clone())
+                .await;
+            let denied =
+                response.status == StatusCode::FORBIDDEN && response.code() == "auth.forbidden";
             let expect_allowed = allowed.contains(role);
             if expect_allowed
-                && (denied || response.status == StatusCode::UNAUTHORIZED || response.status.is_server_error())
+                && (denied
+                    || response.status == StatusCode::UNAUTHORIZED
+                    || response.status.is_server_error())
             {
                 failures.push(format!(
                     "{} {} as {role}: expected allowed, got {} {}",

@@ -34,7 +34,14 @@ fn raw(port: u16, request: &str) -> String {
 async fn files_round_trip_through_an_s3_compatible_store() {
     let port = crate::helpers::free_port();
     let child = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -54,13 +61,20 @@ async fn files_round_trip_through_an_s3_compatible_store() {
             "PUT /huntzen-files HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         ),
     );
-    assert!(created.starts_with("HTTP/1.1 200"), "bucket not created: {created}");
+    assert!(
+        created.starts_with("HTTP/1.1 200"),
+        "bucket not created: {created}"
+    );
 
     let url = format!(
         "s3://huntzen-files?endpoint=http://127.0.0.1:{port}&region=us-east-1&access_key_id=test&secret_access_key=test"
     );
-    let app = TestApp::spawn_configured(PoolSizes { app: 5, system: 3 }, |s| s.storage_url = Some(url)).await;
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    let app = TestApp::spawn_configured(PoolSizes { app: 5, system: 3 }, |s| {
+        s.storage_url = Some(url)
+    })
+    .await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let token = app.login("ops@huntzen.test").await;
     let mut body =
         b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"d.pdf\"\r\n\r\n%PDF-1.7 s3-canary-bytes"
@@ -86,7 +100,12 @@ async fn files_round_trip_through_an_s3_compatible_store() {
         .expect("key");
 
     // The object is in the bucket (read back from S3), and it is ciphertext.
-    let object = app.state.store.get(&key).await.expect("object in the bucket");
+    let object = app
+        .state
+        .store
+        .get(&key)
+        .await
+        .expect("object in the bucket");
     assert!(
         !object.windows(15).any(|w| w == b"s3-canary-bytes"),
         "the stored object is plaintext"
@@ -98,12 +117,25 @@ async fn files_round_trip_through_an_s3_compatible_store() {
 
     let download = app.get(&file_url, Some(&token)).await;
     assert_eq!(download.status, StatusCode::OK);
-    assert!(download.body.as_str().is_some_and(|b| b.contains("s3-canary-bytes")));
+    assert!(
+        download
+            .body
+            .as_str()
+            .is_some_and(|b| b.contains("s3-canary-bytes"))
+    );
     assert_eq!(
-        app.call(Method::DELETE, &format!("/api/files/{id}"), Some(&token), None)
-            .await
-            .status,
+        app.call(
+            Method::DELETE,
+            &format!("/api/files/{id}"),
+            Some(&token),
+            None
+        )
+        .await
+        .status,
         StatusCode::NO_CONTENT
     );
-    assert!(app.state.store.get(&key).await.is_err(), "the object was not deleted");
+    assert!(
+        app.state.store.get(&key).await.is_err(),
+        "the object was not deleted"
+    );
 }

@@ -25,7 +25,9 @@ async fn world(app: &TestApp, employees: usize, zone: &str) -> World {
     .fetch_one(system)
     .await
     .expect("company");
-    let user = app.create_user("doc@cabinet.test", Role::Practitioner, None).await;
+    let user = app
+        .create_user("doc@cabinet.test", Role::Practitioner, None)
+        .await;
     let practitioner: Uuid = sqlx::query_scalar(
         "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, bio, is_validated, time_zone, languages) \
          VALUES ($1, 'Jeanne', 'Martin', 'Dr.', 'PSYCHIATRE', 'bio', true, $2, '{fr}') RETURNING id",
@@ -73,7 +75,13 @@ async fn open_every_morning(app: &TestApp, w: &World) {
     }
 }
 
-async fn slots(app: &TestApp, token: &str, practitioner: Uuid, from: NaiveDate, to: NaiveDate) -> Vec<DateTime<Utc>> {
+async fn slots(
+    app: &TestApp,
+    token: &str,
+    practitioner: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<DateTime<Utc>> {
     let response = app
         .get(
             &format!("/api/practitioners/{practitioner}/availability?from={from}&to={to}"),
@@ -85,11 +93,22 @@ async fn slots(app: &TestApp, token: &str, practitioner: Uuid, from: NaiveDate, 
         .as_array()
         .expect("slots")
         .iter()
-        .map(|s| s["startsAt"].as_str().expect("startsAt").parse().expect("instant"))
+        .map(|s| {
+            s["startsAt"]
+                .as_str()
+                .expect("startsAt")
+                .parse()
+                .expect("instant")
+        })
         .collect()
 }
 
-async fn book(app: &TestApp, token: &str, practitioner: Uuid, at: DateTime<Utc>) -> crate::helpers::TestResponse {
+async fn book(
+    app: &TestApp,
+    token: &str,
+    practitioner: Uuid,
+    at: DateTime<Utc>,
+) -> crate::helpers::TestResponse {
     app.post(
         "/api/consultations",
         Some(token),
@@ -167,7 +186,11 @@ async fn acceptance_slots_across_dst_booking_rooms_and_counters() {
             "{day}"
         );
     }
-    assert_ne!(hours(before), hours(after), "the UTC times move with the change");
+    assert_ne!(
+        hours(before),
+        hours(after),
+        "the UTC times move with the change"
+    );
     let via_query = app
         .get(
             &format!(
@@ -207,16 +230,20 @@ async fn acceptance_slots_across_dst_booking_rooms_and_counters() {
         .assert_problem(StatusCode::CONFLICT, "consultation.room_unavailable");
 
     // Bring the consultation to now (the room opens 15 minutes before its time).
-    sqlx::query("UPDATE consultations SET scheduled_at = now() + interval '5 minutes' WHERE id = $1::uuid")
-        .bind(&id)
-        .execute(&app.db().system)
-        .await
-        .expect("move");
+    sqlx::query(
+        "UPDATE consultations SET scheduled_at = now() + interval '5 minutes' WHERE id = $1::uuid",
+    )
+    .bind(&id)
+    .execute(&app.db().system)
+    .await
+    .expect("move");
     for (who, t, moderator, affiliation) in [
         ("employee", token, false, "member"),
         ("practitioner", &w.practitioner_token, true, "owner"),
     ] {
-        let room = app.get(&format!("/api/consultations/{id}/room-link"), Some(t)).await;
+        let room = app
+            .get(&format!("/api/consultations/{id}/room-link"), Some(t))
+            .await;
         assert_eq!(room.status, StatusCode::OK, "{who}: {}", room.body);
         let jwt = room.body["jwt"].as_str().expect("jwt");
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
@@ -257,7 +284,10 @@ async fn acceptance_slots_across_dst_booking_rooms_and_counters() {
             (exp - (scheduled + Duration::minutes(60 + 30)).timestamp()).abs() <= 5,
             "exp is 30 minutes after the planned end"
         );
-        assert_eq!(room.body["url"], format!("https://meet.test/{room_name}?jwt={jwt}"));
+        assert_eq!(
+            room.body["url"],
+            format!("https://meet.test/{room_name}?jwt={jwt}")
+        );
     }
 
     let started = app
@@ -286,7 +316,10 @@ async fn acceptance_slots_across_dst_booking_rooms_and_counters() {
     assert_eq!(ended.body["actualDuration"], 50);
 
     let stats = app
-        .get("/api/practitioners/me/usage-stats", Some(&w.practitioner_token))
+        .get(
+            "/api/practitioners/me/usage-stats",
+            Some(&w.practitioner_token),
+        )
         .await;
     assert_eq!(
         (
@@ -318,13 +351,23 @@ async fn twenty_concurrent_bookings_of_one_slot_succeed_once() {
     let w = world(&app, 20, "Europe/Paris").await;
     open_every_morning(&app, &w).await;
     let from = Utc::now().date_naive() + Duration::days(3);
-    let slot = slots(&app, &w.employees[0].1, w.practitioner, from, from + Duration::days(2)).await[0];
+    let slot = slots(
+        &app,
+        &w.employees[0].1,
+        w.practitioner,
+        from,
+        from + Duration::days(2),
+    )
+    .await[0];
     let attempts = w
         .employees
         .iter()
         .map(|(_, token)| book(&app, token, w.practitioner, slot));
     let results = futures::future::join_all(attempts).await;
-    let created = results.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let created = results
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
     assert_eq!(
         created,
         1,
@@ -337,11 +380,12 @@ async fn twenty_concurrent_bookings_of_one_slot_succeed_once() {
     for refused in results.iter().filter(|r| r.status != StatusCode::CREATED) {
         refused.assert_problem(StatusCode::CONFLICT, "consultation.slot_unavailable");
     }
-    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM consultations WHERE scheduled_at = $1")
-        .bind(slot)
-        .fetch_one(&app.db().system)
-        .await
-        .expect("count");
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM consultations WHERE scheduled_at = $1")
+            .bind(slot)
+            .fetch_one(&app.db().system)
+            .await
+            .expect("count");
     assert_eq!(live, 1);
 }
 
@@ -351,7 +395,14 @@ async fn booking_rules_limits_and_allowance() {
     let w = world(&app, 2, "Europe/Paris").await;
     open_every_morning(&app, &w).await;
     let from = Utc::now().date_naive() + Duration::days(2);
-    let free = slots(&app, &w.employees[0].1, w.practitioner, from, from + Duration::days(6)).await;
+    let free = slots(
+        &app,
+        &w.employees[0].1,
+        w.practitioner,
+        from,
+        from + Duration::days(6),
+    )
+    .await;
     let token = &w.employees[0].1;
     book(&app, token, w.practitioner, free[0] + Duration::minutes(10))
         .await
@@ -445,46 +496,151 @@ async fn every_allowed_and_refused_transition() {
     let cases: &[Case] = &[
         ("SCHEDULED", 120, "confirm", "p", Ok("CONFIRMED")),
         ("SCHEDULED", 120, "accept", "p", Ok("CONFIRMED")),
-        ("SCHEDULED", 5, "start", "p", Err("consultation.invalid_transition")),
-        ("SCHEDULED", 120, "end", "p", Err("consultation.invalid_transition")),
+        (
+            "SCHEDULED",
+            5,
+            "start",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "SCHEDULED",
+            120,
+            "end",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
         ("SCHEDULED", 120, "cancel", "e", Ok("CANCELLED")),
         ("SCHEDULED", 120, "cancel", "p", Ok("CANCELLED")),
         ("SCHEDULED", -10, "no-show", "p", Ok("NO_SHOW")),
-        ("SCHEDULED", 120, "no-show", "p", Err("consultation.invalid_transition")),
-        ("CONFIRMED", 120, "confirm", "p", Err("consultation.invalid_transition")),
+        (
+            "SCHEDULED",
+            120,
+            "no-show",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "CONFIRMED",
+            120,
+            "confirm",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
         ("CONFIRMED", 10, "start", "p", Ok("IN_PROGRESS")),
-        ("CONFIRMED", 30, "start", "p", Err("consultation.invalid_transition")),
-        ("CONFIRMED", 120, "end", "p", Err("consultation.invalid_transition")),
+        (
+            "CONFIRMED",
+            30,
+            "start",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "CONFIRMED",
+            120,
+            "end",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
         ("CONFIRMED", 120, "cancel", "e", Ok("CANCELLED")),
         ("CONFIRMED", -5, "no-show", "p", Ok("NO_SHOW")),
-        ("IN_PROGRESS", 0, "confirm", "p", Err("consultation.invalid_transition")),
-        ("IN_PROGRESS", 0, "start", "p", Err("consultation.invalid_transition")),
-        ("IN_PROGRESS", 0, "cancel", "e", Err("consultation.invalid_transition")),
-        ("IN_PROGRESS", 0, "no-show", "p", Err("consultation.invalid_transition")),
+        (
+            "IN_PROGRESS",
+            0,
+            "confirm",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "IN_PROGRESS",
+            0,
+            "start",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "IN_PROGRESS",
+            0,
+            "cancel",
+            "e",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "IN_PROGRESS",
+            0,
+            "no-show",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
         ("IN_PROGRESS", 0, "end", "p", Ok("COMPLETED")),
-        ("COMPLETED", -60, "cancel", "p", Err("consultation.invalid_transition")),
-        ("COMPLETED", -60, "end", "p", Err("consultation.invalid_transition")),
-        ("CANCELLED", 60, "confirm", "p", Err("consultation.invalid_transition")),
-        ("CANCELLED", 60, "cancel", "e", Err("consultation.invalid_transition")),
-        ("NO_SHOW", -60, "start", "p", Err("consultation.invalid_transition")),
+        (
+            "COMPLETED",
+            -60,
+            "cancel",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "COMPLETED",
+            -60,
+            "end",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "CANCELLED",
+            60,
+            "confirm",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "CANCELLED",
+            60,
+            "cancel",
+            "e",
+            Err("consultation.invalid_transition"),
+        ),
+        (
+            "NO_SHOW",
+            -60,
+            "start",
+            "p",
+            Err("consultation.invalid_transition"),
+        ),
     ];
     for (status, minutes, step, who, expected) in cases {
         let id = consultation(&app, &w, status, *minutes).await;
         let token = if *who == "p" { &p } else { &e };
-        let method = if *step == "no-show" { Method::POST } else { Method::PUT };
+        let method = if *step == "no-show" {
+            Method::POST
+        } else {
+            Method::PUT
+        };
         let response = app
-            .call(method, &format!("/api/consultations/{id}/{step}"), Some(token), None)
+            .call(
+                method,
+                &format!("/api/consultations/{id}/{step}"),
+                Some(token),
+                None,
+            )
             .await;
         match expected {
             Ok(next) => {
-                assert_eq!(response.status, StatusCode::OK, "{status} {step}: {}", response.body);
+                assert_eq!(
+                    response.status,
+                    StatusCode::OK,
+                    "{status} {step}: {}",
+                    response.body
+                );
                 assert_eq!(response.body["status"], *next, "{status} {step}");
-                let events: i64 =
-                    sqlx::query_scalar("SELECT count(*) FROM consultation_events WHERE consultation_id = $1")
-                        .bind(id)
-                        .fetch_one(&app.db().system)
-                        .await
-                        .expect("events");
+                let events: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM consultation_events WHERE consultation_id = $1",
+                )
+                .bind(id)
+                .fetch_one(&app.db().system)
+                .await
+                .expect("events");
                 assert_eq!(events, 1, "{status} {step} wrote no event");
             }
             Err(code) => response.assert_problem(StatusCode::CONFLICT, code),
@@ -498,9 +654,14 @@ async fn every_allowed_and_refused_transition() {
     }
     // The employee may not confirm; another employee does not see the consultation at all.
     let id = consultation(&app, &w, "SCHEDULED", 50_000).await;
-    app.call(Method::PUT, &format!("/api/consultations/{id}/confirm"), Some(&e), None)
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    app.call(
+        Method::PUT,
+        &format!("/api/consultations/{id}/confirm"),
+        Some(&e),
+        None,
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
     let stranger = &w.employees[1].1;
     for (method, path) in [
         (Method::GET, format!("/api/consultations/{id}")),
@@ -552,7 +713,9 @@ async fn lists_attendance_webhook_and_outsiders() {
         .await;
     assert_eq!(history.body["items"][0]["id"], past.to_string());
     assert_eq!(
-        app.get("/api/consultations/mine", Some(&w.employees[1].1)).await.body["total"],
+        app.get("/api/consultations/mine", Some(&w.employees[1].1))
+            .await
+            .body["total"],
         0
     );
     // `GET /api/consultations`: each participant's own, every status, latest first.
@@ -562,15 +725,25 @@ async fn lists_attendance_webhook_and_outsiders() {
             .map(|a| a.iter().map(|c| c["id"].clone()).collect::<Vec<_>>())
     };
     let everything = Some(vec![json!(upcoming), json!(past)]);
-    assert_eq!(ids(&app.get("/api/consultations", Some(e)).await.body), everything);
-    let practitioners = app.get("/api/consultations", Some(&w.practitioner_token)).await;
+    assert_eq!(
+        ids(&app.get("/api/consultations", Some(e)).await.body),
+        everything
+    );
+    let practitioners = app
+        .get("/api/consultations", Some(&w.practitioner_token))
+        .await;
     assert_eq!(ids(&practitioners.body), everything);
     let completed = app
-        .get("/api/consultations?status=COMPLETED", Some(&w.practitioner_token))
+        .get(
+            "/api/consultations?status=COMPLETED",
+            Some(&w.practitioner_token),
+        )
         .await;
     assert_eq!(ids(&completed.body), Some(vec![json!(past)]));
     assert_eq!(
-        app.get("/api/consultations", Some(&w.employees[1].1)).await.body["total"],
+        app.get("/api/consultations", Some(&w.employees[1].1))
+            .await
+            .body["total"],
         0
     );
 
@@ -591,10 +764,13 @@ async fn lists_attendance_webhook_and_outsiders() {
     .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
 
     // HR and platform admins do not see consultations: 404, never content.
-    let hr = app.create_user("hr@sched.test", Role::AdminRh, Some(w.company)).await;
+    let hr = app
+        .create_user("hr@sched.test", Role::AdminRh, Some(w.company))
+        .await;
     let _ = hr;
     let hr_token = app.login("hr@sched.test").await;
-    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None).await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
     let ops = app.login("ops@huntzen.test").await;
     for token in [&hr_token, &ops] {
         app.get(&format!("/api/consultations/{upcoming}"), Some(token))
@@ -603,12 +779,13 @@ async fn lists_attendance_webhook_and_outsiders() {
     }
 
     // Jitsi's event_sync: secret checked, room mapped, Jitsi's timestamps kept.
-    let room: String =
-        sqlx::query_scalar("UPDATE consultations SET room_name = 'hzroomtest' WHERE id = $1 RETURNING room_name")
-            .bind(upcoming)
-            .fetch_one(&app.db().system)
-            .await
-            .expect("room");
+    let room: String = sqlx::query_scalar(
+        "UPDATE consultations SET room_name = 'hzroomtest' WHERE id = $1 RETURNING room_name",
+    )
+    .bind(upcoming)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("room");
     let employee_user: Uuid = sqlx::query_scalar("SELECT user_id FROM employees WHERE id = $1")
         .bind(w.employees[0].0)
         .fetch_one(&app.db().system)
@@ -627,9 +804,13 @@ async fn lists_attendance_webhook_and_outsiders() {
             .expect("request");
         app.send(request)
     };
-    webhook("/api/webhooks/jitsi/events", "wrong-secret", payload.clone())
-        .await
-        .assert_problem(StatusCode::UNAUTHORIZED, "webhook.unauthorized");
+    webhook(
+        "/api/webhooks/jitsi/events",
+        "wrong-secret",
+        payload.clone(),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "webhook.unauthorized");
     assert_eq!(
         webhook(
             "/api/webhooks/jitsi/events/occupant/joined",
@@ -678,7 +859,8 @@ async fn availability_validation() {
     let app = TestApp::spawn().await;
     let w = world(&app, 1, "Europe/Paris").await;
     let t = &w.practitioner_token;
-    let base = json!({ "dayOfWeek": 2, "startTime": "09:00", "endTime": "12:00", "slotDuration": 50 });
+    let base =
+        json!({ "dayOfWeek": 2, "startTime": "09:00", "endTime": "12:00", "slotDuration": 50 });
     let first = app.post("/api/availability", Some(t), base.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED);
     let id = first.body["id"].as_str().expect("id").to_owned();
@@ -726,7 +908,8 @@ async fn availability_validation() {
     );
 
     // An exception removes a day; a partial one removes only its hours.
-    let tuesday = monday_on_or_after(Utc::now().date_naive() + Duration::days(3)) + Duration::days(1);
+    let tuesday =
+        monday_on_or_after(Utc::now().date_naive() + Duration::days(3)) + Duration::days(1);
     let before = slots(&app, t, w.practitioner, tuesday, tuesday).await;
     assert_eq!(before.len(), 2, "{before:?}");
     let partial = app
@@ -737,14 +920,21 @@ async fn availability_validation() {
         )
         .await;
     assert_eq!(partial.status, StatusCode::CREATED, "{}", partial.body);
-    assert_eq!(slots(&app, t, w.practitioner, tuesday, tuesday).await.len(), 1);
+    assert_eq!(
+        slots(&app, t, w.practitioner, tuesday, tuesday).await.len(),
+        1
+    );
     app.post(
         "/api/availability",
         Some(t),
         json!({ "isException": true, "exceptionDate": tuesday }),
     )
     .await;
-    assert!(slots(&app, t, w.practitioner, tuesday, tuesday).await.is_empty());
+    assert!(
+        slots(&app, t, w.practitioner, tuesday, tuesday)
+            .await
+            .is_empty()
+    );
     let list = app.get("/api/practitioners/me/availability", Some(t)).await;
     assert_eq!(list.body["total"], 3);
     let too_long = app
@@ -768,13 +958,19 @@ async fn availability_validation() {
     let today = Utc::now().date_naive();
     let soon = slots(&app, t, w.practitioner, today, today + Duration::days(10)).await;
     assert!(
-        soon.iter().all(|s| *s >= Utc::now() + Duration::minutes(4319)),
+        soon.iter()
+            .all(|s| *s >= Utc::now() + Duration::minutes(4319)),
         "{soon:?}"
     );
     assert_eq!(
-        app.call(Method::DELETE, &format!("/api/availability/{id}"), Some(t), None)
-            .await
-            .status,
+        app.call(
+            Method::DELETE,
+            &format!("/api/availability/{id}"),
+            Some(t),
+            None
+        )
+        .await
+        .status,
         StatusCode::NO_CONTENT
     );
 }
@@ -788,7 +984,11 @@ async fn notifications_reminders_and_isolation() {
     let from = Utc::now().date_naive() + Duration::days(3);
     let slot = slots(&app, e, w.practitioner, from, from + Duration::days(2)).await[0];
     let booked = book(&app, e, w.practitioner, slot).await;
-    let id: Uuid = booked.body["id"].as_str().expect("id").parse().expect("uuid");
+    let id: Uuid = booked.body["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
 
     // Reminders are queued for 24 h and 1 h before the start.
     let run_at: Vec<i64> = sqlx::query_scalar(
@@ -805,9 +1005,14 @@ async fn notifications_reminders_and_isolation() {
         ]
     );
 
-    let practitioner_notes = app.get("/api/notifications", Some(&w.practitioner_token)).await;
+    let practitioner_notes = app
+        .get("/api/notifications", Some(&w.practitioner_token))
+        .await;
     assert_eq!(practitioner_notes.body["total"], 1);
-    assert_eq!(practitioner_notes.body["items"][0]["type"], "CONSULTATION_BOOKED");
+    assert_eq!(
+        practitioner_notes.body["items"][0]["type"],
+        "CONSULTATION_BOOKED"
+    );
     assert_eq!(
         app.get("/api/notifications", Some(e)).await.body["total"],
         0,
@@ -839,7 +1044,9 @@ async fn notifications_reminders_and_isolation() {
         .await;
     assert_eq!(read.body["updated"], 1);
     assert_eq!(
-        app.get("/api/notifications?unread=true", Some(e)).await.body["total"],
+        app.get("/api/notifications?unread=true", Some(e))
+            .await
+            .body["total"],
         0
     );
     let deleted = app
@@ -860,15 +1067,21 @@ async fn notifications_reminders_and_isolation() {
     };
     let task = apalis::prelude::TaskBuilder::new(serde_json::to_vec(&job).expect("job")).build();
     let mut conn = app.db().system.acquire().await.expect("conn");
-    apalis_postgres::queries::push_tasks(&mut *conn, huntzen::infra::jobs::REMINDER_QUEUE, vec![task])
-        .await
-        .expect("push");
+    apalis_postgres::queries::push_tasks(
+        &mut *conn,
+        huntzen::infra::jobs::REMINDER_QUEUE,
+        vec![task],
+    )
+    .await
+    .expect("push");
     app.wait_for_mail("e0@sched.test", 1).await;
     let mail = app.wait_for_mail("doc@cabinet.test", 1).await;
     assert!(mail.subject.contains("Rappel"), "{}", mail.subject);
-    let reminders: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications WHERE type = 'CONSULTATION_REMINDER'")
-        .fetch_one(&app.db().system)
-        .await
-        .expect("count");
+    let reminders: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM notifications WHERE type = 'CONSULTATION_REMINDER'",
+    )
+    .fetch_one(&app.db().system)
+    .await
+    .expect("count");
     assert_eq!(reminders, 2);
 }

@@ -47,7 +47,13 @@ impl TestApp {
     }
 
     /// A consultation `days_ahead` days from now in `format` and `status`; returns its id.
-    pub async fn seed_consultation(&self, people: Participants, format: &str, status: &str, days_ahead: i32) -> Uuid {
+    pub async fn seed_consultation(
+        &self,
+        people: Participants,
+        format: &str,
+        status: &str,
+        days_ahead: i32,
+    ) -> Uuid {
         sqlx::query_scalar(
             "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status) \
              VALUES ($1, $2, $3, now() + make_interval(days => $4), $5::consultation_format, $6::consultation_status) \

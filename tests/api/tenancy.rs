@@ -21,8 +21,14 @@ async fn hr_of_another_company_gets_404_and_changes_nothing() {
         )
         .await;
     let employee_a = created.body["id"].as_str().expect("id").to_owned();
-    let before_employee = app.get(&format!("/api/employees/{employee_a}"), Some(&hr_a)).await.body;
-    let before_company = app.get(&format!("/api/companies/{company_a}"), Some(&hr_a)).await.body;
+    let before_employee = app
+        .get(&format!("/api/employees/{employee_a}"), Some(&hr_a))
+        .await
+        .body;
+    let before_company = app
+        .get(&format!("/api/companies/{company_a}"), Some(&hr_a))
+        .await
+        .body;
 
     let attempts = [
         (Method::GET, format!("/api/companies/{company_a}"), None),
@@ -37,8 +43,16 @@ async fn hr_of_another_company_gets_404_and_changes_nothing() {
             format!("/api/employees/{employee_a}"),
             Some(json!({ "department": "Hacked" })),
         ),
-        (Method::PUT, format!("/api/employees/{employee_a}/activate"), None),
-        (Method::PUT, format!("/api/employees/{employee_a}/deactivate"), None),
+        (
+            Method::PUT,
+            format!("/api/employees/{employee_a}/activate"),
+            None,
+        ),
+        (
+            Method::PUT,
+            format!("/api/employees/{employee_a}/deactivate"),
+            None,
+        ),
         (Method::DELETE, format!("/api/employees/{employee_a}"), None),
     ];
     for (method, path, body) in attempts {
@@ -55,11 +69,15 @@ async fn hr_of_another_company_gets_404_and_changes_nothing() {
         );
     }
     assert_eq!(
-        app.get(&format!("/api/employees/{employee_a}"), Some(&hr_a)).await.body,
+        app.get(&format!("/api/employees/{employee_a}"), Some(&hr_a))
+            .await
+            .body,
         before_employee
     );
     assert_eq!(
-        app.get(&format!("/api/companies/{company_a}"), Some(&hr_a)).await.body,
+        app.get(&format!("/api/companies/{company_a}"), Some(&hr_a))
+            .await
+            .body,
         before_company
     );
 
@@ -67,7 +85,10 @@ async fn hr_of_another_company_gets_404_and_changes_nothing() {
     assert_eq!(listed.body["total"], 0, "{}", listed.body);
     let searched = app.get("/api/employees?q=ann", Some(&hr_b)).await;
     assert_eq!(searched.body["total"], 0);
-    assert_eq!(app.get("/api/companies/me", Some(&hr_b)).await.body["name"], "Beta");
+    assert_eq!(
+        app.get("/api/companies/me", Some(&hr_b)).await.body["name"],
+        "Beta"
+    );
     // The same import in B does not touch A's employee: the email belongs to another account.
     let import = app
         .send(
@@ -85,7 +106,9 @@ async fn hr_of_another_company_gets_404_and_changes_nothing() {
     assert_eq!(import.body["created"], 0, "{}", import.body);
     assert_eq!(import.body["errors"][0]["field"], "email");
     assert_eq!(
-        app.get(&format!("/api/employees/{employee_a}"), Some(&hr_a)).await.body,
+        app.get(&format!("/api/employees/{employee_a}"), Some(&hr_a))
+            .await
+            .body,
         before_employee
     );
 }
@@ -103,7 +126,10 @@ async fn unlisted_practitioners_and_other_people_are_not_found() {
     )
     .await;
     let pending = app.get("/api/practitioners/pending", Some(&admin)).await;
-    let id = pending.body["items"][0]["id"].as_str().expect("id").to_owned();
+    let id = pending.body["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     app.get(&format!("/api/practitioners/{id}"), Some(&hr))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "practitioner.not_found");

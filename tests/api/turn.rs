@@ -27,8 +27,10 @@ impl Drop for Running {
 
 /// The coturn service's `command:` list in deploy/docker-compose.yml, variables filled in.
 fn compose_coturn_flags(public_ip: &str) -> Vec<String> {
-    let compose = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/docker-compose.yml"))
-        .expect("compose file");
+    let compose = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/docker-compose.yml"),
+    )
+    .expect("compose file");
     let service = compose
         .split("\n  coturn:\n")
         .nth(1)
@@ -158,7 +160,8 @@ async fn coturn_grants_and_relays_for_the_credentials_calls_hand_out() {
         text(&refused)
     );
 
-    let (expired_name, expired_password) = turn_credentials(TURN_SECRET, user, chrono::Utc::now().timestamp() - 60);
+    let (expired_name, expired_password) =
+        turn_credentials(TURN_SECRET, user, chrono::Utc::now().timestamp() - 60);
     let expired = uclient(port, peer_port, &expired_name, &expired_password);
     assert!(
         !expired.status.success(),

@@ -51,7 +51,8 @@ pub fn ice_servers(state: &AppState, user: Uuid) -> Vec<IceServer> {
         });
     }
     if let (Some(secret), Some(urls)) = (&state.settings.turn_secret, &state.settings.turn_urls) {
-        let (username, credential) = turn_credentials(secret, user, chrono::Utc::now().timestamp() + 3600);
+        let (username, credential) =
+            turn_credentials(secret, user, chrono::Utc::now().timestamp() + 3600);
         servers.push(IceServer {
             urls: list(urls),
             username: Some(username),
@@ -66,7 +67,8 @@ pub fn ice_servers(state: &AppState, user: Uuid) -> Vec<IceServer> {
 pub fn turn_credentials(secret: &str, user: Uuid, expires_at: i64) -> (String, String) {
     use hmac::{Hmac, Mac};
     let username = format!("{expires_at}:{user}");
-    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(username.as_bytes());
     (
         username,
@@ -87,7 +89,11 @@ struct Parties {
 }
 
 /// Checks the caller takes part in a live consultation; returns both user ids and the caller's name.
-async fn parties<A: Adapter>(state: &AppState, s: &SocketRef<A>, consultation: Uuid) -> Option<Parties> {
+async fn parties<A: Adapter>(
+    state: &AppState,
+    s: &SocketRef<A>,
+    consultation: Uuid,
+) -> Option<Parties> {
     let user = user_of(s)?;
     if !within_budget(&user) {
         s.emit(
@@ -115,7 +121,10 @@ async fn parties<A: Adapter>(state: &AppState, s: &SocketRef<A>, consultation: U
         .ok();
         return None;
     };
-    if !matches!(row.status, Status::Scheduled | Status::Confirmed | Status::InProgress) {
+    if !matches!(
+        row.status,
+        Status::Scheduled | Status::Confirmed | Status::InProgress
+    ) {
         s.emit(
             "call:error",
             &json!({ "code": "call.unavailable", "consultationId": consultation }),
@@ -125,7 +134,10 @@ async fn parties<A: Adapter>(state: &AppState, s: &SocketRef<A>, consultation: U
     }
     let me = principal.user_id;
     let (other, my_name) = if me == row.e_user_id {
-        (row.p_user_id, format!("{} {}", row.e_first_name, row.e_last_name))
+        (
+            row.p_user_id,
+            format!("{} {}", row.e_first_name, row.e_last_name),
+        )
     } else {
         (
             row.e_user_id,
@@ -149,9 +161,15 @@ async fn record<A: Adapter>(
     let Some(user) = user_of(s) else { return };
     if let Ok(Some((mut tx, principal))) = state.realtime.begin(&state.db.app, &user).await {
         let actor = (principal.user_id, principal.role);
-        if crate::care::scheduling::consultations::record_event(&mut tx, consultation, event, actor, metadata)
-            .await
-            .is_ok()
+        if crate::care::scheduling::consultations::record_event(
+            &mut tx,
+            consultation,
+            event,
+            actor,
+            metadata,
+        )
+        .await
+        .is_ok()
         {
             tx.commit().await.ok();
         }
@@ -164,7 +182,14 @@ async fn announce_end<A: Adapter>(state: &AppState, s: &SocketRef<A>, me: Uuid, 
     emit_to(s, call.other(me), "call:ended", &body).await;
     if let Some(seconds) = call.seconds {
         let metadata = Some(json!({ "seconds": seconds }));
-        record(state, s, call.consultation_id, EventType::CallEnded, metadata).await;
+        record(
+            state,
+            s,
+            call.consultation_id,
+            EventType::CallEnded,
+            metadata,
+        )
+        .await;
     }
 }
 
@@ -178,12 +203,15 @@ fn call_error<A: Adapter>(s: &SocketRef<A>, error: &sqlx::Error) {
 }
 
 async fn on_initiate<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
-    let Some(p) = parties(&state, &s, id).await else { return };
-    let ring_seconds = state.settings.call_ring_seconds;
-    let outcome = match call_state::initiate(&state.db.system, id, p.me, p.other, ring_seconds).await {
-        Ok(outcome) => outcome,
-        Err(error) => return call_error(&s, &error),
+    let Some(p) = parties(&state, &s, id).await else {
+        return;
     };
+    let ring_seconds = state.settings.call_ring_seconds;
+    let outcome =
+        match call_state::initiate(&state.db.system, id, p.me, p.other, ring_seconds).await {
+            Ok(outcome) => outcome,
+            Err(error) => return call_error(&s, &error),
+        };
     match outcome {
         Initiated::Busy => {
             s.emit("call:busy", &json!({ "consultationId": id })).ok();
@@ -194,7 +222,14 @@ async fn on_initiate<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
                 let body = json!({ "consultationId": id, "by": other, "iceServers": ice_servers(&state, user) });
                 emit_to(&s, user, "call:accepted", &body).await;
             }
-            record(&state, &s, id, EventType::CallStarted, Some(json!({ "glare": true }))).await;
+            record(
+                &state,
+                &s,
+                id,
+                EventType::CallStarted,
+                Some(json!({ "glare": true })),
+            )
+            .await;
         }
         Initiated::Ring(call) => {
             let body = json!({ "consultationId": id, "callerId": p.me, "callerName": p.my_name,
@@ -206,7 +241,12 @@ async fn on_initiate<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
                     for user in [missed.caller, missed.callee] {
                         emit_to(&s, user, "call:missed", &json!({ "consultationId": id })).await;
                     }
-                    sqlx::query!(r#"INSERT INTO notifications (user_id, type, title, message, link_url) VALUES ($1, 'SYSTEM', 'Appel manqué', 'Un appel audio n''a pas été décroché.', $2)"#, missed.callee, format!("/consultations/{id}"))
+                    sqlx::query!(
+                        r#"INSERT INTO notifications (user_id, type, title, message, link_url)
+                           VALUES ($1, 'SYSTEM', 'Appel manqué', 'Un appel audio n''a pas été décroché.', $2)"#,
+                        missed.callee,
+                        format!("/consultations/{id}")
+                    )
                     .execute(&state.db.system)
                     .await
                     .ok();
@@ -217,7 +257,9 @@ async fn on_initiate<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
 }
 
 async fn on_accept<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
-    let Some(p) = parties(&state, &s, id).await else { return };
+    let Some(p) = parties(&state, &s, id).await else {
+        return;
+    };
     match call_state::accept(&state.db.system, id, p.me).await {
         Ok(true) => {
             let body = json!({ "consultationId": id, "by": p.me, "iceServers": ice_servers(&state, p.other) });
@@ -230,16 +272,28 @@ async fn on_accept<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
 }
 
 async fn on_reject<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
-    let Some(p) = parties(&state, &s, id).await else { return };
+    let Some(p) = parties(&state, &s, id).await else {
+        return;
+    };
     match call_state::reject(&state.db.system, id, p.me).await {
-        Ok(true) => emit_to(&s, p.other, "call:rejected", &json!({ "consultationId": id })).await,
+        Ok(true) => {
+            emit_to(
+                &s,
+                p.other,
+                "call:rejected",
+                &json!({ "consultationId": id }),
+            )
+            .await
+        }
         Ok(false) => {}
         Err(error) => call_error(&s, &error),
     }
 }
 
 async fn on_end<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
-    let Some(p) = parties(&state, &s, id).await else { return };
+    let Some(p) = parties(&state, &s, id).await else {
+        return;
+    };
     match call_state::end(&state.db.system, id, p.me).await {
         Ok(Some(call)) => announce_end(&state, &s, p.me, &call).await,
         Ok(None) => {}
@@ -248,7 +302,12 @@ async fn on_end<A: Adapter>(state: AppState, s: SocketRef<A>, id: Uuid) {
 }
 
 /// Relays a WebRTC message only inside a call this socket's user takes part in, to the other side.
-async fn relay<A: Adapter>(state: AppState, s: SocketRef<A>, event: &'static str, mut payload: Value) {
+async fn relay<A: Adapter>(
+    state: AppState,
+    s: SocketRef<A>,
+    event: &'static str,
+    mut payload: Value,
+) {
     let Some(user) = user_of(&s) else { return };
     if !within_budget(&user) {
         return;
@@ -272,7 +331,10 @@ async fn drop_calls_if_gone<A: Adapter>(state: &AppState, s: &SocketRef<A>, me: 
     if sockets_of(s, me, Some(s.id)).await > 0 {
         return;
     }
-    for call in call_state::drop_user(&state.db.system, me).await.unwrap_or_default() {
+    for call in call_state::drop_user(&state.db.system, me)
+        .await
+        .unwrap_or_default()
+    {
         announce_end(state, s, me, &call).await;
     }
 }
@@ -292,14 +354,17 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
     macro_rules! on_target {
         ($event:literal, $handler:ident) => {{
             let state = state.clone();
-            s.on($event, move |s: SocketRef<A>, TryData(target): TryData<Target>| {
-                let state = state.clone();
-                async move {
-                    if let Ok(Target { consultation_id }) = target {
-                        $handler(state, s, consultation_id).await;
+            s.on(
+                $event,
+                move |s: SocketRef<A>, TryData(target): TryData<Target>| {
+                    let state = state.clone();
+                    async move {
+                        if let Ok(Target { consultation_id }) = target {
+                            $handler(state, s, consultation_id).await;
+                        }
                     }
-                }
-            });
+                },
+            );
         }};
     }
     on_target!("call:initiate", on_initiate);
@@ -309,14 +374,17 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
 
     for event in ["webrtc:offer", "webrtc:answer", "webrtc:ice-candidate"] {
         let state = state.clone();
-        s.on(event, move |s: SocketRef<A>, TryData(payload): TryData<Value>| {
-            let state = state.clone();
-            async move {
-                if let Ok(payload) = payload {
-                    relay(state, s, event, payload).await;
+        s.on(
+            event,
+            move |s: SocketRef<A>, TryData(payload): TryData<Value>| {
+                let state = state.clone();
+                async move {
+                    if let Ok(payload) = payload {
+                        relay(state, s, event, payload).await;
+                    }
                 }
-            }
-        });
+            },
+        );
     }
 
     let state = state.clone();
@@ -356,7 +424,8 @@ mod tests {
         use hmac::{Hmac, Mac};
         let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(b"north").expect("key");
         mac.update(username.as_bytes());
-        let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         assert_eq!(password, expected);
         assert_eq!(
             base64::engine::general_purpose::STANDARD

@@ -31,7 +31,11 @@ pub struct Ended {
 impl Ended {
     /// The participant who is not `me`.
     pub fn other(&self, me: Uuid) -> Uuid {
-        if self.caller == me { self.callee } else { self.caller }
+        if self.caller == me {
+            self.callee
+        } else {
+            self.caller
+        }
     }
 }
 
@@ -48,14 +52,24 @@ pub async fn initiate(
     sqlx::query!(r#"SELECT pg_advisory_xact_lock(hashtext('huntzen.live_calls'))"#)
         .execute(&mut *tx)
         .await?;
-    sqlx::query!(r#"DELETE FROM live_calls WHERE connected_at IS NULL AND created_at < now() - make_interval(secs => $1::double precision + 5)"#, ring_seconds as f64)
+    sqlx::query!(
+        r#"DELETE
+           FROM live_calls
+           WHERE connected_at IS NULL
+             AND created_at < now() - make_interval(secs => $1::double precision + 5)"#,
+        ring_seconds as f64
+    )
     .execute(&mut *tx)
     .await?;
-    let existing: Option<(Uuid, bool)> =
-        sqlx::query_as("SELECT callee, connected_at IS NULL FROM live_calls WHERE consultation_id = $1")
-            .bind(consultation)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let existing: Option<(Uuid, bool)> = sqlx::query!(
+        r#"SELECT callee AS "callee!", connected_at IS NULL AS "col1!"
+               FROM live_calls
+               WHERE consultation_id = $1"#,
+        consultation
+    )
+    .map(|r| (r.callee, r.col1))
+    .fetch_optional(&mut *tx)
+    .await?;
     let outcome = match existing {
         Some((callee, true)) if callee == me => {
             sqlx::query!(
@@ -80,7 +94,8 @@ pub async fn initiate(
             } else {
                 let call = Uuid::now_v7();
                 sqlx::query!(
-                    r#"INSERT INTO live_calls (consultation_id, call_id, caller, callee) VALUES ($1, $2, $3, $4)"#,
+                    r#"INSERT INTO live_calls (consultation_id, call_id, caller, callee)
+                       VALUES ($1, $2, $3, $4)"#,
                     consultation,
                     call,
                     me,
@@ -98,7 +113,12 @@ pub async fn initiate(
 
 /// The callee answers a ringing call: true when there was one.
 pub async fn accept(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query!(r#"UPDATE live_calls SET connected_at = now() WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL"#, consultation, me)
+    let done = sqlx::query!(
+        r#"UPDATE live_calls SET connected_at = now()
+           WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL"#,
+        consultation,
+        me
+    )
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -107,7 +127,9 @@ pub async fn accept(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, s
 /// The callee declines a ringing call: true when there was one.
 pub async fn reject(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
-        r#"DELETE FROM live_calls WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL"#,
+        r#"DELETE
+           FROM live_calls
+           WHERE consultation_id = $1 AND callee = $2 AND connected_at IS NULL"#,
         consultation,
         me
     )
@@ -118,21 +140,51 @@ pub async fn reject(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<bool, s
 
 /// Either side hangs up.
 pub async fn end(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<Option<Ended>, sqlx::Error> {
-    sqlx::query_as!(Ended, r#"DELETE FROM live_calls WHERE consultation_id = $1 AND $2 IN (caller, callee) RETURNING consultation_id, caller, callee, EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#, consultation, me)
+    sqlx::query_as!(
+        Ended,
+        r#"DELETE
+           FROM live_calls
+           WHERE consultation_id = $1 AND $2 IN (caller, callee)
+           RETURNING consultation_id, caller, callee,
+             EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#,
+        consultation,
+        me
+    )
     .fetch_optional(db)
     .await
 }
 
 /// The ring timeout: ends call `call` if it is still ringing.
-pub async fn expire(db: &PgPool, consultation: Uuid, call: Uuid) -> Result<Option<Ended>, sqlx::Error> {
-    sqlx::query_as!(Ended, r#"DELETE FROM live_calls WHERE consultation_id = $1 AND call_id = $2 AND connected_at IS NULL RETURNING consultation_id, caller, callee, EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#, consultation, call)
+pub async fn expire(
+    db: &PgPool,
+    consultation: Uuid,
+    call: Uuid,
+) -> Result<Option<Ended>, sqlx::Error> {
+    sqlx::query_as!(
+        Ended,
+        r#"DELETE
+           FROM live_calls
+           WHERE consultation_id = $1 AND call_id = $2 AND connected_at IS NULL
+           RETURNING consultation_id, caller, callee,
+             EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#,
+        consultation,
+        call
+    )
     .fetch_optional(db)
     .await
 }
 
 /// Ends every call of a user who has no socket left (or whose node stopped).
 pub async fn drop_user(db: &PgPool, me: Uuid) -> Result<Vec<Ended>, sqlx::Error> {
-    sqlx::query_as!(Ended, r#"DELETE FROM live_calls WHERE $1 IN (caller, callee) RETURNING consultation_id, caller, callee, EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#, me)
+    sqlx::query_as!(
+        Ended,
+        r#"DELETE
+           FROM live_calls
+           WHERE $1 IN (caller, callee)
+           RETURNING consultation_id, caller, callee,
+             EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#,
+        me
+    )
     .fetch_all(db)
     .await
 }
@@ -143,14 +195,29 @@ pub async fn drop_stale(
     me: Uuid,
     before: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Ended>, sqlx::Error> {
-    sqlx::query_as!(Ended, r#"DELETE FROM live_calls WHERE $1 IN (caller, callee) AND created_at < $2 RETURNING consultation_id, caller, callee, EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#, me, before)
+    sqlx::query_as!(
+        Ended,
+        r#"DELETE
+           FROM live_calls
+           WHERE $1 IN (caller, callee) AND created_at < $2
+           RETURNING consultation_id, caller, callee,
+             EXTRACT(EPOCH FROM now() - connected_at)::bigint AS seconds"#,
+        me,
+        before
+    )
     .fetch_all(db)
     .await
 }
 
 /// The other participant of `me`'s call in this consultation (for relaying WebRTC messages).
 pub async fn peer(db: &PgPool, consultation: Uuid, me: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(r#"SELECT CASE WHEN caller = $2 THEN callee ELSE caller END AS "peer!" FROM live_calls WHERE consultation_id = $1 AND $2 IN (caller, callee)"#, consultation, me)
+    sqlx::query_scalar!(
+        r#"SELECT CASE WHEN caller = $2 THEN callee ELSE caller END AS "peer!"
+           FROM live_calls
+           WHERE consultation_id = $1 AND $2 IN (caller, callee)"#,
+        consultation,
+        me
+    )
     .fetch_optional(db)
     .await
 }

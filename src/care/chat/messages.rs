@@ -77,7 +77,8 @@ struct Row {
 }
 
 async fn decrypt(tx: &mut Tx, keyring: &Keyring, rows: Vec<Row>) -> ApiResult<Vec<Message>> {
-    let mut keys: std::collections::HashMap<Uuid, Option<data_keys::DataKey>> = std::collections::HashMap::new();
+    let mut keys: std::collections::HashMap<Uuid, Option<data_keys::DataKey>> =
+        std::collections::HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(row.key_id) {
@@ -87,7 +88,11 @@ async fn decrypt(tx: &mut Tx, keyring: &Keyring, rows: Vec<Row>) -> ApiResult<Ve
             Some(key) => Some(key.open_text("messages", "content", row.id, &row.content)?),
             None => None,
         };
-        let attachment = match (row.attachment_file_id, row.attachment_type, row.attachment_size) {
+        let attachment = match (
+            row.attachment_file_id,
+            row.attachment_type,
+            row.attachment_size,
+        ) {
             (Some(id), Some(content_type), Some(size)) => Some(Attachment {
                 id,
                 url: format!("/api/files/{id}"),
@@ -121,12 +126,20 @@ async fn decrypt(tx: &mut Tx, keyring: &Keyring, rows: Vec<Row>) -> ApiResult<Ve
 }
 
 /// The consultation's status and end, if the caller takes part in it (else 404).
-async fn consultation(tx: &mut Tx, id: Uuid) -> ApiResult<(Status, DateTime<Utc>, Option<DateTime<Utc>>)> {
-    sqlx::query_as("SELECT status, add_minutes(scheduled_at, duration), ended_at FROM consultations WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("consultation.not_found"))
+async fn consultation(
+    tx: &mut Tx,
+    id: Uuid,
+) -> ApiResult<(Status, DateTime<Utc>, Option<DateTime<Utc>>)> {
+    sqlx::query!(
+        r#"SELECT status, add_minutes(scheduled_at, duration) AS "planned_end!", ended_at
+           FROM consultations
+           WHERE id = $1"#,
+        id
+    )
+    .map(|r| (r.status, r.planned_end, r.ended_at))
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("consultation.not_found"))
 }
 
 /// 404 unless the caller takes part in the consultation (reading is always open to them).
@@ -152,31 +165,30 @@ fn is_closed(status: Status, planned_end: DateTime<Utc>, ended_at: Option<DateTi
 }
 
 fn closed() -> ApiError {
-    ApiError::conflict("chat.closed", "This conversation is closed to new messages.")
+    ApiError::conflict(
+        "chat.closed",
+        "This conversation is closed to new messages.",
+    )
 }
 
 /// What sending needs, in one round trip: the consultation's state (404 when the caller does not
 /// take part) and its data key's row, when it has one.
 async fn for_sending(tx: &mut Tx, id: Uuid) -> ApiResult<(bool, Option<(Uuid, Option<Vec<u8>>)>)> {
-    type Row = (
-        Status,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        Option<Uuid>,
-        Option<Vec<u8>>,
-    );
-    let (status, planned_end, ended_at, key_id, wrapped): Row = sqlx::query_as(
-        "SELECT c.status, add_minutes(c.scheduled_at, c.duration), c.ended_at, k.id, k.wrapped_key \
-         FROM consultations c LEFT JOIN data_keys k ON k.subject_type = 'CONSULTATION' AND k.subject_id = c.id \
-         WHERE c.id = $1",
+    let row = sqlx::query!(
+        r#"SELECT c.status, add_minutes(c.scheduled_at, c.duration) AS "planned_end!", c.ended_at,
+             k.id AS "key_id?", k.wrapped_key AS "wrapped?"
+           FROM consultations c
+             LEFT
+           JOIN data_keys k ON k.subject_type = 'CONSULTATION' AND k.subject_id = c.id
+           WHERE c.id = $1"#,
+        id
     )
-    .bind(id)
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| ApiError::not_found("consultation.not_found"))?;
     Ok((
-        is_closed(status, planned_end, ended_at),
-        key_id.map(|key| (key, wrapped)),
+        is_closed(row.status, row.planned_end, row.ended_at),
+        row.key_id.map(|key| (key, row.wrapped)),
     ))
 }
 
@@ -218,7 +230,8 @@ pub async fn send(
     if closed_now {
         // A retry of a message stored while it was open still gets its first answer.
         if let Some(client_id) = client_message_id
-            && let Some(first) = by_client_id(tx, keyring, consultation_id, sender.user_id, client_id).await?
+            && let Some(first) =
+                by_client_id(tx, keyring, consultation_id, sender.user_id, client_id).await?
         {
             return Ok((first, false));
         }
@@ -231,7 +244,20 @@ pub async fn send(
     };
     let id = Uuid::new_v4();
     let sealed = key.seal("messages", "content", id, content.as_bytes());
-    let created_at: Option<DateTime<Utc>> = sqlx::query_scalar!(r#"INSERT INTO messages (id, consultation_id, sender_id, sender_role, content, key_id, client_message_id, attachment_file_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consultation_id, sender_id, client_message_id) DO NOTHING RETURNING created_at"#, id, consultation_id, sender.user_id, sender.role, sealed, key.id, client_message_id, attachment)
+    let created_at: Option<DateTime<Utc>> = sqlx::query_scalar!(
+        r#"INSERT INTO messages (id, consultation_id, sender_id, sender_role, content, key_id, client_message_id, attachment_file_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (consultation_id, sender_id, client_message_id) DO NOTHING
+           RETURNING created_at"#,
+        id,
+        consultation_id,
+        sender.user_id,
+        sender.role,
+        sealed,
+        key.id,
+        client_message_id,
+        attachment
+    )
     .fetch_optional(&mut **tx)
     .await?;
     let Some(created_at) = created_at else {
@@ -270,7 +296,19 @@ async fn by_client_id(
     sender: Uuid,
     client_id: &str,
 ) -> ApiResult<Option<Message>> {
-    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS attachment_type, f.size AS attachment_size FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id WHERE m.consultation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"#, consultation, sender, client_id)
+    let rows: Vec<Row> = sqlx::query_as!(
+        Row,
+        r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id,
+             m.client_message_id, m.created_at, m.read_at, m.attachment_file_id,
+             f.content_type AS attachment_type, f.size AS attachment_size
+           FROM messages m
+             LEFT
+           JOIN files f ON f.id = m.attachment_file_id
+           WHERE m.consultation_id = $1 AND m.sender_id = $2 AND m.client_message_id = $3"#,
+        consultation,
+        sender,
+        client_id
+    )
     .fetch_all(&mut **tx)
     .await?;
     Ok(decrypt(tx, keyring, rows).await?.into_iter().next())
@@ -278,9 +316,19 @@ async fn by_client_id(
 
 /// One message the caller may read (else 404).
 pub async fn one(tx: &mut Tx, keyring: &Keyring, id: Uuid) -> ApiResult<Message> {
-    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS attachment_type, f.size AS attachment_size FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id WHERE m.id = $1"#, id)
-        .fetch_all(&mut **tx)
-        .await?;
+    let rows: Vec<Row> = sqlx::query_as!(
+        Row,
+        r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id,
+             m.client_message_id, m.created_at, m.read_at, m.attachment_file_id,
+             f.content_type AS attachment_type, f.size AS attachment_size
+           FROM messages m
+             LEFT
+           JOIN files f ON f.id = m.attachment_file_id
+           WHERE m.id = $1"#,
+        id
+    )
+    .fetch_all(&mut **tx)
+    .await?;
     decrypt(tx, keyring, rows)
         .await?
         .into_iter()
@@ -297,28 +345,72 @@ pub async fn history(
     limit: i64,
 ) -> ApiResult<(Vec<Message>, Option<Uuid>)> {
     ensure_participant(tx, consultation_id).await?;
-    let mut rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS "attachment_type?", f.size AS "attachment_size?" FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id WHERE m.consultation_id = $1 AND ($2::uuid IS NULL OR (m.created_at, m.id) < (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1)) ORDER BY m.created_at DESC, m.id DESC LIMIT $3"#, consultation_id, before, limit + 1)
+    let mut rows: Vec<Row> = sqlx::query_as!(
+        Row,
+        r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id,
+             m.client_message_id, m.created_at, m.read_at, m.attachment_file_id,
+             f.content_type AS "attachment_type?", f.size AS "attachment_size?"
+           FROM messages m
+             LEFT
+           JOIN files f ON f.id = m.attachment_file_id
+           WHERE m.consultation_id = $1
+             AND ($2::uuid IS NULL OR (m.created_at, m.id) < (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1))
+           ORDER BY m.created_at DESC, m.id DESC
+           LIMIT $3"#,
+        consultation_id,
+        before,
+        limit + 1
+    )
     .fetch_all(&mut **tx)
     .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     rows.reverse();
-    let next = if more { rows.first().map(|r| r.id) } else { None };
+    let next = if more {
+        rows.first().map(|r| r.id)
+    } else {
+        None
+    };
     Ok((decrypt(tx, keyring, rows).await?, next))
 }
 
 /// Messages after `since` (a message id the client saw last), oldest first: what a client missed.
-pub async fn since(tx: &mut Tx, keyring: &Keyring, consultation_id: Uuid, since: Uuid) -> ApiResult<Vec<Message>> {
-    let rows: Vec<Row> = sqlx::query_as!(Row, r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id, m.client_message_id, m.created_at, m.read_at, m.attachment_file_id, f.content_type AS "attachment_type?", f.size AS "attachment_size?" FROM messages m LEFT JOIN files f ON f.id = m.attachment_file_id WHERE m.consultation_id = $1 AND (m.created_at, m.id) > (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1) ORDER BY m.created_at, m.id LIMIT 500"#, consultation_id, since)
+pub async fn since(
+    tx: &mut Tx,
+    keyring: &Keyring,
+    consultation_id: Uuid,
+    since: Uuid,
+) -> ApiResult<Vec<Message>> {
+    let rows: Vec<Row> = sqlx::query_as!(
+        Row,
+        r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id,
+             m.client_message_id, m.created_at, m.read_at, m.attachment_file_id,
+             f.content_type AS "attachment_type?", f.size AS "attachment_size?"
+           FROM messages m
+             LEFT
+           JOIN files f ON f.id = m.attachment_file_id
+           WHERE m.consultation_id = $1
+             AND (m.created_at, m.id) > (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1)
+           ORDER BY m.created_at, m.id
+           LIMIT 500"#,
+        consultation_id,
+        since
+    )
     .fetch_all(&mut **tx)
     .await?;
     decrypt(tx, keyring, rows).await
 }
 
 /// Marks a message read by its recipient (the sender's own messages stay as they are).
-pub async fn mark_read(tx: &mut Tx, keyring: &Keyring, reader: &Principal, id: Uuid) -> ApiResult<Message> {
+pub async fn mark_read(
+    tx: &mut Tx,
+    keyring: &Keyring,
+    reader: &Principal,
+    id: Uuid,
+) -> ApiResult<Message> {
     sqlx::query!(
-        r#"UPDATE messages SET is_read = true, read_at = coalesce(read_at, now()) WHERE id = $1 AND sender_id <> $2"#,
+        r#"UPDATE messages SET is_read = true, read_at = coalesce(read_at, now())
+           WHERE id = $1 AND sender_id <> $2"#,
         id,
         reader.user_id
     )

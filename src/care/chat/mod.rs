@@ -63,11 +63,22 @@ pub async fn list_messages(
 ) -> ApiResult<Json<History>> {
     let limit = query.limit.unwrap_or(50);
     let mut v = Validator::new();
-    v.check((1..=100).contains(&limit), "limit", "must be between 1 and 100");
+    v.check(
+        (1..=100).contains(&limit),
+        "limit",
+        "must be between 1 and 100",
+    );
     v.finish()?;
-    let (items, next_cursor) =
-        messages::history(&mut auth.tx, &state.keyring, consultation_id, query.before, limit).await?;
-    auth.audit(&client, Action::Read, "messages", consultation_id).await?;
+    let (items, next_cursor) = messages::history(
+        &mut auth.tx,
+        &state.keyring,
+        consultation_id,
+        query.before,
+        limit,
+    )
+    .await?;
+    auth.audit(&client, Action::Read, "messages", consultation_id)
+        .await?;
     auth.commit().await?;
     Ok(Json(History { items, next_cursor }))
 }
@@ -134,7 +145,11 @@ pub async fn upload_chat_attachment(
         files::Purpose::ChatAttachment,
     )
     .await?;
-    let caption = upload.fields.get("content").map(String::as_str).unwrap_or("");
+    let caption = upload
+        .fields
+        .get("content")
+        .map(String::as_str)
+        .unwrap_or("");
     let (message, _) = messages::send(
         &mut auth.tx,
         &state.keyring,

@@ -90,7 +90,11 @@ async fn open<A: Adapter>(
 
 /// Commits on success; a failure is emitted as `chat:error` and returned (the transaction rolls
 /// back).
-async fn finish<A: Adapter, T>(s: &SocketRef<A>, tx: Tx, result: Result<T, ApiError>) -> Result<T, serde_json::Value> {
+async fn finish<A: Adapter, T>(
+    s: &SocketRef<A>,
+    tx: Tx,
+    result: Result<T, ApiError>,
+) -> Result<T, serde_json::Value> {
     match result {
         Ok(value) => match tx.commit().await {
             Ok(()) => Ok(value),
@@ -106,7 +110,10 @@ const RECEIVED: [&str; 2] = ["chat:message:received", "message:received"];
 /// Sends a stored message to everyone in the consultation's room, on every node.
 pub async fn broadcast_message(state: &AppState, message: &Message) {
     let room = room(message.consultation_id);
-    state.realtime.emit_to_room("/chat", room, &RECEIVED, message).await;
+    state
+        .realtime
+        .emit_to_room("/chat", room, &RECEIVED, message)
+        .await;
 }
 
 /// Tells the consultation's room, on every node, that a message was read.
@@ -114,14 +121,26 @@ pub async fn broadcast_read(state: &AppState, message: &Message, reader: Uuid) {
     let body = json!({ "messageId": message.id, "readBy": reader, "readAt": message.read_at });
     let room = room(message.consultation_id);
     let events = ["chat:message:read", "message:read"];
-    state.realtime.emit_to_room("/chat", room, &events, &body).await;
+    state
+        .realtime
+        .emit_to_room("/chat", room, &events, &body)
+        .await;
 }
 
 async fn partners(state: &AppState, user: &SocketUser) -> Vec<Uuid> {
     let Ok(Some((mut tx, _))) = state.realtime.begin(&state.db.app, user).await else {
         return Vec::new();
     };
-    let found = sqlx::query_scalar!(r#"SELECT p.user_id AS "user_id!" FROM consultations c JOIN practitioners p ON p.id = c.practitioner_id WHERE c.employee_id = app_employee_id() UNION SELECT e.user_id FROM consultations c JOIN employees e ON e.id = c.employee_id WHERE c.practitioner_id = app_practitioner_id()"#)
+    let found = sqlx::query_scalar!(
+        r#"SELECT p.user_id AS "user_id!"
+           FROM consultations c
+           JOIN practitioners p ON p.id = c.practitioner_id
+           WHERE c.employee_id = app_employee_id()
+           UNION SELECT e.user_id
+           FROM consultations c
+           JOIN employees e ON e.id = c.employee_id
+           WHERE c.practitioner_id = app_practitioner_id()"#
+    )
     .fetch_all(&mut *tx)
     .await
     .unwrap_or_default();
@@ -132,7 +151,10 @@ async fn partners(state: &AppState, user: &SocketUser) -> Vec<Uuid> {
 async fn announce<A: Adapter>(s: &SocketRef<A>, partners: &[Uuid], user_id: Uuid, online: bool) {
     for partner in partners {
         s.within(user_room(*partner))
-            .emit("presence:update", &json!({ "userId": user_id, "online": online }))
+            .emit(
+                "presence:update",
+                &json!({ "userId": user_id, "online": online }),
+            )
             .await
             .ok();
     }
@@ -145,44 +167,59 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
     let Some(user) = user_of(s) else { return };
     s.join(user_room(user.principal.user_id));
     let (st, u) = (state.clone(), user.clone());
-    s.on("chat:join", move |s: SocketRef<A>, TryData(join): TryData<Join>| {
-        let (state, user) = (st.clone(), u.clone());
-        async move {
-            let Ok(join) = join else {
-                refuse(&s, "validation.failed", "chat:join needs {consultationId}");
-                return;
-            };
-            let Ok((mut tx, principal)) = open(&state, &s, &user).await else {
-                return;
-            };
-            let result = match join.since {
-                Some(since) => match messages::ensure_participant(&mut tx, join.consultation_id).await {
-                    Ok(()) => messages::since(&mut tx, &state.keyring, join.consultation_id, since).await,
+    s.on(
+        "chat:join",
+        move |s: SocketRef<A>, TryData(join): TryData<Join>| {
+            let (state, user) = (st.clone(), u.clone());
+            async move {
+                let Ok(join) = join else {
+                    refuse(&s, "validation.failed", "chat:join needs {consultationId}");
+                    return;
+                };
+                let Ok((mut tx, principal)) = open(&state, &s, &user).await else {
+                    return;
+                };
+                let result = match join.since {
+                    Some(since) => {
+                        match messages::ensure_participant(&mut tx, join.consultation_id).await {
+                            Ok(()) => {
+                                messages::since(
+                                    &mut tx,
+                                    &state.keyring,
+                                    join.consultation_id,
+                                    since,
+                                )
+                                .await
+                            }
+                            Err(error) => Err(error),
+                        }
+                    }
+                    None => {
+                        messages::history(&mut tx, &state.keyring, join.consultation_id, None, 50)
+                            .await
+                            .map(|h| h.0)
+                    }
+                };
+                // Every read of a conversation is audited, as over REST.
+                let result = match result {
+                    Ok(history) => Entry::new(Action::Read, "messages")
+                        .by_principal(&principal)
+                        .target(join.consultation_id)
+                        .details(json!({ "via": "socket" }))
+                        .record(&mut tx)
+                        .await
+                        .map(|()| history)
+                        .map_err(ApiError::from),
                     Err(error) => Err(error),
-                },
-                None => messages::history(&mut tx, &state.keyring, join.consultation_id, None, 50)
-                    .await
-                    .map(|h| h.0),
-            };
-            // Every read of a conversation is audited, as over REST.
-            let result = match result {
-                Ok(history) => Entry::new(Action::Read, "messages")
-                    .by_principal(&principal)
-                    .target(join.consultation_id)
-                    .details(json!({ "via": "socket" }))
-                    .record(&mut tx)
-                    .await
-                    .map(|()| history)
-                    .map_err(ApiError::from),
-                Err(error) => Err(error),
-            };
-            let history = finish(&s, tx, result).await;
-            if let Ok(history) = history {
-                s.join(room(join.consultation_id));
-                s.emit("chat:history", &(history,)).ok();
+                };
+                let history = finish(&s, tx, result).await;
+                if let Ok(history) = history {
+                    s.join(room(join.consultation_id));
+                    s.emit("chat:history", &(history,)).ok();
+                }
             }
-        }
-    });
+        },
+    );
 
     let (st, u) = (state.clone(), user.clone());
     let on_send = move |s: SocketRef<A>, TryData(send): TryData<Send>, ack: AckSender<A>| {
@@ -214,7 +251,10 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                     if fresh {
                         s.join(room(message.consultation_id));
                         for event in RECEIVED {
-                            s.to(room(message.consultation_id)).emit(event, &message).await.ok();
+                            s.to(room(message.consultation_id))
+                                .emit(event, &message)
+                                .await
+                                .ok();
                         }
                     }
                 }
@@ -251,7 +291,8 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
             let Ok((mut tx, principal)) = open(&state, &s, &user).await else {
                 return;
             };
-            let result = messages::mark_read(&mut tx, &state.keyring, &principal, read.message_id).await;
+            let result =
+                messages::mark_read(&mut tx, &state.keyring, &principal, read.message_id).await;
             let marked = finish(&s, tx, result).await;
             if let Ok(message) = marked {
                 broadcast_read(&state, &message, user.principal.user_id).await;
@@ -261,11 +302,14 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
     s.on("chat:read", on_read.clone());
     s.on("message:read", on_read);
 
-    s.on("chat:leave", async |s: SocketRef<A>, TryData(leave): TryData<Leave>| {
-        if let Ok(leave) = leave {
-            s.leave(room(leave.consultation_id));
-        }
-    });
+    s.on(
+        "chat:leave",
+        async |s: SocketRef<A>, TryData(leave): TryData<Leave>| {
+            if let Ok(leave) = leave {
+                s.leave(room(leave.consultation_id));
+            }
+        },
+    );
 }
 
 /// A socket joined `/chat` (its handlers are already registered): presence.
@@ -278,8 +322,11 @@ pub async fn connected<A: Adapter>(state: AppState, s: SocketRef<A>) {
     }
     for partner in &partners {
         if sockets_of(&s, *partner, None).await > 0 {
-            s.emit("presence:update", &json!({ "userId": partner, "online": true }))
-                .ok();
+            s.emit(
+                "presence:update",
+                &json!({ "userId": partner, "online": true }),
+            )
+            .ok();
         }
     }
 

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::model::{Account, Format, Profile, Specialty, account_select, is_time_zone};
+use super::model::{Account, Format, Profile, Specialty, account_from_record, is_time_zone};
 use crate::infra::audit::{Action, Entry};
 use crate::infra::auth::Auth;
 use crate::infra::auth::{AnyRole, PlatformAdmin, Practitioner as PractitionerRole};
@@ -77,10 +77,39 @@ pub async fn search_practitioners(
         Format::Audio => "AUDIO",
         Format::InPerson => "IN_PERSON",
     });
-    let items: Vec<Profile> = sqlx::query_as!(Profile, r#"SELECT p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio, p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone, p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days FROM practitioners p WHERE p.is_validated AND p.is_active AND ($1::specialty IS NULL OR p.specialty = $1) AND ($2::text IS NULL OR $2 = ANY(p.languages)) AND ($3::text IS NULL OR ($3 = 'VIDEO' AND p.offers_video) OR ($3 = 'AUDIO' AND p.offers_phone) OR ($3 = 'IN_PERSON' AND p.offers_in_person)) AND ($4::text IS NULL OR lower(p.first_name || ' ' || p.last_name || ' ' || p.bio) LIKE $4) ORDER BY p.last_name, p.first_name, p.id LIMIT $5 OFFSET $6"#, query.specialty, language.as_deref(), format, q.as_deref(), paging.limit(), paging.offset())
+    let items: Vec<Profile> = sqlx::query_as!(
+        Profile,
+        r#"SELECT p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio,
+             p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone,
+             p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days
+           FROM practitioners p
+           WHERE p.is_validated AND p.is_active AND ($1::specialty IS NULL OR p.specialty = $1)
+             AND ($2::text IS NULL OR $2 = ANY(p.languages))
+             AND ($3::text IS NULL OR ($3 = 'VIDEO' AND p.offers_video) OR ($3 = 'AUDIO' AND p.offers_phone) OR ($3 = 'IN_PERSON' AND p.offers_in_person))
+             AND ($4::text IS NULL OR lower(p.first_name || ' ' || p.last_name || ' ' || p.bio) LIKE $4)
+           ORDER BY p.last_name, p.first_name, p.id
+           LIMIT $5 OFFSET $6"#,
+        query.specialty,
+        language.as_deref(),
+        format,
+        q.as_deref(),
+        paging.limit(),
+        paging.offset()
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM practitioners p WHERE p.is_validated AND p.is_active AND ($1::specialty IS NULL OR p.specialty = $1) AND ($2::text IS NULL OR $2 = ANY(p.languages)) AND ($3::text IS NULL OR ($3 = 'VIDEO' AND p.offers_video) OR ($3 = 'AUDIO' AND p.offers_phone) OR ($3 = 'IN_PERSON' AND p.offers_in_person)) AND ($4::text IS NULL OR lower(p.first_name || ' ' || p.last_name || ' ' || p.bio) LIKE $4)"#, query.specialty, language.as_deref(), format, q.as_deref())
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!"
+           FROM practitioners p
+           WHERE p.is_validated AND p.is_active AND ($1::specialty IS NULL OR p.specialty = $1)
+             AND ($2::text IS NULL OR $2 = ANY(p.languages))
+             AND ($3::text IS NULL OR ($3 = 'VIDEO' AND p.offers_video) OR ($3 = 'AUDIO' AND p.offers_phone) OR ($3 = 'IN_PERSON' AND p.offers_in_person))
+             AND ($4::text IS NULL OR lower(p.first_name || ' ' || p.last_name || ' ' || p.bio) LIKE $4)"#,
+        query.specialty,
+        language.as_deref(),
+        format,
+        q.as_deref()
+    )
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;
@@ -90,8 +119,19 @@ pub async fn search_practitioners(
 /// One practitioner's public profile (listed ones; unlisted ones only to themselves and the platform).
 #[utoipa::path(get, path = "/practitioners/{id}", tag = "practitioners", security(("bearer" = [])),
     responses((status = 200, body = Profile), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn get_practitioner(mut auth: Auth<AnyRole>, Path(id): Path<Uuid>) -> ApiResult<Json<Profile>> {
-    let profile = sqlx::query_as!(Profile, r#"SELECT p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio, p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone, p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days FROM practitioners p WHERE p.id = $1"#, id)
+pub async fn get_practitioner(
+    mut auth: Auth<AnyRole>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Profile>> {
+    let profile = sqlx::query_as!(
+        Profile,
+        r#"SELECT p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio,
+             p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone,
+             p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days
+           FROM practitioners p
+           WHERE p.id = $1"#,
+        id
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("practitioner.not_found"))?;
@@ -107,40 +147,64 @@ pub async fn list_pending_practitioners(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Account>>> {
     let paging = page.paging()?;
-    let items: Vec<Account> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{} WHERE NOT p.is_validated AND p.is_active ORDER BY p.created_at, p.id LIMIT $1 OFFSET $2",
-        account_select()
-    )))
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let items: Vec<Account> = sqlx::query!(
+        r#"SELECT p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio,
+             p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone,
+             p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days,
+             p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, p.is_active,
+             p.created_at, p.updated_at
+           FROM practitioners p
+           JOIN users u ON u.id = p.user_id
+           WHERE NOT p.is_validated AND p.is_active
+           ORDER BY p.created_at, p.id
+           LIMIT $1 OFFSET $2"#,
+        paging.limit(),
+        paging.offset()
+    )
+    .map(|r| account_from_record!(r))
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 =
-        sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM practitioners WHERE NOT is_validated AND is_active"#)
-            .fetch_one(&mut *auth.tx)
-            .await?;
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!"
+               FROM practitioners
+               WHERE NOT is_validated AND is_active"#
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
     auth.commit().await?;
     Ok(Json(Page::new(items, total, paging)))
 }
 
-async fn find_account<R: crate::infra::auth::RoleSet>(auth: &mut Auth<R>, id: Uuid) -> ApiResult<Account> {
-    sqlx::query_as::<_, Account>(sqlx::AssertSqlSafe(format!("{} WHERE p.id = $1", account_select())))
-        .bind(id)
-        .fetch_optional(&mut *auth.tx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("practitioner.not_found"))
+async fn find_account<R: crate::infra::auth::RoleSet>(
+    auth: &mut Auth<R>,
+    id: Uuid,
+) -> ApiResult<Account> {
+    sqlx::query!(
+        r#"SELECT p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio,
+             p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone,
+             p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days,
+             p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, p.is_active,
+             p.created_at, p.updated_at
+           FROM practitioners p
+           JOIN users u ON u.id = p.user_id
+           WHERE p.id = $1"#,
+        id
+    )
+    .map(|r| account_from_record!(r))
+    .fetch_optional(&mut *auth.tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("practitioner.not_found"))
 }
 
 async fn platform_change(
     client: &ClientMeta,
     mut auth: Auth<PlatformAdmin>,
     id: Uuid,
-    sql: &'static str,
+    changed: u64,
     action: Action,
     event: &str,
 ) -> ApiResult<Json<Account>> {
-    let done = sqlx::query(sql).bind(id).execute(&mut *auth.tx).await?;
-    if done.rows_affected() == 0 {
+    if changed == 0 {
         return Err(ApiError::not_found("practitioner.not_found"));
     }
     Entry::new(action, "practitioner")
@@ -160,19 +224,18 @@ async fn platform_change(
     responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn validate_practitioner(
     client: ClientMeta,
-    auth: Auth<PlatformAdmin>,
+    mut auth: Auth<PlatformAdmin>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Account>> {
-    platform_change(
-        &client,
-        auth,
-        id,
-        "UPDATE practitioners SET is_validated = true, validated_at = coalesce(validated_at, now()), \
+    let changed = sqlx::query!(
+        "UPDATE practitioners SET is_validated = true, validated_at = coalesce(validated_at, now()),
              validated_by = coalesce(validated_by, app_user_id()) WHERE id = $1",
-        Action::Validate,
-        "validated",
+        id
     )
-    .await
+    .execute(&mut *auth.tx)
+    .await?
+    .rows_affected();
+    platform_change(&client, auth, id, changed, Action::Validate, "validated").await
 }
 
 /// Record that the practitioner's documents (diplomas, registration) were checked.
@@ -180,14 +243,21 @@ pub async fn validate_practitioner(
     responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn verify_practitioner_documents(
     client: ClientMeta,
-    auth: Auth<PlatformAdmin>,
+    mut auth: Auth<PlatformAdmin>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Account>> {
+    let changed = sqlx::query!(
+        "UPDATE practitioners SET documents_verified = true WHERE id = $1",
+        id
+    )
+    .execute(&mut *auth.tx)
+    .await?
+    .rows_affected();
     platform_change(
         &client,
         auth,
         id,
-        "UPDATE practitioners SET documents_verified = true WHERE id = $1",
+        changed,
         Action::Validate,
         "documents_verified",
     )
@@ -203,7 +273,9 @@ fn own_id(auth: &Auth<PractitionerRole>) -> ApiResult<Uuid> {
 /// The practitioner's own account and profile.
 #[utoipa::path(get, path = "/practitioners/me", tag = "practitioners", security(("bearer" = [])),
     responses((status = 200, body = Account)))]
-pub async fn get_my_practitioner_profile(mut auth: Auth<PractitionerRole>) -> ApiResult<Json<Account>> {
+pub async fn get_my_practitioner_profile(
+    mut auth: Auth<PractitionerRole>,
+) -> ApiResult<Json<Account>> {
     let id = own_id(&auth)?;
     let account = find_account(&mut auth, id).await?;
     auth.commit().await?;
@@ -211,11 +283,15 @@ pub async fn get_my_practitioner_profile(mut auth: Auth<PractitionerRole>) -> Ap
 }
 
 fn check_languages(v: &mut Validator, languages: &[String]) {
-    v.check(!languages.is_empty(), "languages", "list at least one language");
     v.check(
-        languages
-            .iter()
-            .all(|l| (2..=8).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic() || c == '-')),
+        !languages.is_empty(),
+        "languages",
+        "list at least one language",
+    );
+    v.check(
+        languages.iter().all(|l| {
+            (2..=8).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        }),
         "languages",
         "use language codes such as fr, en",
     );
@@ -289,7 +365,8 @@ pub async fn update_my_practitioner_profile(
         "must be between 0 and 80 years",
     );
     v.check(
-        p.booking_horizon_days.is_none_or(|d| (1..=730).contains(&d)),
+        p.booking_horizon_days
+            .is_none_or(|d| (1..=730).contains(&d)),
         "bookingHorizonDays",
         "must be between 1 and 730",
     );
@@ -299,7 +376,30 @@ pub async fn update_my_practitioner_profile(
         "offer at least one format",
     );
     v.finish()?;
-    sqlx::query!(r#"UPDATE practitioners SET first_name = $2, last_name = $3, title = $4, specialty = $5, languages = $6, bio = $7, experience = $8, diplomas = $9, avatar_url = $10, cover_url = $11, offers_video = $12, offers_phone = $13, offers_in_person = $14, time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17 WHERE id = $1"#, id, &p.first_name, &p.last_name, &p.title, p.specialty, &p.languages, &p.bio, p.experience, &p.diplomas, p.avatar_url.as_deref(), p.cover_url.as_deref(), p.offers_video, p.offers_phone, p.offers_in_person, &p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days)
+    sqlx::query!(
+        r#"UPDATE practitioners SET first_name = $2, last_name = $3, title = $4, specialty = $5,
+             languages = $6, bio = $7, experience = $8, diplomas = $9, avatar_url = $10,
+             cover_url = $11, offers_video = $12, offers_phone = $13, offers_in_person = $14,
+             time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17
+           WHERE id = $1"#,
+        id,
+        &p.first_name,
+        &p.last_name,
+        &p.title,
+        p.specialty,
+        &p.languages,
+        &p.bio,
+        p.experience,
+        &p.diplomas,
+        p.avatar_url.as_deref(),
+        p.cover_url.as_deref(),
+        p.offers_video,
+        p.offers_phone,
+        p.offers_in_person,
+        &p.time_zone,
+        p.minimum_notice_minutes,
+        p.booking_horizon_days
+    )
     .execute(&mut *auth.tx)
     .await?;
     let account = find_account(&mut auth, id).await?;

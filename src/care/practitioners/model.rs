@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A practitioner's specialty (`specialty`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "specialty", rename_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Specialty {
@@ -22,7 +24,9 @@ pub enum Specialty {
 }
 
 /// A consultation format (`consultation_format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "consultation_format", rename_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Format {
@@ -75,11 +79,10 @@ pub struct Profile {
 }
 
 /// A practitioner as they themselves and platform admins see them.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     #[serde(flatten)]
-    #[sqlx(flatten)]
     pub profile: Profile,
     pub user_id: uuid::Uuid,
     pub email: String,
@@ -91,15 +94,40 @@ pub struct Account {
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Columns of `Profile` over `practitioners p`.
-pub const PROFILE_COLUMNS: &str = "p.id, p.first_name, p.last_name, p.title, p.specialty, p.languages, p.bio, \
-    p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone, p.offers_in_person, \
-    p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days";
-
-/// `SELECT` of `Account` over `practitioners p JOIN users u`.
-pub fn account_select() -> String {
-    format!(
-        "SELECT {PROFILE_COLUMNS}, p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, \
-         p.is_active, p.created_at, p.updated_at FROM practitioners p JOIN users u ON u.id = p.user_id"
-    )
+/// Builds an [`Account`] from a query record holding its columns (the profile's flattened):
+/// `query_as!` cannot fill a nested struct.
+macro_rules! account_from_record {
+    ($r:expr) => {{
+        let r = $r;
+        $crate::care::practitioners::model::Account {
+            profile: $crate::care::practitioners::model::Profile {
+                id: r.id,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                title: r.title,
+                specialty: r.specialty,
+                languages: r.languages,
+                bio: r.bio,
+                experience: r.experience,
+                diplomas: r.diplomas,
+                avatar_url: r.avatar_url,
+                cover_url: r.cover_url,
+                offers_video: r.offers_video,
+                offers_phone: r.offers_phone,
+                offers_in_person: r.offers_in_person,
+                time_zone: r.time_zone,
+                minimum_notice_minutes: r.minimum_notice_minutes,
+                booking_horizon_days: r.booking_horizon_days,
+            },
+            user_id: r.user_id,
+            email: r.email,
+            is_validated: r.is_validated,
+            validated_at: r.validated_at,
+            documents_verified: r.documents_verified,
+            is_active: r.is_active,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }};
 }
+pub(crate) use account_from_record;

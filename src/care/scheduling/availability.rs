@@ -125,7 +125,11 @@ fn check(input: &AvailabilityInput) -> ApiResult<Checked> {
     }
     v.finish()?;
     Ok(Checked {
-        day_of_week: if input.is_exception { None } else { input.day_of_week },
+        day_of_week: if input.is_exception {
+            None
+        } else {
+            input.day_of_week
+        },
         start,
         end,
         slot,
@@ -136,19 +140,27 @@ fn check(input: &AvailabilityInput) -> ApiResult<Checked> {
 }
 
 /// 422 when a weekly range overlaps another active one of the same day.
-async fn check_overlap(auth: &mut Auth<Practitioner>, c: &Checked, except: Option<Uuid>) -> ApiResult<()> {
+async fn check_overlap(
+    auth: &mut Auth<Practitioner>,
+    c: &Checked,
+    except: Option<Uuid>,
+) -> ApiResult<()> {
     if c.is_exception || !c.is_active {
         return Ok(());
     }
-    let clash: Option<(NaiveTime, NaiveTime)> = sqlx::query_as(
-        "SELECT start_time, end_time FROM availabilities \
-         WHERE practitioner_id = app_practitioner_id() AND NOT is_exception AND is_active AND day_of_week = $1 \
-           AND start_time < $3 AND $2 < end_time AND ($4::uuid IS NULL OR id <> $4) LIMIT 1",
+    let clash: Option<(NaiveTime, NaiveTime)> = sqlx::query!(
+        r#"SELECT start_time AS "start_time!", end_time AS "end_time!"
+           FROM availabilities
+           WHERE practitioner_id = app_practitioner_id() AND NOT is_exception AND is_active
+             AND day_of_week = $1 AND start_time < $3 AND $2 < end_time
+             AND ($4::uuid IS NULL OR id <> $4)
+           LIMIT 1"#,
+        c.day_of_week,
+        c.start,
+        c.end,
+        except
     )
-    .bind(c.day_of_week)
-    .bind(c.start)
-    .bind(c.end)
-    .bind(except)
+    .map(|r| (r.start_time, r.end_time))
     .fetch_optional(&mut *auth.tx)
     .await?;
     match clash {
@@ -172,11 +184,23 @@ pub async fn list_availability(
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Availability>>> {
     let paging = page.paging()?;
-    let items: Vec<Availability> = sqlx::query_as!(Availability, r#"SELECT id, practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active, created_at, updated_at FROM availabilities WHERE practitioner_id = app_practitioner_id() ORDER BY is_exception, day_of_week, exception_date, start_time, id LIMIT $1 OFFSET $2"#, paging.limit(), paging.offset())
+    let items: Vec<Availability> = sqlx::query_as!(
+        Availability,
+        r#"SELECT id, practitioner_id, day_of_week, start_time, end_time, slot_duration,
+             is_exception, exception_date, is_active, created_at, updated_at
+           FROM availabilities
+           WHERE practitioner_id = app_practitioner_id()
+           ORDER BY is_exception, day_of_week, exception_date, start_time, id
+           LIMIT $1 OFFSET $2"#,
+        paging.limit(),
+        paging.offset()
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
     let total: i64 = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "value!" FROM availabilities WHERE practitioner_id = app_practitioner_id()"#
+        r#"SELECT count(*) AS "value!"
+           FROM availabilities
+           WHERE practitioner_id = app_practitioner_id()"#
     )
     .fetch_one(&mut *auth.tx)
     .await?;
@@ -193,7 +217,20 @@ pub async fn create_availability(
 ) -> ApiResult<(StatusCode, Json<Availability>)> {
     let c = check(&input)?;
     check_overlap(&mut auth, &c, None).await?;
-    let created: Availability = sqlx::query_as!(Availability, r#"INSERT INTO availabilities (practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active) VALUES (app_practitioner_id(), $1, $2, $3, $4, $5, $6, $7) RETURNING id, practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active, created_at, updated_at"#, c.day_of_week, c.start, c.end, c.slot, c.is_exception, c.date, c.is_active)
+    let created: Availability = sqlx::query_as!(
+        Availability,
+        r#"INSERT INTO availabilities (practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active)
+           VALUES (app_practitioner_id(), $1, $2, $3, $4, $5, $6, $7)
+           RETURNING id, practitioner_id, day_of_week, start_time, end_time, slot_duration,
+             is_exception, exception_date, is_active, created_at, updated_at"#,
+        c.day_of_week,
+        c.start,
+        c.end,
+        c.slot,
+        c.is_exception,
+        c.date,
+        c.is_active
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     auth.commit().await?;
@@ -210,7 +247,22 @@ pub async fn update_availability(
 ) -> ApiResult<Json<Availability>> {
     let c = check(&input)?;
     check_overlap(&mut auth, &c, Some(id)).await?;
-    let updated: Availability = sqlx::query_as!(Availability, r#"UPDATE availabilities SET day_of_week = $2, start_time = $3, end_time = $4, slot_duration = $5, is_exception = $6, exception_date = $7, is_active = $8 WHERE id = $1 AND practitioner_id = app_practitioner_id() RETURNING id, practitioner_id, day_of_week, start_time, end_time, slot_duration, is_exception, exception_date, is_active, created_at, updated_at"#, id, c.day_of_week, c.start, c.end, c.slot, c.is_exception, c.date, c.is_active)
+    let updated: Availability = sqlx::query_as!(
+        Availability,
+        r#"UPDATE availabilities SET day_of_week = $2, start_time = $3, end_time = $4,
+             slot_duration = $5, is_exception = $6, exception_date = $7, is_active = $8
+           WHERE id = $1 AND practitioner_id = app_practitioner_id()
+           RETURNING id, practitioner_id, day_of_week, start_time, end_time, slot_duration,
+             is_exception, exception_date, is_active, created_at, updated_at"#,
+        id,
+        c.day_of_week,
+        c.start,
+        c.end,
+        c.slot,
+        c.is_exception,
+        c.date,
+        c.is_active
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("availability.not_found"))?;
@@ -221,7 +273,10 @@ pub async fn update_availability(
 /// Delete a range or exception.
 #[utoipa::path(delete, path = "/availability/{id}", tag = "availability", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn delete_availability(mut auth: Auth<Practitioner>, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_availability(
+    mut auth: Auth<Practitioner>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     let done = sqlx::query!(
         r#"DELETE FROM availabilities WHERE id = $1 AND practitioner_id = app_practitioner_id()"#,
         id

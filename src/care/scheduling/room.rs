@@ -84,19 +84,27 @@ pub async fn get_room(
     }
     let is_practitioner = auth.principal.practitioner_id == Some(row.practitioner_id);
     let (name, email, avatar): (String, String, Option<String>) = if is_practitioner {
-        sqlx::query_as(
-            "SELECT p.title || ' ' || p.first_name || ' ' || p.last_name, u.email, p.avatar_url \
-             FROM practitioners p JOIN users u ON u.id = p.user_id WHERE p.id = $1",
+        sqlx::query!(
+            r#"SELECT p.title || ' ' || p.first_name || ' ' || p.last_name AS "name!", u.email,
+                 p.avatar_url
+               FROM practitioners p
+               JOIN users u ON u.id = p.user_id
+               WHERE p.id = $1"#,
+            row.practitioner_id
         )
-        .bind(row.practitioner_id)
+        .map(|r| (r.name, r.email, r.avatar_url))
+        .fetch_one(&mut *auth.tx)
+        .await?
     } else {
-        sqlx::query_as(
-            "SELECT e.first_name || ' ' || e.last_name, u.email, e.avatar_url FROM employees e JOIN users u ON u.id = e.user_id WHERE e.id = $1",
+        sqlx::query!(
+            r#"SELECT e.first_name || ' ' || e.last_name AS "name!", u.email, e.avatar_url
+               FROM employees e JOIN users u ON u.id = e.user_id WHERE e.id = $1"#,
+            row.employee_id
         )
-        .bind(row.employee_id)
-    }
-    .fetch_one(&mut *auth.tx)
-    .await?;
+        .map(|r| (r.name, r.email, r.avatar_url))
+        .fetch_one(&mut *auth.tx)
+        .await?
+    };
     let room_name = row
         .room_name
         .clone()
@@ -122,8 +130,12 @@ pub async fn get_room(
     };
     let mut header = Header::new(Algorithm::HS256);
     header.typ = Some("JWT".to_owned());
-    let jwt = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&state.jitsi_secret))
-        .map_err(ApiError::internal)?;
+    let jwt = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(&state.jitsi_secret),
+    )
+    .map_err(ApiError::internal)?;
     auth.commit().await?;
     let domain = state.settings.jitsi_domain.clone();
     Ok(Json(Room {

@@ -3,7 +3,9 @@
 //! one slot, at its first occurrence; a local time that does not exist (spring change) gives none;
 //! every other slot of a change day is where it is on any other day. Slot length is absolute.
 
-use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use serde::Serialize;
 
@@ -92,13 +94,20 @@ pub fn free_slots(
     let mut slots = Vec::new();
     let mut day = from;
     while day <= to {
-        let blocked_all_day = exceptions.iter().any(|e| e.date == day && e.range.is_none());
+        let blocked_all_day = exceptions
+            .iter()
+            .any(|e| e.date == day && e.range.is_none());
         if !blocked_all_day {
             let blocked: Vec<(DateTime<Utc>, DateTime<Utc>)> = exceptions
                 .iter()
                 .filter(|e| e.date == day)
                 .filter_map(|e| e.range)
-                .filter_map(|(start, end)| Some((to_utc(zone, day.and_time(start))?, to_utc(zone, day.and_time(end))?)))
+                .filter_map(|(start, end)| {
+                    Some((
+                        to_utc(zone, day.and_time(start))?,
+                        to_utc(zone, day.and_time(end))?,
+                    ))
+                })
                 .collect();
             let weekday = day.weekday().num_days_from_sunday();
             for range in weekly.iter().filter(|w| w.day_of_week == weekday) {
@@ -111,10 +120,13 @@ pub fn free_slots(
                             starts_at,
                             ends_at: starts_at + step,
                         };
-                        let overlaps =
-                            |(s, e): &(DateTime<Utc>, DateTime<Utc>)| slot.starts_at < *e && *s < slot.ends_at;
+                        let overlaps = |(s, e): &(DateTime<Utc>, DateTime<Utc>)| {
+                            slot.starts_at < *e && *s < slot.ends_at
+                        };
                         let allowed = slot.starts_at >= constraints.not_before
-                            && constraints.not_after.is_none_or(|limit| slot.starts_at < limit)
+                            && constraints
+                                .not_after
+                                .is_none_or(|limit| slot.starts_at < limit)
                             && !blocked.iter().any(overlaps)
                             && !busy.overlaps(&slot);
                         if allowed {
@@ -231,7 +243,9 @@ mod tests {
                     starts_at: at(start),
                     ends_at: at(start + length),
                 };
-                let scan = intervals.iter().any(|(s, e)| slot.starts_at < *e && *s < slot.ends_at);
+                let scan = intervals
+                    .iter()
+                    .any(|(s, e)| slot.starts_at < *e && *s < slot.ends_at);
                 assert_eq!(busy.overlaps(&slot), scan, "{start}+{length}");
             }
         }
@@ -266,7 +280,11 @@ mod tests {
                 "2026-03-30T09:00:00+00:00",
             ]
         );
-        assert!(slots.iter().all(|s| s.ends_at - s.starts_at == Duration::minutes(60)));
+        assert!(
+            slots
+                .iter()
+                .all(|s| s.ends_at - s.starts_at == Duration::minutes(60))
+        );
     }
 
     #[test]
@@ -374,6 +392,9 @@ mod tests {
         let starts: Vec<String> = slots.iter().map(|s| s.starts_at.to_rfc3339()).collect();
         // 7th: exception day. 14th: 09:00 local is 08:00Z, before the notice; 10:00 excepted; 11:00 free.
         // 21st: 09:00 and 10:00 overlap the busy range; 11:00 free. 28th: past the horizon.
-        assert_eq!(starts, ["2026-12-14T10:00:00+00:00", "2026-12-21T10:00:00+00:00"]);
+        assert_eq!(
+            starts,
+            ["2026-12-14T10:00:00+00:00", "2026-12-21T10:00:00+00:00"]
+        );
     }
 }

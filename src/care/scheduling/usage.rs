@@ -37,7 +37,14 @@ pub struct UsageStats {
 
 /// The caller's own totals, as a participant (employee or practitioner); RLS keeps it to theirs.
 pub async fn own_totals(tx: &mut Tx) -> ApiResult<Usage> {
-    Ok(sqlx::query_as!(Usage, r#"SELECT count(*) AS "consultation_count!", coalesce(sum(actual_duration), 0)::bigint AS "total_duration_minutes!" FROM consultations WHERE status = 'COMPLETED' AND (employee_id = app_employee_id() OR practitioner_id = app_practitioner_id())"#)
+    Ok(sqlx::query_as!(
+        Usage,
+        r#"SELECT count(*) AS "consultation_count!",
+             coalesce(sum(actual_duration), 0)::bigint AS "total_duration_minutes!"
+           FROM consultations
+           WHERE status = 'COMPLETED'
+             AND (employee_id = app_employee_id() OR practitioner_id = app_practitioner_id())"#
+    )
     .fetch_one(&mut **tx)
     .await?)
 }
@@ -47,7 +54,16 @@ pub async fn own_totals(tx: &mut Tx) -> ApiResult<Usage> {
     responses((status = 200, body = UsageStats)))]
 pub async fn get_practitioner_stats(mut auth: Auth<Practitioner>) -> ApiResult<Json<UsageStats>> {
     let total = own_totals(&mut auth.tx).await?;
-    let months: Vec<MonthUsage> = sqlx::query_as!(MonthUsage, r#"SELECT to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM') AS "period!", count(*) AS "consultation_count!", coalesce(sum(actual_duration), 0)::bigint AS "total_duration_minutes!" FROM consultations WHERE status = 'COMPLETED' AND practitioner_id = app_practitioner_id() GROUP BY 1 ORDER BY 1 DESC"#)
+    let months: Vec<MonthUsage> = sqlx::query_as!(
+        MonthUsage,
+        r#"SELECT to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM') AS "period!",
+             count(*) AS "consultation_count!",
+             coalesce(sum(actual_duration), 0)::bigint AS "total_duration_minutes!"
+           FROM consultations
+           WHERE status = 'COMPLETED' AND practitioner_id = app_practitioner_id()
+           GROUP BY 1
+           ORDER BY 1 DESC"#
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
     auth.commit().await?;

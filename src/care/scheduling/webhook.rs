@@ -62,7 +62,12 @@ pub struct JitsiEvent {
 }
 
 fn authorised(headers: &HeaderMap, secret: Option<&str>) -> bool {
-    let (Some(secret), Some(given)) = (secret, headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())) else {
+    let (Some(secret), Some(given)) = (
+        secret,
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    ) else {
         return false;
     };
     let Some(token) = given.strip_prefix("Bearer ") else {
@@ -97,17 +102,22 @@ pub async fn receive_jitsi_events(
     };
     // Jitsi acts for no user: the system pool maps the room to its consultation.
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
-    let found: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
-        "SELECT c.id, e.user_id, p.user_id FROM consultations c JOIN employees e ON e.id = c.employee_id \
-         JOIN practitioners p ON p.id = c.practitioner_id WHERE c.room_name = lower($1)",
+    let found = sqlx::query!(
+        r#"SELECT c.id, e.user_id AS employee_user, p.user_id AS practitioner_user
+           FROM consultations c JOIN employees e ON e.id = c.employee_id
+           JOIN practitioners p ON p.id = c.practitioner_id WHERE c.room_name = lower($1)"#,
+        event.room_name
     )
-    .bind(&event.room_name)
+    .map(|r| (r.id, r.employee_user, r.practitioner_user))
     .fetch_optional(&mut *tx)
     .await?;
     let Some((consultation, employee_user, practitioner_user)) = found else {
         return Err(ApiError::not_found("consultation.not_found"));
     };
-    let occupant_id = occupant.id.as_deref().and_then(|id| id.parse::<Uuid>().ok());
+    let occupant_id = occupant
+        .id
+        .as_deref()
+        .and_then(|id| id.parse::<Uuid>().ok());
     let actor = match occupant_id {
         Some(id) if id == employee_user => Some((id, Role::Employee)),
         Some(id) if id == practitioner_user => Some((id, Role::Practitioner)),
@@ -117,7 +127,16 @@ pub async fn receive_jitsi_events(
         "isBreakout": event.is_breakout,
         "knownParticipant": actor.is_some(),
     });
-    sqlx::query!(r#"INSERT INTO consultation_events (consultation_id, event_type, actor_id, actor_role, timestamp, metadata, source) VALUES ($1, $2, $3, $4, coalesce(to_timestamp($5), now()), $6, 'jitsi')"#, consultation, kind, actor.map(|a| a.0), actor.map(|a| a.1), at.map(|t| t as f64), metadata)
+    sqlx::query!(
+        r#"INSERT INTO consultation_events (consultation_id, event_type, actor_id, actor_role, timestamp, metadata, source)
+           VALUES ($1, $2, $3, $4, coalesce(to_timestamp($5), now()), $6, 'jitsi')"#,
+        consultation,
+        kind,
+        actor.map(|a| a.0),
+        actor.map(|a| a.1),
+        at.map(|t| t as f64),
+        metadata
+    )
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -147,7 +166,9 @@ mod tests {
             (Some(1_700_000_001), Some(-311))
         );
         assert!(parse(json!({ "event_name": "e", "room_name": "r", "created_at": 1.5 })).is_err());
-        assert!(parse(json!({ "event_name": "e", "room_name": "r", "created_at": 1e300 })).is_err());
+        assert!(
+            parse(json!({ "event_name": "e", "room_name": "r", "created_at": 1e300 })).is_err()
+        );
         assert!(parse(json!({ "event_name": "e", "room_name": "r", "created_at": null })).is_ok());
     }
 }

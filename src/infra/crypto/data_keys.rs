@@ -46,7 +46,12 @@ fn short_id(id: Uuid) -> u32 {
 impl DataKey {
     /// Seals a value bound to `table.column:row_id`.
     pub fn seal(&self, table: &str, column: &str, row_id: Uuid, plaintext: &[u8]) -> Vec<u8> {
-        seal_with(short_id(self.id), &self.key, &aad(table, column, row_id), plaintext)
+        seal_with(
+            short_id(self.id),
+            &self.key,
+            &aad(table, column, row_id),
+            plaintext,
+        )
     }
 
     /// Opens a value sealed by `seal` with the same place.
@@ -61,11 +66,18 @@ impl DataKey {
     }
 
     /// Opens UTF-8 text.
-    pub fn open_text(&self, table: &str, column: &str, row_id: Uuid, sealed: &[u8]) -> Result<String, ApiError> {
+    pub fn open_text(
+        &self,
+        table: &str,
+        column: &str,
+        row_id: Uuid,
+        sealed: &[u8],
+    ) -> Result<String, ApiError> {
         let bytes = self
             .open(table, column, row_id, sealed)
             .map_err(|e| ApiError::internal(format!("decrypt {table}: {e}")))?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::internal("decrypted text is not UTF-8"))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| ApiError::internal("decrypted text is not UTF-8"))
     }
 }
 
@@ -95,12 +107,16 @@ pub async fn find(
     subject: Subject,
     subject_id: Uuid,
 ) -> Result<Option<DataKey>, ApiError> {
-    let row: Option<(Uuid, Option<Vec<u8>>)> =
-        sqlx::query_as("SELECT id, wrapped_key FROM data_keys WHERE subject_type = $1 AND subject_id = $2")
-            .bind(subject)
-            .bind(subject_id)
-            .fetch_optional(conn)
-            .await?;
+    let row: Option<(Uuid, Option<Vec<u8>>)> = sqlx::query!(
+        r#"SELECT id AS "id!", wrapped_key AS "wrapped_key?"
+               FROM data_keys
+               WHERE subject_type = $1 AND subject_id = $2"#,
+        subject,
+        subject_id
+    )
+    .map(|r| (r.id, r.wrapped_key))
+    .fetch_optional(conn)
+    .await?;
     match row {
         Some((id, Some(wrapped))) => unwrap(keyring, id, &wrapped).map(Some),
         _ => Ok(None),
@@ -108,7 +124,11 @@ pub async fn find(
 }
 
 /// A data key by its id (`None` when destroyed or not visible).
-pub async fn by_id(conn: &mut PgConnection, keyring: &Keyring, id: Uuid) -> Result<Option<DataKey>, ApiError> {
+pub async fn by_id(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    id: Uuid,
+) -> Result<Option<DataKey>, ApiError> {
     let wrapped: Option<Option<Vec<u8>>> =
         sqlx::query_scalar!(r#"SELECT wrapped_key FROM data_keys WHERE id = $1"#, id)
             .fetch_optional(conn)
@@ -133,7 +153,16 @@ pub async fn get_or_create(
     let mut raw = Zeroizing::new([0u8; 32]);
     rand::rng().fill_bytes(raw.as_mut());
     let wrapped = keyring.seal(&wrap_aad(id), raw.as_ref());
-    let inserted = sqlx::query!(r#"INSERT INTO data_keys (id, subject_type, subject_id, master_key_id, wrapped_key) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subject_type, subject_id) DO NOTHING"#, id, subject, subject_id, keyring.current_id(), wrapped)
+    let inserted = sqlx::query!(
+        r#"INSERT INTO data_keys (id, subject_type, subject_id, master_key_id, wrapped_key)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (subject_type, subject_id) DO NOTHING"#,
+        id,
+        subject,
+        subject_id,
+        keyring.current_id(),
+        wrapped
+    )
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 1 {
@@ -141,7 +170,12 @@ pub async fn get_or_create(
     }
     find(conn, keyring, subject, subject_id)
         .await?
-        .ok_or_else(|| ApiError::conflict("crypto.key_destroyed", "The keys of this content were destroyed."))
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "crypto.key_destroyed",
+                "The keys of this content were destroyed.",
+            )
+        })
 }
 
 /// Re-wraps `wrapped` (a data key's row) under the current master key; `None` if it already is.
@@ -166,7 +200,9 @@ mod tests {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let sealed = key.seal("messages", "content", a, b"secret");
         assert_eq!(
-            key.open("messages", "content", a, &sealed).expect("open").as_slice(),
+            key.open("messages", "content", a, &sealed)
+                .expect("open")
+                .as_slice(),
             b"secret"
         );
         assert_eq!(
@@ -185,6 +221,9 @@ mod tests {
             other.open("messages", "content", a, &sealed).err(),
             Some(CryptoError::Tampered)
         );
-        assert!(!format!("{key:?}").contains("7, 7"), "Debug never prints key material");
+        assert!(
+            !format!("{key:?}").contains("7, 7"),
+            "Debug never prints key material"
+        );
     }
 }

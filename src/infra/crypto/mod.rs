@@ -62,7 +62,11 @@ impl Keyring {
     /// Opens a value sealed by any key of the ring.
     pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let id = key_id(sealed)?;
-        let (_, key) = self.keys.iter().find(|(k, _)| *k == id).ok_or(CryptoError::Malformed)?;
+        let (_, key) = self
+            .keys
+            .iter()
+            .find(|(k, _)| *k == id)
+            .ok_or(CryptoError::Malformed)?;
         open_with(key, aad, sealed)
     }
 
@@ -81,7 +85,9 @@ fn key_id(sealed: &[u8]) -> Result<u32, CryptoError> {
     if sealed.len() < HEADER + 16 || sealed[0] != VERSION {
         return Err(CryptoError::Malformed);
     }
-    Ok(u32::from_be_bytes([sealed[1], sealed[2], sealed[3], sealed[4]]))
+    Ok(u32::from_be_bytes([
+        sealed[1], sealed[2], sealed[3], sealed[4],
+    ]))
 }
 
 /// Seals with an explicit key and key id.
@@ -91,7 +97,13 @@ pub fn seal_with(key_id: u32, key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> V
     rand::rng().fill_bytes(&mut nonce);
     // Encryption only fails for plaintexts over 64 GiB, far beyond any value stored here.
     let ciphertext = cipher
-        .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            &Nonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .unwrap_or_default();
     let mut out = Vec::with_capacity(HEADER + ciphertext.len());
     out.push(VERSION);
@@ -102,9 +114,15 @@ pub fn seal_with(key_id: u32, key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> V
 }
 
 /// Opens with an explicit key (the key id in the value is not checked here).
-pub fn open_with(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+pub fn open_with(
+    key: &[u8; 32],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
     key_id(sealed)?;
-    let nonce: [u8; 12] = sealed[5..HEADER].try_into().map_err(|_| CryptoError::Malformed)?;
+    let nonce: [u8; 12] = sealed[5..HEADER]
+        .try_into()
+        .map_err(|_| CryptoError::Malformed)?;
     let cipher = Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
     cipher
         .decrypt(
@@ -140,14 +158,22 @@ mod tests {
         let ring = ring(K1);
         let sealed = ring.seal(b"users.totp_secret:1", b"secret");
         assert_eq!(
-            ring.open(b"users.totp_secret:1", &sealed).expect("open").as_slice(),
+            ring.open(b"users.totp_secret:1", &sealed)
+                .expect("open")
+                .as_slice(),
             b"secret"
         );
-        assert_eq!(ring.open(b"users.totp_secret:2", &sealed), Err(CryptoError::Tampered));
+        assert_eq!(
+            ring.open(b"users.totp_secret:2", &sealed),
+            Err(CryptoError::Tampered)
+        );
         let mut flipped = sealed.clone();
         let last = flipped.len() - 1;
         flipped[last] ^= 1;
-        assert_eq!(ring.open(b"users.totp_secret:1", &flipped), Err(CryptoError::Tampered));
+        assert_eq!(
+            ring.open(b"users.totp_secret:1", &flipped),
+            Err(CryptoError::Tampered)
+        );
         assert_eq!(ring.open(b"x", &sealed[..10]), Err(CryptoError::Malformed));
     }
 
@@ -157,7 +183,10 @@ mod tests {
         let sealed = old.seal(b"a", b"kept");
         let rotated = ring(&format!("{K2},{K1}"));
         assert!(!rotated.is_current(&sealed));
-        assert_eq!(rotated.open(b"a", &sealed).expect("open").as_slice(), b"kept");
+        assert_eq!(
+            rotated.open(b"a", &sealed).expect("open").as_slice(),
+            b"kept"
+        );
         assert!(rotated.is_current(&rotated.seal(b"a", b"new")));
         assert_eq!(ring(K2).open(b"a", &sealed), Err(CryptoError::Malformed));
     }

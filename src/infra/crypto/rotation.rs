@@ -21,33 +21,50 @@ pub struct Rotated {
 }
 
 /// Rotates in batches of `batch`, writing progress lines to `out`.
-pub async fn rotate(db: &Db, keyring: &Keyring, batch: i64, out: &mut impl Write) -> anyhow::Result<Rotated> {
+pub async fn rotate(
+    db: &Db,
+    keyring: &Keyring,
+    batch: i64,
+    out: &mut impl Write,
+) -> anyhow::Result<Rotated> {
     let current = keyring.current_id();
     let mut done = Rotated::default();
     let total: i64 = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "value!" FROM data_keys WHERE wrapped_key IS NOT NULL AND master_key_id <> $1"#,
+        r#"SELECT count(*) AS "value!"
+           FROM data_keys
+           WHERE wrapped_key IS NOT NULL AND master_key_id <> $1"#,
         &current
     )
     .fetch_one(&db.system)
     .await?;
-    writeln!(out, "data keys to re-wrap under master key {current}: {total}")?;
+    writeln!(
+        out,
+        "data keys to re-wrap under master key {current}: {total}"
+    )?;
     loop {
         let mut tx = crate::infra::db::context::begin(&db.system).await?;
-        let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
-            "SELECT id, wrapped_key FROM data_keys WHERE wrapped_key IS NOT NULL AND master_key_id <> $1 \
-             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query!(
+            r#"SELECT id AS "id!", wrapped_key AS "wrapped_key!"
+               FROM data_keys
+               WHERE wrapped_key IS NOT NULL AND master_key_id <> $1
+               ORDER BY id
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED"#,
+            &current,
+            batch
         )
-        .bind(&current)
-        .bind(batch)
+        .map(|r| (r.id, r.wrapped_key))
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
             break;
         }
         for (id, wrapped) in rows {
-            let rewrapped = rewrap(keyring, id, &wrapped).map_err(|e| anyhow::anyhow!("data key {id}: {e}"))?;
+            let rewrapped =
+                rewrap(keyring, id, &wrapped).map_err(|e| anyhow::anyhow!("data key {id}: {e}"))?;
             sqlx::query!(
-                r#"UPDATE data_keys SET wrapped_key = coalesce($2, wrapped_key), master_key_id = $3 WHERE id = $1"#,
+                r#"UPDATE data_keys SET wrapped_key = coalesce($2, wrapped_key), master_key_id = $3
+                   WHERE id = $1"#,
                 id,
                 rewrapped,
                 &current
@@ -59,10 +76,14 @@ pub async fn rotate(db: &Db, keyring: &Keyring, batch: i64, out: &mut impl Write
         tx.commit().await?;
         writeln!(out, "  re-wrapped {}/{total}", done.data_keys)?;
     }
-    let secrets: Vec<(Uuid, Vec<u8>)> =
-        sqlx::query_as("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")
-            .fetch_all(&db.system)
-            .await?;
+    let secrets: Vec<(Uuid, Vec<u8>)> = sqlx::query!(
+        r#"SELECT id AS "id!", totp_secret AS "totp_secret!"
+               FROM users
+               WHERE totp_secret IS NOT NULL"#
+    )
+    .map(|r| (r.id, r.totp_secret))
+    .fetch_all(&db.system)
+    .await?;
     for (id, sealed) in secrets.into_iter().filter(|(_, s)| !keyring.is_current(s)) {
         let place = aad("users", "totp_secret", id);
         let secret = keyring

@@ -32,11 +32,15 @@ pub async fn begin(pool: &PgPool) -> Result<Tx, sqlx::Error> {
 
 /// Opens a transaction for a live login session, or `None` when the session has ended or the user
 /// or their company is no longer active.
-pub async fn begin_as(pool: &PgPool, session_id: Uuid) -> Result<Option<(Tx, Principal)>, sqlx::Error> {
+pub async fn begin_as(
+    pool: &PgPool,
+    session_id: Uuid,
+) -> Result<Option<(Tx, Principal)>, sqlx::Error> {
     let mut tx = begin(pool).await?;
     let principal = sqlx::query_as!(
         Principal,
-        r#"SELECT user_id AS "user_id!", role AS "role!", company_id, employee_id, practitioner_id FROM app_begin($1)"#,
+        r#"SELECT user_id AS "user_id!", role AS "role!", company_id, employee_id, practitioner_id
+           FROM app_begin($1)"#,
         session_id
     )
     .fetch_optional(&mut *tx)

@@ -57,7 +57,10 @@ impl EmbeddedPostgres {
                 "-E",
                 "UTF8",
             ];
-            self.run("initdb", &[&pw_args[..], &["--locale=C", "--no-instructions"]].concat())?;
+            self.run(
+                "initdb",
+                &[&pw_args[..], &["--locale=C", "--no-instructions"]].concat(),
+            )?;
             let conf = self.cluster_dir.join("postgresql.conf");
             let mut text = std::fs::read_to_string(&conf).context("reading postgresql.conf")?;
             text.push_str("\ninclude_if_exists = 'huntzen.conf'\n");
@@ -95,7 +98,9 @@ impl EmbeddedPostgres {
             Ok(_) => Ok(true),
             // Another huntzen process (a server and a command started together) won the race.
             Err(_) if self.is_running()? => {
-                tracing::warn!("another process started the embedded PostgreSQL cluster meanwhile; using it");
+                tracing::warn!(
+                    "another process started the embedded PostgreSQL cluster meanwhile; using it"
+                );
                 Ok(false)
             }
             Err(error) => Err(error),
@@ -202,7 +207,10 @@ impl RunningCluster {
         tokio::task::spawn_blocking(move || {
             let dir = path_str(&cluster.cluster_dir)?.to_owned();
             cluster
-                .run("pg_ctl", &["-D", &dir, "-m", "fast", "-w", "-t", "30", "stop"])
+                .run(
+                    "pg_ctl",
+                    &["-D", &dir, "-m", "fast", "-w", "-t", "30", "stop"],
+                )
                 .map(drop)
         })
         .await
@@ -220,7 +228,10 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<RunningCluster> {
     let started_here = tokio::task::spawn_blocking(move || this.start_blocking())
         .await
         .context("starting PostgreSQL")??;
-    let running = RunningCluster { cluster, started_here };
+    let running = RunningCluster {
+        cluster,
+        started_here,
+    };
     match create_database(&running.cluster).await {
         Ok(()) => Ok(running),
         Err(error) => {
@@ -239,7 +250,12 @@ fn application_name() -> String {
 async fn other_clients(cluster: &EmbeddedPostgres) -> anyhow::Result<i64> {
     use sqlx::{ConnectOptions, Connection};
     let mut conn = cluster.connect_options("postgres").connect().await?;
-    let others: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "value!" FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> $1"#, application_name())
+    let others: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "value!"
+           FROM pg_stat_activity
+           WHERE backend_type = 'client backend' AND application_name <> $1"#,
+        application_name()
+    )
     .fetch_one(&mut conn)
     .await?;
     conn.close().await.ok();
@@ -260,10 +276,13 @@ async fn create_database(cluster: &EmbeddedPostgres) -> anyhow::Result<()> {
     .fetch_one(&mut conn)
     .await?;
     if !exists {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DATABASE_NAME}")))
-            .execute(&mut conn)
-            .await
-            .context("creating the database")?;
+        // DDL names its database; it cannot be a prepared (checked) statement.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {DATABASE_NAME}"
+        )))
+        .execute(&mut conn)
+        .await
+        .context("creating the database")?;
     }
     conn.close().await.ok();
     Ok(())
@@ -280,10 +299,18 @@ pub fn find_binaries() -> anyhow::Result<PathBuf> {
 /// The directory holding every tool of `tools`: on `PATH` first (the directory a tool really
 /// lives in, where Debian links it elsewhere), then the newest `/usr/lib/postgresql/*/bin`.
 pub fn find_tools(tools: &[&str]) -> anyhow::Result<PathBuf> {
-    find_tools_in(tools, std::env::var_os("PATH"), Path::new("/usr/lib/postgresql"))
+    find_tools_in(
+        tools,
+        std::env::var_os("PATH"),
+        Path::new("/usr/lib/postgresql"),
+    )
 }
 
-fn find_tools_in(tools: &[&str], path: Option<std::ffi::OsString>, versions: &Path) -> anyhow::Result<PathBuf> {
+fn find_tools_in(
+    tools: &[&str],
+    path: Option<std::ffi::OsString>,
+    versions: &Path,
+) -> anyhow::Result<PathBuf> {
     let has_tools = |dir: &Path| tools.iter().all(|tool| dir.join(tool).is_file());
     if let Some(path) = path
         && let Some(dir) = std::env::split_paths(&path).find(|dir| has_tools(dir))
@@ -306,7 +333,10 @@ fn find_tools_in(tools: &[&str], path: Option<std::ffi::OsString>, versions: &Pa
     candidates.sort();
     match candidates.pop() {
         Some((_, bin)) => Ok(bin),
-        None => bail!("{} not found on PATH or in /usr/lib/postgresql/*/bin", tools.join(", ")),
+        None => bail!(
+            "{} not found on PATH or in /usr/lib/postgresql/*/bin",
+            tools.join(", ")
+        ),
     }
 }
 
@@ -318,7 +348,9 @@ fn path_str(path: &Path) -> anyhow::Result<&str> {
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     // The owner of our own /proc entry is our effective user.
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 fn postgres_ids() -> anyhow::Result<(u32, u32)> {
@@ -372,14 +404,18 @@ mod tests {
         touch(&root.path().join("share/pg_wrapper"));
         let bin = root.path().join("bin");
         std::fs::create_dir_all(&bin).expect("mkdir");
-        std::os::unix::fs::symlink(root.path().join("share/pg_wrapper"), bin.join("pg_dump")).expect("link");
+        std::os::unix::fs::symlink(root.path().join("share/pg_wrapper"), bin.join("pg_dump"))
+            .expect("link");
 
         assert_eq!(
             find_tools_in(&["pg_dump"], None, &versions).expect("found"),
             versions.join("15/bin")
         );
-        let on_path = find_tools_in(&["pg_dump"], Some(bin.clone().into_os_string()), &versions).expect("found");
+        let on_path = find_tools_in(&["pg_dump"], Some(bin.clone().into_os_string()), &versions)
+            .expect("found");
         assert_eq!(on_path, bin, "the wrapper's own directory has no pg_dump");
-        assert!(find_tools_in(&["initdb", "pg_ctl"], Some(bin.into_os_string()), &versions).is_err());
+        assert!(
+            find_tools_in(&["initdb", "pg_ctl"], Some(bin.into_os_string()), &versions).is_err()
+        );
     }
 }

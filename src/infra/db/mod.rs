@@ -52,12 +52,16 @@ const STARTUP_PATIENCE: Duration = Duration::from_secs(60);
 /// Whether `error` says the database could not be reached (worth waiting for), rather than that
 /// it answered with a refusal or a failure (not worth it: wrong password, broken migration).
 fn unreachable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| match cause.downcast_ref::<sqlx::Error>() {
-        Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) => true,
-        // 08: connection exceptions; 57P03: the server is starting up.
-        Some(sqlx::Error::Database(e)) => e.code().is_some_and(|c| c.starts_with("08") || c == "57P03"),
-        _ => false,
-    })
+    error
+        .chain()
+        .any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+            Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut) => true,
+            // 08: connection exceptions; 57P03: the server is starting up.
+            Some(sqlx::Error::Database(e)) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c == "57P03"),
+            _ => false,
+        })
 }
 
 impl Db {
@@ -68,7 +72,9 @@ impl Db {
         let mut delay = Duration::from_millis(250);
         loop {
             match Self::connect_once(options.clone(), sizes).await {
-                Err(error) if unreachable(&error) && started.elapsed() + delay < STARTUP_PATIENCE => {
+                Err(error)
+                    if unreachable(&error) && started.elapsed() + delay < STARTUP_PATIENCE =>
+                {
                     tracing::warn!(
                         error = format!("{error:#}"),
                         retry_in_ms = delay.as_millis() as u64,
@@ -113,13 +119,16 @@ impl Db {
 
     /// Whether the database answers and every embedded migration (ours and the job queue's) is applied.
     pub async fn is_ready(&self) -> bool {
+        // Dynamic on purpose: the same statement over the two migration tables (ours, apalis').
         let applied = |table: &'static str| async move {
             let sql = format!("SELECT version FROM {table} WHERE success");
             sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
                 .fetch_all(&self.system)
                 .await
         };
-        let ping = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#).fetch_one(&self.app).await;
+        let ping = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
+            .fetch_one(&self.app)
+            .await;
         match (
             applied("_sqlx_migrations").await,
             applied("apalis._sqlx_migrations").await,
@@ -127,7 +136,9 @@ impl Db {
         ) {
             (Ok(ours), Ok(queue), Ok(_)) => {
                 MIGRATOR.iter().all(|m| ours.contains(&m.version))
-                    && job_queue_migrations().iter().all(|m| queue.contains(&m.version))
+                    && job_queue_migrations()
+                        .iter()
+                        .all(|m| queue.contains(&m.version))
             }
             _ => false,
         }
@@ -151,7 +162,10 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .run(pool)
         .await
         .context("applying the job queue's migrations")?;
-    MIGRATOR.run(pool).await.context("applying database migrations")
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")
 }
 
 /// The owner must bypass RLS, since every table forces it (also on the owner).

@@ -42,7 +42,11 @@ impl std::fmt::Debug for Mailer {
 
 impl Mailer {
     /// SMTP when `smtp_url` is set, else the outbox under `data_dir`.
-    pub fn new(smtp_url: Option<&str>, from: &str, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+    pub fn new(
+        smtp_url: Option<&str>,
+        from: &str,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
         let from: Mailbox = from
             .parse()
             .with_context(|| format!("MAIL_FROM `{from}` is not a valid mailbox"))?;
@@ -67,7 +71,9 @@ impl Mailer {
         };
         let message = Message::builder()
             .from(from)
-            .to(to.parse().with_context(|| "recipient is not a valid address")?)
+            .to(to
+                .parse()
+                .with_context(|| "recipient is not a valid address")?)
             .subject(rendered.subject.clone())
             .header(ContentType::TEXT_PLAIN)
             .body(rendered.body.clone())
@@ -77,7 +83,9 @@ impl Mailer {
                 transport.send(message).await.context("SMTP delivery")?;
             }
             Mailer::Outbox { dir, .. } => {
-                tokio::fs::create_dir_all(dir).await.context("creating the outbox")?;
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .context("creating the outbox")?;
                 let name = format!(
                     "{}-{}.eml",
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),

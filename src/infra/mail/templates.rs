@@ -78,7 +78,11 @@ pub fn render(kind: MailKind, locale: &str, name: &str, link: &str, hours_valid:
 /// A consultation reminder in `locale` for `name`: `when` is already formatted with its zone.
 pub fn reminder(locale: &str, name: &str, when: &str, hours_before: i64) -> Rendered {
     if locale == "en" {
-        let soon = if hours_before <= 1 { "in one hour" } else { "tomorrow" };
+        let soon = if hours_before <= 1 {
+            "in one hour"
+        } else {
+            "tomorrow"
+        };
         Rendered {
             subject: format!("Reminder: your consultation {soon} — HuntZen Care"),
             body: format!(
@@ -87,7 +91,11 @@ pub fn reminder(locale: &str, name: &str, when: &str, hours_before: i64) -> Rend
             ),
         }
     } else {
-        let soon = if hours_before <= 1 { "dans une heure" } else { "demain" };
+        let soon = if hours_before <= 1 {
+            "dans une heure"
+        } else {
+            "demain"
+        };
         Rendered {
             subject: format!("Rappel : votre consultation {soon} — HuntZen Care"),
             body: format!(

@@ -99,7 +99,18 @@ pub async fn login(
     let address = client.ip.as_deref();
     let (per_account, per_address) = (throttle::LOGIN_PER_ACCOUNT, throttle::LOGIN_PER_ADDRESS);
     throttle::check_both(&mut conn, per_account, &account_key, per_address, address).await?;
-    let account = sqlx::query_as!(Account, r#"SELECT u.id, u.email, u.password_hash, u.role, u.company_id, u.is_active, u.awaiting_approval, (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL)) AS "company_usable!", u.totp_enabled_at IS NOT NULL AS "totp_enabled!" FROM users u LEFT JOIN companies c ON c.id = u.company_id WHERE lower(u.email) = lower($1) AND u.erased_at IS NULL"#, body.email.trim().to_lowercase())
+    let account = sqlx::query_as!(
+        Account,
+        r#"SELECT u.id, u.email, u.password_hash, u.role, u.company_id, u.is_active,
+             u.awaiting_approval,
+             (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL)) AS "company_usable!",
+             u.totp_enabled_at IS NOT NULL AS "totp_enabled!"
+           FROM users u
+             LEFT
+           JOIN companies c ON c.id = u.company_id
+           WHERE lower(u.email) = lower($1) AND u.erased_at IS NULL"#,
+        body.email.trim().to_lowercase()
+    )
     .fetch_optional(&mut *conn)
     .await?;
     drop(conn);
@@ -166,9 +177,12 @@ pub async fn login(
         .await?;
     }
     let opened = sessions::open(&mut tx, account.id, &client).await?;
-    sqlx::query!(r#"UPDATE users SET last_login_at = now() WHERE id = $1"#, account.id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        r#"UPDATE users SET last_login_at = now() WHERE id = $1"#,
+        account.id
+    )
+    .execute(&mut *tx)
+    .await?;
     Entry::new(Action::Login, "user")
         .by(account.id, account.role, account.company_id)
         .target(account.id)
@@ -178,7 +192,9 @@ pub async fn login(
         .await?;
     tx.commit().await?;
 
-    let access_token = state.tokens.issue(account.id, opened.session_id, account.role)?;
+    let access_token = state
+        .tokens
+        .issue(account.id, opened.session_id, account.role)?;
     Ok(Json(TokenPair {
         access_token,
         refresh_token: opened.refresh_token,

@@ -10,7 +10,10 @@ use crate::infra::sessions::{hash_token, new_opaque_token};
 
 /// What a token is for (`one_time_token_purpose`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
-#[sqlx(type_name = "one_time_token_purpose", rename_all = "SCREAMING_SNAKE_CASE")]
+#[sqlx(
+    type_name = "one_time_token_purpose",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 pub enum Purpose {
     /// Confirms an email address.
     VerifyEmail,
@@ -29,19 +32,40 @@ impl Purpose {
             Purpose::Invitation => Duration::days(7),
         }
     }
+
+    /// As stored (`one_time_token_purpose`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "VERIFY_EMAIL",
+            Purpose::ResetPassword => "RESET_PASSWORD",
+            Purpose::Invitation => "INVITATION",
+        }
+    }
 }
 
 /// Issues a token and returns its raw value (to be mailed, never stored).
-pub async fn issue(conn: &mut PgConnection, user_id: Uuid, purpose: Purpose) -> Result<String, sqlx::Error> {
+pub async fn issue(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    purpose: Purpose,
+) -> Result<String, sqlx::Error> {
     sqlx::query!(
-        r#"UPDATE one_time_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL"#,
+        r#"UPDATE one_time_tokens SET used_at = now()
+           WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL"#,
         user_id,
         purpose
     )
     .execute(&mut *conn)
     .await?;
     let (token, hash) = new_opaque_token();
-    sqlx::query!(r#"INSERT INTO one_time_tokens (user_id, purpose, token_hash, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))"#, user_id, purpose, hash, purpose.lifetime().as_seconds_f64())
+    sqlx::query!(
+        r#"INSERT INTO one_time_tokens (user_id, purpose, token_hash, expires_at)
+           VALUES ($1, $2, $3, now() + make_interval(secs => $4))"#,
+        user_id,
+        purpose,
+        hash,
+        purpose.lifetime().as_seconds_f64()
+    )
     .execute(&mut *conn)
     .await?;
     Ok(token)
@@ -54,13 +78,14 @@ pub async fn consume(
     token: &str,
     purposes: &[Purpose],
 ) -> Result<Option<(Uuid, Purpose)>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE one_time_tokens SET used_at = now() \
-         WHERE token_hash = $1 AND purpose = ANY($2) AND used_at IS NULL AND expires_at > now() \
+    sqlx::query!(
+        "UPDATE one_time_tokens SET used_at = now()
+         WHERE token_hash = $1 AND purpose = ANY($2::text[]::one_time_token_purpose[]) AND used_at IS NULL AND expires_at > now()
          RETURNING user_id, purpose",
+        hash_token(token),
+        &purposes.iter().map(|p| p.as_str()).collect::<Vec<_>>() as &[&str]
     )
-    .bind(hash_token(token))
-    .bind(purposes)
+    .map(|r| (r.user_id, r.purpose))
     .fetch_optional(conn)
     .await
 }

@@ -70,9 +70,13 @@ async fn refuse_token(state: &AppState, client: &ClientMeta) -> ApiError {
     if let Some(address) = &client.ip
         && let Ok(mut conn) = state.db.system.acquire().await
     {
-        throttle::record(&mut conn, throttle::TOKEN_FAILURE_PER_ADDRESS, address.as_bytes())
-            .await
-            .ok();
+        throttle::record(
+            &mut conn,
+            throttle::TOKEN_FAILURE_PER_ADDRESS,
+            address.as_bytes(),
+        )
+        .await
+        .ok();
     }
     bad_token()
 }
@@ -80,7 +84,12 @@ async fn refuse_token(state: &AppState, client: &ClientMeta) -> ApiError {
 async fn check_token_throttle(state: &AppState, client: &ClientMeta) -> ApiResult<()> {
     if let Some(address) = &client.ip {
         let mut conn = state.db.system.acquire().await?;
-        throttle::check(&mut conn, throttle::TOKEN_FAILURE_PER_ADDRESS, address.as_bytes()).await?;
+        throttle::check(
+            &mut conn,
+            throttle::TOKEN_FAILURE_PER_ADDRESS,
+            address.as_bytes(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -95,18 +104,29 @@ pub async fn verify_email(
 ) -> ApiResult<Json<Verified>> {
     check_token_throttle(&state, &client).await?;
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
-    let Some((user_id, _)) = one_time::consume(&mut tx, body.token.trim(), &[Purpose::VerifyEmail]).await? else {
+    let Some((user_id, _)) =
+        one_time::consume(&mut tx, body.token.trim(), &[Purpose::VerifyEmail]).await?
+    else {
         return Err(refuse_token(&state, &client).await);
     };
-    sqlx::query!(r#"UPDATE users SET email_verified = true WHERE id = $1"#, user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        r#"UPDATE users SET email_verified = true WHERE id = $1"#,
+        user_id
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(Json(Verified { email_verified: true }))
+    Ok(Json(Verified {
+        email_verified: true,
+    }))
 }
 
 /// Mail throttling: per account and per address; over the limit the answer is still 202.
-async fn within_mail_limits(conn: &mut sqlx::PgConnection, email: &str, client: &ClientMeta) -> ApiResult<bool> {
+async fn within_mail_limits(
+    conn: &mut sqlx::PgConnection,
+    email: &str,
+    client: &ClientMeta,
+) -> ApiResult<bool> {
     let account = throttle::account_key(email);
     let allowed = throttle::check_both(
         &mut *conn,
@@ -149,7 +169,9 @@ pub async fn resend_verification(
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
     if within_mail_limits(&mut tx, &email, &client).await? {
         let user: Option<Uuid> = sqlx::query_scalar!(
-            r#"SELECT id FROM users WHERE lower(email) = $1 AND NOT email_verified AND erased_at IS NULL"#,
+            r#"SELECT id
+               FROM users
+               WHERE lower(email) = $1 AND NOT email_verified AND erased_at IS NULL"#,
             &email
         )
         .fetch_optional(&mut *tx)
@@ -173,7 +195,15 @@ pub async fn forgot_password(
     let email = body.email.trim().to_lowercase();
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
     if within_mail_limits(&mut tx, &email, &client).await? {
-        let user: Option<Uuid> = sqlx::query_scalar!(r#"SELECT u.id FROM users u LEFT JOIN companies c ON c.id = u.company_id WHERE lower(u.email) = $1 AND u.is_active AND u.erased_at IS NULL AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))"#, &email)
+        let user: Option<Uuid> = sqlx::query_scalar!(
+            r#"SELECT u.id
+               FROM users u
+                 LEFT
+               JOIN companies c ON c.id = u.company_id
+               WHERE lower(u.email) = $1 AND u.is_active AND u.erased_at IS NULL
+                 AND (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL))"#,
+            &email
+        )
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(user_id) = user {
@@ -209,7 +239,23 @@ pub async fn reset_password(
     check_token_throttle(&state, &client).await?;
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
     // Look first (the password rules need the account's context), spend only once the password passes.
-    let owner = sqlx::query_as!(TokenOwner, r#"SELECT u.id AS user_id, u.email, u.role, u.company_id, coalesce(e.first_name, p.first_name) AS first_name, coalesce(e.last_name, p.last_name) AS last_name, c.name AS company_name FROM one_time_tokens t JOIN users u ON u.id = t.user_id LEFT JOIN employees e ON e.user_id = u.id LEFT JOIN practitioners p ON p.user_id = u.id LEFT JOIN companies c ON c.id = u.company_id WHERE t.token_hash = $1 AND t.purpose IN ('RESET_PASSWORD', 'INVITATION') AND t.used_at IS NULL AND t.expires_at > now() AND u.erased_at IS NULL"#, hash_token(body.token.trim()))
+    let owner = sqlx::query_as!(
+        TokenOwner,
+        r#"SELECT u.id AS user_id, u.email, u.role, u.company_id,
+             coalesce(e.first_name, p.first_name) AS first_name,
+             coalesce(e.last_name, p.last_name) AS last_name, c.name AS company_name
+           FROM one_time_tokens t
+           JOIN users u ON u.id = t.user_id
+             LEFT
+           JOIN employees e ON e.user_id = u.id
+             LEFT
+           JOIN practitioners p ON p.user_id = u.id
+             LEFT
+           JOIN companies c ON c.id = u.company_id
+           WHERE t.token_hash = $1 AND t.purpose IN ('RESET_PASSWORD', 'INVITATION')
+             AND t.used_at IS NULL AND t.expires_at > now() AND u.erased_at IS NULL"#,
+        hash_token(body.token.trim())
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(owner) = owner else {
@@ -237,7 +283,8 @@ pub async fn reset_password(
     };
     // Following a mailed link proves the address.
     sqlx::query!(
-        r#"UPDATE users SET password_hash = $2, password_changed_at = now(), email_verified = true WHERE id = $1"#,
+        r#"UPDATE users SET password_hash = $2, password_changed_at = now(), email_verified = true
+           WHERE id = $1"#,
         user_id,
         hash
     )

@@ -35,7 +35,12 @@ pub async fn refresh_session(
 ) -> ApiResult<Json<TokenPair>> {
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
     if let Some(address) = &client.ip {
-        throttle::check(&mut tx, throttle::TOKEN_FAILURE_PER_ADDRESS, address.as_bytes()).await?;
+        throttle::check(
+            &mut tx,
+            throttle::TOKEN_FAILURE_PER_ADDRESS,
+            address.as_bytes(),
+        )
+        .await?;
     }
     match sessions::rotate(&mut tx, body.refresh_token.trim()).await? {
         Rotation::Rotated {
@@ -43,11 +48,15 @@ pub async fn refresh_session(
             session_id,
             refresh_token,
         } => {
-            let user: (String, Role, Option<Uuid>) =
-                sqlx::query_as("SELECT email, role, company_id FROM users WHERE id = $1")
-                    .bind(user_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let user: (String, Role, Option<Uuid>) = sqlx::query!(
+                r#"SELECT email AS "email!", role AS "role!", company_id AS "company_id?"
+                       FROM users
+                       WHERE id = $1"#,
+                user_id
+            )
+            .map(|r| (r.email, r.role, r.company_id))
+            .fetch_one(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(Json(TokenPair {
                 access_token: state.tokens.issue(user_id, session_id, user.1)?,
@@ -61,7 +70,10 @@ pub async fn refresh_session(
                 },
             }))
         }
-        Rotation::Reused { user_id, session_id } => {
+        Rotation::Reused {
+            user_id,
+            session_id,
+        } => {
             Entry::new(Action::Security, "session")
                 .target(session_id)
                 .from_client(&client)
@@ -76,7 +88,12 @@ pub async fn refresh_session(
         }
         Rotation::Invalid => {
             if let Some(address) = &client.ip {
-                throttle::record(&mut tx, throttle::TOKEN_FAILURE_PER_ADDRESS, address.as_bytes()).await?;
+                throttle::record(
+                    &mut tx,
+                    throttle::TOKEN_FAILURE_PER_ADDRESS,
+                    address.as_bytes(),
+                )
+                .await?;
             }
             tx.commit().await?;
             Err(ApiError::unauthorized(
@@ -95,14 +112,15 @@ pub async fn logout(
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
-    let ended: Option<(Uuid, Uuid, Role, Option<Uuid>)> = sqlx::query_as(
-        "UPDATE login_sessions s SET revoked_at = coalesce(s.revoked_at, now()), \
-                revoked_reason = coalesce(s.revoked_reason, 'logout') \
-         FROM refresh_tokens rt, users u \
-         WHERE rt.token_hash = $1 AND s.id = rt.session_id AND u.id = s.user_id \
-         RETURNING s.id, u.id, u.role, u.company_id",
+    let ended: Option<(Uuid, Uuid, Role, Option<Uuid>)> = sqlx::query!(
+        r#"UPDATE login_sessions s SET revoked_at = coalesce(s.revoked_at, now()),
+                  revoked_reason = coalesce(s.revoked_reason, 'logout')
+           FROM refresh_tokens rt, users u
+           WHERE rt.token_hash = $1 AND s.id = rt.session_id AND u.id = s.user_id
+           RETURNING s.id AS session_id, u.id AS user_id, u.role, u.company_id"#,
+        hash_token(body.refresh_token.trim())
     )
-    .bind(hash_token(body.refresh_token.trim()))
+    .map(|r| (r.session_id, r.user_id, r.role, r.company_id))
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((session_id, user_id, role, company_id)) = ended {

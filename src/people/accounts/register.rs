@@ -111,7 +111,11 @@ pub async fn register(
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     let mut v = Validator::new();
     let email = body.email.trim().to_lowercase();
-    v.check(looks_like_email(&email), "email", "must be a valid email address");
+    v.check(
+        looks_like_email(&email),
+        "email",
+        "must be a valid email address",
+    );
     v.check(
         matches!(body.role, Role::Employee | Role::Practitioner),
         "role",
@@ -127,7 +131,11 @@ pub async fn register(
             "title",
             "is required for practitioners",
         );
-        v.check(body.specialty.is_some(), "specialty", "is required for practitioners");
+        v.check(
+            body.specialty.is_some(),
+            "specialty",
+            "is required for practitioners",
+        );
         v.check(
             body.languages.as_ref().is_some_and(|l| !l.is_empty()),
             "languages",
@@ -139,7 +147,9 @@ pub async fn register(
             "is required for practitioners",
         );
         v.check(
-            body.bio.as_deref().is_none_or(|b| b.chars().count() <= 5000),
+            body.bio
+                .as_deref()
+                .is_none_or(|b| b.chars().count() <= 5000),
             "bio",
             "must have at most 5000 characters",
         );
@@ -149,10 +159,9 @@ pub async fn register(
             "must be an IANA time zone such as Europe/Paris",
         );
         v.check(
-            body.languages
-                .iter()
-                .flatten()
-                .all(|l| (2..=8).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic() || c == '-')),
+            body.languages.iter().flatten().all(|l| {
+                (2..=8).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+            }),
             "languages",
             "use language codes such as fr, en",
         );
@@ -164,11 +173,12 @@ pub async fn register(
     let company: Option<(Uuid, String, bool)> = if practitioner {
         None
     } else {
-        let found = sqlx::query_as(
-            "SELECT id, name, auto_approve_employees FROM companies \
+        let found = sqlx::query!(
+            "SELECT id, name, auto_approve_employees FROM companies
              WHERE lower(domain) = $1 AND is_active AND deleted_at IS NULL",
+            domain
         )
-        .bind(domain)
+        .map(|r| (r.id, r.name, r.auto_approve_employees))
         .fetch_optional(&mut *tx)
         .await?;
         if found.is_none() {
@@ -187,7 +197,18 @@ pub async fn register(
     )?;
     let hash = state.passwords.hash(&body.password).await?;
     let awaiting_approval = company.as_ref().is_some_and(|c| !c.2);
-    let user_id: Option<Uuid> = sqlx::query_scalar!(r#"INSERT INTO users (email, password_hash, role, company_id, awaiting_approval, locale, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT DO NOTHING RETURNING id"#, &email, hash, body.role, company.as_ref().map(|c| c.0), awaiting_approval, &locale)
+    let user_id: Option<Uuid> = sqlx::query_scalar!(
+        r#"INSERT INTO users (email, password_hash, role, company_id, awaiting_approval, locale, password_changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, now())
+           ON CONFLICT DO NOTHING
+           RETURNING id"#,
+        &email,
+        hash,
+        body.role,
+        company.as_ref().map(|c| c.0),
+        awaiting_approval,
+        &locale
+    )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(user_id) = user_id else {
@@ -197,15 +218,38 @@ pub async fn register(
         ));
     };
     if let Some((company_id, _, _)) = &company {
-        sqlx::query!(r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position) VALUES ($1, $2, $3, $4, $5, $6)"#, user_id, company_id, &first_name, &last_name, body.department.as_deref().map(str::trim).filter(|d| !d.is_empty()), body.position.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+        sqlx::query!(
+            r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position)
+               VALUES ($1, $2, $3, $4, $5, $6)"#,
+            user_id,
+            company_id,
+            &first_name,
+            &last_name,
+            body.department.as_deref().map(str::trim).filter(|d| !d.is_empty()),
+            body.position.as_deref().map(str::trim).filter(|p| !p.is_empty())
+        )
         .execute(&mut *tx)
         .await?;
     } else {
-        sqlx::query!(r#"INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, languages, bio, time_zone, offers_video, offers_phone, offers_in_person) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#, user_id, &first_name, &last_name, body.title.as_deref().map(str::trim), body.specialty, &body.languages
+        sqlx::query!(
+            r#"INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, languages, bio, time_zone, offers_video, offers_phone, offers_in_person)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+            user_id,
+            &first_name,
+            &last_name,
+            body.title.as_deref().map(str::trim),
+            body.specialty,
+            &body.languages
                 .unwrap_or_default()
                 .iter()
                 .map(|l| l.to_lowercase())
-                .collect::<Vec<_>>(), body.bio.as_deref().map(str::trim), body.time_zone.as_deref().unwrap_or("Europe/Paris"), body.offers_video.unwrap_or(true), body.offers_phone.unwrap_or(true), body.offers_in_person.unwrap_or(false))
+                .collect::<Vec<_>>(),
+            body.bio.as_deref().map(str::trim),
+            body.time_zone.as_deref().unwrap_or("Europe/Paris"),
+            body.offers_video.unwrap_or(true),
+            body.offers_phone.unwrap_or(true),
+            body.offers_in_person.unwrap_or(false)
+        )
         .execute(&mut *tx)
         .await?;
     }

@@ -65,13 +65,15 @@ pub fn account_key(email: &str) -> Vec<u8> {
 
 /// 429 with `Retry-After` if `key` has used up `limit`.
 pub async fn check(conn: &mut PgConnection, limit: Limit, key: &[u8]) -> Result<(), ApiError> {
-    let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-        "SELECT count(*), min(created_at) FROM auth_throttle \
-         WHERE scope = $1 AND key = $2 AND created_at > now() - make_interval(secs => $3)",
+    let (count, oldest): (i64, Option<DateTime<Utc>>) = sqlx::query!(
+        r#"SELECT count(*) AS "col0!", min(created_at) AS "col1?"
+           FROM auth_throttle
+           WHERE scope = $1 AND key = $2 AND created_at > now() - make_interval(secs => $3)"#,
+        limit.scope,
+        key,
+        limit.window_secs as f64
     )
-    .bind(limit.scope)
-    .bind(key)
-    .bind(limit.window_secs as f64)
+    .map(|r| (r.col0, r.col1))
     .fetch_one(conn)
     .await?;
     if count < limit.max {
@@ -79,13 +81,18 @@ pub async fn check(conn: &mut PgConnection, limit: Limit, key: &[u8]) -> Result<
     }
     let frees_at = oldest.unwrap_or_else(Utc::now) + Duration::seconds(limit.window_secs);
     Err(ApiError::rate_limited(
-        (frees_at - Utc::now()).num_seconds().max(1) as u64
+        (frees_at - Utc::now()).num_seconds().max(1) as u64,
     ))
 }
 
 /// Counts one attempt for `key`.
 pub async fn record(conn: &mut PgConnection, limit: Limit, key: &[u8]) -> Result<(), ApiError> {
-    sqlx::query!(r#"WITH purge AS (DELETE FROM auth_throttle WHERE random() < 0.01 AND created_at < now() - interval '1 day') INSERT INTO auth_throttle (scope, key) VALUES ($1, $2)"#, limit.scope, key)
+    sqlx::query!(
+        r#"WITH purge AS (DELETE FROM auth_throttle WHERE random() < 0.01 AND created_at < now() - interval '1 day') INSERT INTO auth_throttle (scope, key)
+           VALUES ($1, $2)"#,
+        limit.scope,
+        key
+    )
     .execute(conn)
     .await?;
     Ok(())

@@ -69,7 +69,15 @@ struct TwoFactorState {
 }
 
 async fn load(conn: &mut PgConnection, user_id: Uuid) -> Result<TwoFactorState, sqlx::Error> {
-    sqlx::query_as!(TwoFactorState, r#"SELECT email, totp_secret AS secret, totp_enabled_at IS NOT NULL AS "enabled!", totp_last_step AS last_step FROM users WHERE id = $1 FOR UPDATE"#, user_id)
+    sqlx::query_as!(
+        TwoFactorState,
+        r#"SELECT email, totp_secret AS secret, totp_enabled_at IS NOT NULL AS "enabled!",
+             totp_last_step AS last_step
+           FROM users
+           WHERE id = $1
+           FOR UPDATE"#,
+        user_id
+    )
     .fetch_one(conn)
     .await
 }
@@ -104,16 +112,21 @@ pub async fn check_code(
         if state.last_step.is_some_and(|last| step <= last) {
             return Ok(false);
         }
-        sqlx::query!(r#"UPDATE users SET totp_last_step = $2 WHERE id = $1"#, user_id, step)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            r#"UPDATE users SET totp_last_step = $2 WHERE id = $1"#,
+            user_id,
+            step
+        )
+        .execute(&mut *conn)
+        .await?;
         return Ok(true);
     }
     if !allow_recovery || !state.enabled {
         return Ok(false);
     }
     let spent = sqlx::query!(
-        r#"UPDATE recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL"#,
+        r#"UPDATE recovery_codes SET used_at = now()
+           WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL"#,
         user_id,
         hash_token(&code.to_lowercase())
     )
@@ -144,7 +157,10 @@ async fn count_failure(state: &AppState, user_id: Uuid) -> ApiError {
 /// Start enabling 2FA: a new secret, not active until `verify` confirms a code from it.
 #[utoipa::path(post, path = "/auth/2fa/setup", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Setup), (status = 409, body = crate::infra::error::Problem)))]
-pub async fn setup_two_factor(State(state): State<AppState>, mut auth: Auth) -> ApiResult<Json<Setup>> {
+pub async fn setup_two_factor(
+    State(state): State<AppState>,
+    mut auth: Auth,
+) -> ApiResult<Json<Setup>> {
     let user_id = auth.principal.user_id;
     let current = load(&mut auth.tx, user_id).await?;
     if current.enabled {
@@ -165,7 +181,9 @@ pub async fn setup_two_factor(State(state): State<AppState>, mut auth: Auth) -> 
     .execute(&mut *auth.tx)
     .await?;
     auth.commit().await?;
-    let png = totp.to_qr_png().map_err(|e| ApiError::internal(format!("qr: {e:?}")))?;
+    let png = totp
+        .to_qr_png()
+        .map_err(|e| ApiError::internal(format!("qr: {e:?}")))?;
     Ok(Json(Setup {
         secret: totp.secret().to_base32(),
         otpauth_url: totp
@@ -219,9 +237,12 @@ pub async fn verify_two_factor(
     )
     .execute(&mut *auth.tx)
     .await?;
-    sqlx::query!(r#"UPDATE users SET totp_enabled_at = now() WHERE id = $1"#, user_id)
-        .execute(&mut *auth.tx)
-        .await?;
+    sqlx::query!(
+        r#"UPDATE users SET totp_enabled_at = now() WHERE id = $1"#,
+        user_id
+    )
+    .execute(&mut *auth.tx)
+    .await?;
     Entry::new(Action::Security, "user")
         .by_principal(&auth.principal)
         .target(user_id)
@@ -230,7 +251,9 @@ pub async fn verify_two_factor(
         .record(&mut auth.tx)
         .await?;
     auth.commit().await?;
-    Ok(Json(RecoveryCodes { recovery_codes: codes }))
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }
 
 /// Turn 2FA off with a current code or a recovery code. Every session of the account ends.
@@ -255,7 +278,8 @@ pub async fn disable_two_factor(
         return Err(count_failure(&state, user_id).await);
     }
     sqlx::query!(
-        r#"UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1"#,
+        r#"UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL
+           WHERE id = $1"#,
         user_id
     )
     .execute(&mut *auth.tx)

@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::model::{COLUMNS, Company, CompanySize, normalise_domain, slugify};
+use super::model::{Company, CompanySize, normalise_domain, slugify};
 use crate::infra::audit::{Action, Entry};
 use crate::infra::auth::Auth;
-use crate::infra::auth::{CompanyEditor, CompanyReader, HrAdmin, PlatformAdmin, PlatformStaff, SuperAdmin};
+use crate::infra::auth::{
+    CompanyEditor, CompanyReader, HrAdmin, PlatformAdmin, PlatformStaff, SuperAdmin,
+};
 use crate::infra::error::{ApiError, ApiResult, Validator, looks_like_email};
 use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
 use crate::infra::fields::{optional, required};
@@ -129,7 +131,12 @@ fn is_color(value: &str) -> bool {
     value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn check_common(v: &mut Validator, contact_email: Option<&str>, color: Option<&str>, allowance: Option<i32>) {
+fn check_common(
+    v: &mut Validator,
+    contact_email: Option<&str>,
+    color: Option<&str>,
+    allowance: Option<i32>,
+) {
     v.check(
         contact_email.is_none_or(looks_like_email),
         "contactEmail",
@@ -148,7 +155,16 @@ fn check_common(v: &mut Validator, contact_email: Option<&str>, color: Option<&s
 }
 
 async fn find(auth: &mut Auth<impl crate::infra::auth::RoleSet>, id: Uuid) -> ApiResult<Company> {
-    sqlx::query_as!(Company, r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at FROM companies WHERE id = $1"#, id)
+    sqlx::query_as!(
+        Company,
+        r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url,
+             primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
+             allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
+             deleted_at, created_at, updated_at
+           FROM companies
+           WHERE id = $1"#,
+        id
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("company.not_found"))
@@ -164,15 +180,19 @@ pub async fn create_company(
 ) -> ApiResult<(StatusCode, Json<CreatedCompany>)> {
     let mut v = Validator::new();
     let name = required(&mut v, "name", &body.name, 200);
-    let domain = body.domain.as_deref().filter(|d| !d.trim().is_empty()).map(|d| {
-        let normalised = normalise_domain(d);
-        v.check(
-            normalised.is_some(),
-            "domain",
-            "must be an email domain such as acme.fr",
-        );
-        normalised.unwrap_or_default()
-    });
+    let domain = body
+        .domain
+        .as_deref()
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| {
+            let normalised = normalise_domain(d);
+            v.check(
+                normalised.is_some(),
+                "domain",
+                "must be an email domain such as acme.fr",
+            );
+            normalised.unwrap_or_default()
+        });
     let hr_email = body.hr_admin.email.trim().to_lowercase();
     v.check(
         looks_like_email(&hr_email),
@@ -216,10 +236,42 @@ pub async fn create_company(
     } else {
         format!("{base}-{}", &Uuid::new_v4().simple().to_string()[..6])
     };
-    let company = sqlx::query_as!(Company, r#"INSERT INTO companies (name, slug, domain, sector, size, address, city, country, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year) VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'France'), coalesce($9, '#4A90E2'), $10, $11, $12, coalesce($13, false), coalesce($14, true), $15) RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at"#, &name, &slug, domain.as_deref(), sector, body.size, body.address.as_deref().map(str::trim), body.city.as_deref().map(str::trim), body.country.as_deref().map(str::trim), body.primary_color.as_deref(), body.contact_email.as_deref().map(|e| e.trim().to_lowercase()), body.contact_phone.as_deref().map(str::trim), body.website_url.as_deref().map(str::trim), body.auto_approve_employees, body.allow_internal_news, body.sessions_per_employee_per_year)
+    let company = sqlx::query_as!(
+        Company,
+        r#"INSERT INTO companies (name, slug, domain, sector, size, address, city, country, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'France'), coalesce($9, '#4A90E2'), $10, $11, $12, coalesce($13, false), coalesce($14, true), $15)
+           RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url,
+             cover_url, primary_color, contact_email, contact_phone, website_url,
+             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
+             is_active, validated_at, deleted_at, created_at, updated_at"#,
+        &name,
+        &slug,
+        domain.as_deref(),
+        sector,
+        body.size,
+        body.address.as_deref().map(str::trim),
+        body.city.as_deref().map(str::trim),
+        body.country.as_deref().map(str::trim),
+        body.primary_color.as_deref(),
+        body.contact_email.as_deref().map(|e| e.trim().to_lowercase()),
+        body.contact_phone.as_deref().map(str::trim),
+        body.website_url.as_deref().map(str::trim),
+        body.auto_approve_employees,
+        body.allow_internal_news,
+        body.sessions_per_employee_per_year
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
-    let hr_id: Option<Uuid> = sqlx::query_scalar!(r#"INSERT INTO users (email, role, company_id, first_name, last_name) VALUES ($1, 'ADMIN_RH', $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id"#, &hr_email, company.id, &hr_first, &hr_last)
+    let hr_id: Option<Uuid> = sqlx::query_scalar!(
+        r#"INSERT INTO users (email, role, company_id, first_name, last_name)
+           VALUES ($1, 'ADMIN_RH', $2, $3, $4)
+           ON CONFLICT DO NOTHING
+           RETURNING id"#,
+        &hr_email,
+        company.id,
+        &hr_first,
+        &hr_last
+    )
     .fetch_optional(&mut *auth.tx)
     .await?;
     let Some(hr_id) = hr_id else {
@@ -258,28 +310,61 @@ pub async fn list_companies(
 ) -> ApiResult<Json<Page<Company>>> {
     let paging = PageQuery::validate(filter.page, filter.page_size)?;
     let q = contains_pattern(filter.q.as_deref());
-    let sql = format!(
-        "SELECT {COLUMNS}, count(*) OVER () AS total FROM companies \
-         WHERE ($1::text IS NULL OR lower(name) LIKE $1 OR lower(coalesce(domain, '')) LIKE $1) \
-           AND ($2::bool IS NULL OR is_active = $2) \
-         ORDER BY name, id LIMIT $3 OFFSET $4"
-    );
-    let rows: Vec<(Company, i64)> = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(q)
-        .bind(filter.is_active)
-        .bind(paging.limit())
-        .bind(paging.offset())
-        .fetch_all(&mut *auth.tx)
-        .await?
-        .into_iter()
-        .map(|row| {
-            use sqlx::{FromRow, Row};
-            Ok((Company::from_row(&row)?, row.try_get("total")?))
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
+    // The page and the total in one statement (a window count), so the record is mapped here.
+    let rows: Vec<(Company, i64)> = sqlx::query!(
+        r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url,
+             primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
+             allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
+             deleted_at, created_at, updated_at, count(*) OVER () AS "total!"
+           FROM companies
+           WHERE ($1::text IS NULL OR lower(name) LIKE $1 OR lower(coalesce(domain, '')) LIKE $1)
+             AND ($2::bool IS NULL OR is_active = $2)
+           ORDER BY name, id
+           LIMIT $3 OFFSET $4"#,
+        q.as_deref(),
+        filter.is_active,
+        paging.limit(),
+        paging.offset()
+    )
+    .map(|r| {
+        (
+            Company {
+                id: r.id,
+                name: r.name,
+                slug: r.slug,
+                domain: r.domain,
+                sector: r.sector,
+                size: r.size,
+                address: r.address,
+                city: r.city,
+                country: r.country,
+                logo_url: r.logo_url,
+                cover_url: r.cover_url,
+                primary_color: r.primary_color,
+                contact_email: r.contact_email,
+                contact_phone: r.contact_phone,
+                website_url: r.website_url,
+                auto_approve_employees: r.auto_approve_employees,
+                allow_internal_news: r.allow_internal_news,
+                sessions_per_employee_per_year: r.sessions_per_employee_per_year,
+                is_active: r.is_active,
+                validated_at: r.validated_at,
+                deleted_at: r.deleted_at,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            r.total,
+        )
+    })
+    .fetch_all(&mut *auth.tx)
+    .await?;
     auth.commit().await?;
     let total = rows.first().map_or(0, |r| r.1);
-    Ok(Json(Page::new(rows.into_iter().map(|r| r.0).collect(), total, paging)))
+    Ok(Json(Page::new(
+        rows.into_iter().map(|r| r.0).collect(),
+        total,
+        paging,
+    )))
 }
 
 /// Every company (operators).
@@ -301,7 +386,10 @@ pub async fn list_all_companies(
 /// A company: platform roles any, an HR admin their own (another's answers 404).
 #[utoipa::path(get, path = "/companies/{id}", tag = "companies", security(("bearer" = [])),
     responses((status = 200, body = Company), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn get_company(mut auth: Auth<CompanyReader>, Path(id): Path<Uuid>) -> ApiResult<Json<Company>> {
+pub async fn get_company(
+    mut auth: Auth<CompanyReader>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Company>> {
     let company = find(&mut auth, id).await?;
     auth.commit().await?;
     Ok(Json(company))
@@ -345,7 +433,17 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
             "only platform administrators activate or suspend a company",
         );
     }
-    let mut company = sqlx::query_as!(Company, r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at FROM companies WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"#, id)
+    let mut company = sqlx::query_as!(
+        Company,
+        r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url,
+             primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
+             allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
+             deleted_at, created_at, updated_at
+           FROM companies
+           WHERE id = $1 AND deleted_at IS NULL
+           FOR UPDATE"#,
+        id
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("company.not_found"))?;
@@ -380,8 +478,12 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
         &mut company.sessions_per_employee_per_year,
         body.sessions_per_employee_per_year,
     );
-    company.auto_approve_employees = body.auto_approve_employees.unwrap_or(company.auto_approve_employees);
-    company.allow_internal_news = body.allow_internal_news.unwrap_or(company.allow_internal_news);
+    company.auto_approve_employees = body
+        .auto_approve_employees
+        .unwrap_or(company.auto_approve_employees);
+    company.allow_internal_news = body
+        .allow_internal_news
+        .unwrap_or(company.allow_internal_news);
     company.is_active = body.is_active.unwrap_or(company.is_active);
     check_common(
         &mut v,
@@ -390,16 +492,51 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
         company.sessions_per_employee_per_year,
     );
     v.finish()?;
-    let updated = sqlx::query_as!(Company, r#"UPDATE companies SET name = $2, domain = $3, sector = $4, size = $5, address = $6, city = $7, country = $8, logo_url = $9, cover_url = $10, primary_color = $11, contact_email = $12, contact_phone = $13, website_url = $14, auto_approve_employees = $15, allow_internal_news = $16, sessions_per_employee_per_year = $17, is_active = $18, validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END, validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END WHERE id = $1 RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at"#, id, &company.name, company.domain.as_deref(), company.sector.as_deref(), company.size, company.address.as_deref(), company.city.as_deref(), &company.country, company.logo_url.as_deref(), company.cover_url.as_deref(), company.primary_color.as_deref(), company.contact_email.as_deref(), company.contact_phone.as_deref(), company.website_url.as_deref(), company.auto_approve_employees, company.allow_internal_news, company.sessions_per_employee_per_year, company.is_active, auth.principal.user_id)
+    let updated = sqlx::query_as!(
+        Company,
+        r#"UPDATE companies SET name = $2, domain = $3, sector = $4, size = $5, address = $6,
+             city = $7, country = $8, logo_url = $9, cover_url = $10, primary_color = $11,
+             contact_email = $12, contact_phone = $13, website_url = $14,
+             auto_approve_employees = $15, allow_internal_news = $16,
+             sessions_per_employee_per_year = $17, is_active = $18,
+             validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END,
+             validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END
+           WHERE id = $1
+           RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url,
+             cover_url, primary_color, contact_email, contact_phone, website_url,
+             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
+             is_active, validated_at, deleted_at, created_at, updated_at"#,
+        id,
+        &company.name,
+        company.domain.as_deref(),
+        company.sector.as_deref(),
+        company.size,
+        company.address.as_deref(),
+        company.city.as_deref(),
+        &company.country,
+        company.logo_url.as_deref(),
+        company.cover_url.as_deref(),
+        company.primary_color.as_deref(),
+        company.contact_email.as_deref(),
+        company.contact_phone.as_deref(),
+        company.website_url.as_deref(),
+        company.auto_approve_employees,
+        company.allow_internal_news,
+        company.sessions_per_employee_per_year,
+        company.is_active,
+        auth.principal.user_id
+    )
     .fetch_one(&mut *auth.tx)
     .await
-    .map_err(|e| match e.as_database_error().and_then(|d| d.code()).as_deref() {
-        Some("23505") => ApiError::conflict(
-            "company.domain_taken",
-            "Another company already uses this email domain.",
-        ),
-        _ => ApiError::from(e),
-    })?;
+    .map_err(
+        |e| match e.as_database_error().and_then(|d| d.code()).as_deref() {
+            Some("23505") => ApiError::conflict(
+                "company.domain_taken",
+                "Another company already uses this email domain.",
+            ),
+            _ => ApiError::from(e),
+        },
+    )?;
     auth.audit(client, Action::Update, "company", id).await?;
     Ok(updated)
 }
@@ -448,7 +585,18 @@ pub async fn validate_company(
     mut auth: Auth<PlatformAdmin>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Company>> {
-    let company = sqlx::query_as!(Company, r#"UPDATE companies SET is_active = true, validated_at = coalesce(validated_at, now()), validated_by = coalesce(validated_by, $2) WHERE id = $1 AND deleted_at IS NULL RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at"#, id, auth.principal.user_id)
+    let company = sqlx::query_as!(
+        Company,
+        r#"UPDATE companies SET is_active = true, validated_at = coalesce(validated_at, now()),
+             validated_by = coalesce(validated_by, $2)
+           WHERE id = $1 AND deleted_at IS NULL
+           RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url,
+             cover_url, primary_color, contact_email, contact_phone, website_url,
+             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
+             is_active, validated_at, deleted_at, created_at, updated_at"#,
+        id,
+        auth.principal.user_id
+    )
     .fetch_optional(&mut *auth.tx)
     .await?
     .ok_or_else(|| ApiError::not_found("company.not_found"))?;
@@ -467,7 +615,8 @@ pub async fn delete_company(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     let done = sqlx::query!(
-        r#"UPDATE companies SET is_active = false, deleted_at = now() WHERE id = $1 AND deleted_at IS NULL"#,
+        r#"UPDATE companies SET is_active = false, deleted_at = now()
+           WHERE id = $1 AND deleted_at IS NULL"#,
         id
     )
     .execute(&mut *auth.tx)

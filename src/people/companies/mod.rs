@@ -12,7 +12,10 @@ use crate::infra::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::create_company, handlers::list_companies))
-        .routes(routes!(handlers::get_my_company, handlers::update_my_company))
+        .routes(routes!(
+            handlers::get_my_company,
+            handlers::update_my_company
+        ))
         .routes(routes!(
             handlers::get_company,
             handlers::update_company,

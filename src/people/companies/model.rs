@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Company size (`company_size`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(type_name = "company_size", rename_all = "SCREAMING_SNAKE_CASE")]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CompanySize {
@@ -52,11 +54,6 @@ pub struct Company {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Columns of `Company`, for `SELECT`.
-pub const COLUMNS: &str = "id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url, \
-    primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, \
-    sessions_per_employee_per_year, is_active, validated_at, deleted_at, created_at, updated_at";
-
 /// A URL-safe slug from a name (ASCII letters and digits, dashes).
 pub fn slugify(name: &str) -> String {
     let mut slug = String::new();
@@ -77,7 +74,11 @@ pub fn slugify(name: &str) -> String {
         }
     }
     let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() { "company".to_owned() } else { slug }
+    if slug.is_empty() {
+        "company".to_owned()
+    } else {
+        slug
+    }
 }
 
 /// Normalises and checks an email domain (`acme.fr`, no `@`).

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::model::{Employee, EmployeeStatus, SELECT};
+use super::model::{Employee, EmployeeStatus};
 use crate::infra::audit::{Action, Entry};
 use crate::infra::auth::Auth;
 use crate::infra::auth::{Employee as EmployeeRole, HrAdmin};
@@ -89,7 +89,17 @@ pub struct EmployeeFilter {
 }
 
 async fn find<R: crate::infra::auth::RoleSet>(auth: &mut Auth<R>, id: Uuid) -> ApiResult<Employee> {
-    sqlx::query_as!(Employee, r#"SELECT e.id, e.user_id, e.company_id, u.email, e.first_name, e.last_name, e.department, e.position, e.phone_number, e.bio, e.avatar_url, e.cover_url, CASE WHEN e.removed_at IS NOT NULL THEN 'REMOVED' WHEN u.awaiting_approval THEN 'PENDING' WHEN u.is_active THEN 'ACTIVE' ELSE 'INACTIVE' END AS "status!: EmployeeStatus", u.is_active, u.email_verified, u.locale, e.created_at, e.updated_at FROM employees e JOIN users u ON u.id = e.user_id WHERE e.id = $1"#, id)
+    sqlx::query_as!(
+        Employee,
+        r#"SELECT e.id, e.user_id, e.company_id, u.email, e.first_name, e.last_name, e.department,
+             e.position, e.phone_number, e.bio, e.avatar_url, e.cover_url,
+             CASE WHEN e.removed_at IS NOT NULL THEN 'REMOVED' WHEN u.awaiting_approval THEN 'PENDING' WHEN u.is_active THEN 'ACTIVE' ELSE 'INACTIVE' END AS "status!: EmployeeStatus",
+             u.is_active, u.email_verified, u.locale, e.created_at, e.updated_at
+           FROM employees e
+           JOIN users u ON u.id = e.user_id
+           WHERE e.id = $1"#,
+        id
+    )
         .fetch_optional(&mut *auth.tx)
         .await?
         .ok_or_else(|| ApiError::not_found("employee.not_found"))
@@ -112,14 +122,25 @@ pub async fn create_employee(
     let company_id = company_of(&auth)?;
     let mut v = Validator::new();
     let email = body.email.trim().to_lowercase();
-    v.check(looks_like_email(&email), "email", "must be a valid email address");
+    v.check(
+        looks_like_email(&email),
+        "email",
+        "must be a valid email address",
+    );
     let first_name = required(&mut v, "firstName", &body.first_name, 100);
     let last_name = required(&mut v, "lastName", &body.last_name, 100);
     let department = optional(&mut v, "department", body.department.as_deref(), 100);
     let position = optional(&mut v, "position", body.position.as_deref(), 100);
     let phone = optional(&mut v, "phoneNumber", body.phone_number.as_deref(), 40);
     v.finish()?;
-    let user_id: Option<Uuid> = sqlx::query_scalar!(r#"INSERT INTO users (email, role, company_id) VALUES ($1, 'EMPLOYEE', $2) ON CONFLICT DO NOTHING RETURNING id"#, &email, company_id)
+    let user_id: Option<Uuid> = sqlx::query_scalar!(
+        r#"INSERT INTO users (email, role, company_id)
+           VALUES ($1, 'EMPLOYEE', $2)
+           ON CONFLICT DO NOTHING
+           RETURNING id"#,
+        &email,
+        company_id
+    )
     .fetch_optional(&mut *auth.tx)
     .await?;
     let Some(user_id) = user_id else {
@@ -128,7 +149,18 @@ pub async fn create_employee(
             "An account already uses this email.",
         ));
     };
-    let id: Uuid = sqlx::query_scalar!(r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position, phone_number) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"#, user_id, company_id, &first_name, &last_name, department, position, phone)
+    let id: Uuid = sqlx::query_scalar!(
+        r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position, phone_number)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           RETURNING id"#,
+        user_id,
+        company_id,
+        &first_name,
+        &last_name,
+        department,
+        position,
+        phone
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     enqueue_mail(&mut auth.tx, MailKind::Invitation, user_id).await?;
@@ -153,28 +185,38 @@ pub async fn list_employees(
         EmployeeStatus::Pending => "PENDING",
         EmployeeStatus::Removed => "REMOVED",
     });
-    let filtered = format!(
-        "SELECT * FROM ({SELECT}) AS listed \
-         WHERE ($1::text IS NULL OR lower(first_name || ' ' || last_name) LIKE $1 OR lower(email) LIKE $1) \
-           AND ($2::text IS NULL OR department = $2) \
-           AND (CASE WHEN $3::text IS NULL THEN status <> 'REMOVED' ELSE status = $3 END)"
-    );
-    let all: Vec<Employee> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{filtered} ORDER BY lower(last_name), lower(first_name), id LIMIT $4 OFFSET $5"
-    )))
-    .bind(&q)
-    .bind(filter.department.as_deref())
-    .bind(status)
-    .bind(paging.limit())
-    .bind(paging.offset())
+    let all: Vec<Employee> = sqlx::query_as!(
+        Employee,
+        r#"SELECT id AS "id!", user_id AS "user_id!", company_id AS "company_id!",
+             email AS "email!", first_name AS "first_name!", last_name AS "last_name!", department,
+             position, phone_number, bio, avatar_url, cover_url,
+             status AS "status!: EmployeeStatus", is_active AS "is_active!",
+             email_verified AS "email_verified!", locale AS "locale!", created_at AS "created_at!",
+             updated_at AS "updated_at!"
+           FROM (SELECT e.id, e.user_id, e.company_id, u.email, e.first_name, e.last_name, e.department, e.position, e.phone_number, e.bio, e.avatar_url, e.cover_url, CASE WHEN e.removed_at IS NOT NULL THEN 'REMOVED' WHEN u.awaiting_approval THEN 'PENDING' WHEN u.is_active THEN 'ACTIVE' ELSE 'INACTIVE' END AS status, u.is_active, u.email_verified, u.locale, e.created_at, e.updated_at FROM employees e JOIN users u ON u.id = e.user_id) AS listed
+           WHERE ($1::text IS NULL OR lower(first_name || ' ' || last_name) LIKE $1 OR lower(email) LIKE $1)
+             AND ($2::text IS NULL OR department = $2)
+             AND (CASE WHEN $3::text IS NULL THEN status <> 'REMOVED' ELSE status = $3 END)
+           ORDER BY lower(last_name), lower(first_name), id
+           LIMIT $4 OFFSET $5"#,
+        q.as_deref(),
+        filter.department.as_deref(),
+        status,
+        paging.limit(),
+        paging.offset()
+    )
     .fetch_all(&mut *auth.tx)
     .await?;
-    let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM ({filtered}) AS counted"
-    )))
-    .bind(&q)
-    .bind(filter.department.as_deref())
-    .bind(status)
+    let total: i64 = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!"
+           FROM (SELECT e.id, e.user_id, e.company_id, u.email, e.first_name, e.last_name, e.department, e.position, e.phone_number, e.bio, e.avatar_url, e.cover_url, CASE WHEN e.removed_at IS NOT NULL THEN 'REMOVED' WHEN u.awaiting_approval THEN 'PENDING' WHEN u.is_active THEN 'ACTIVE' ELSE 'INACTIVE' END AS status, u.is_active, u.email_verified, u.locale, e.created_at, e.updated_at FROM employees e JOIN users u ON u.id = e.user_id) AS listed
+           WHERE ($1::text IS NULL OR lower(first_name || ' ' || last_name) LIKE $1 OR lower(email) LIKE $1)
+             AND ($2::text IS NULL OR department = $2)
+             AND (CASE WHEN $3::text IS NULL THEN status <> 'REMOVED' ELSE status = $3 END)"#,
+        q.as_deref(),
+        filter.department.as_deref(),
+        status
+    )
     .fetch_one(&mut *auth.tx)
     .await?;
     auth.commit().await?;
@@ -184,7 +226,10 @@ pub async fn list_employees(
 /// One employee of the HR admin's company.
 #[utoipa::path(get, path = "/employees/{id}", tag = "employees", security(("bearer" = [])),
     responses((status = 200, body = Employee), (status = 404, body = crate::infra::error::Problem)))]
-pub async fn get_employee(mut auth: Auth<HrAdmin>, Path(id): Path<Uuid>) -> ApiResult<Json<Employee>> {
+pub async fn get_employee(
+    mut auth: Auth<HrAdmin>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Employee>> {
     let employee = find(&mut auth, id).await?;
     auth.commit().await?;
     Ok(Json(employee))
@@ -218,8 +263,24 @@ pub async fn update_employee(
     Ok(Json(employee))
 }
 
-async fn save_profile<R: crate::infra::auth::RoleSet>(auth: &mut Auth<R>, e: &Employee) -> ApiResult<()> {
-    let done = sqlx::query!(r#"UPDATE employees SET first_name = $2, last_name = $3, department = $4, position = $5, phone_number = $6, bio = $7, avatar_url = $8, cover_url = $9 WHERE id = $1"#, e.id, &e.first_name, &e.last_name, e.department.as_deref(), e.position.as_deref(), e.phone_number.as_deref(), e.bio.as_deref(), e.avatar_url.as_deref(), e.cover_url.as_deref())
+async fn save_profile<R: crate::infra::auth::RoleSet>(
+    auth: &mut Auth<R>,
+    e: &Employee,
+) -> ApiResult<()> {
+    let done = sqlx::query!(
+        r#"UPDATE employees SET first_name = $2, last_name = $3, department = $4, position = $5,
+             phone_number = $6, bio = $7, avatar_url = $8, cover_url = $9
+           WHERE id = $1"#,
+        e.id,
+        &e.first_name,
+        &e.last_name,
+        e.department.as_deref(),
+        e.position.as_deref(),
+        e.phone_number.as_deref(),
+        e.bio.as_deref(),
+        e.avatar_url.as_deref(),
+        e.cover_url.as_deref()
+    )
     .execute(&mut *auth.tx)
     .await?;
     if done.rows_affected() == 0 {
@@ -242,15 +303,20 @@ async fn set_state(
             "This employee was removed from the company.",
         ));
     }
-    let (sql, action) = match change {
-        StateChange::Activate => (
-            "UPDATE users SET is_active = true, awaiting_approval = false WHERE id = $1",
-            Action::Update,
-        ),
-        StateChange::Deactivate => ("UPDATE users SET is_active = false WHERE id = $1", Action::Update),
-        StateChange::Remove => ("UPDATE users SET is_active = false WHERE id = $1", Action::Delete),
+    let action = if change == StateChange::Remove {
+        Action::Delete
+    } else {
+        Action::Update
     };
-    sqlx::query(sql).bind(employee.user_id).execute(&mut *auth.tx).await?;
+    // Activating also ends a wait for approval; deactivating and removing only deactivate.
+    let activate = change == StateChange::Activate;
+    sqlx::query!(
+        "UPDATE users SET is_active = $2, awaiting_approval = CASE WHEN $2 THEN false ELSE awaiting_approval END WHERE id = $1",
+        employee.user_id,
+        activate
+    )
+    .execute(&mut *auth.tx)
+    .await?;
     if change == StateChange::Remove {
         sqlx::query!(
             r#"UPDATE employees SET removed_at = coalesce(removed_at, now()) WHERE id = $1"#,
@@ -363,7 +429,10 @@ pub async fn update_my_employee_profile(
     apply(&mut employee.avatar_url, body.avatar_url);
     apply(&mut employee.cover_url, body.cover_url);
     v.check(
-        employee.bio.as_deref().is_none_or(|b| b.chars().count() <= 2000),
+        employee
+            .bio
+            .as_deref()
+            .is_none_or(|b| b.chars().count() <= 2000),
         "bio",
         "must have at most 2000 characters",
     );

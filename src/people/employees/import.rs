@@ -92,7 +92,9 @@ impl<S: Send + Sync> FromRequest<S> for CsvUpload {
             .unwrap_or("")
             .to_ascii_lowercase();
         let bytes = if content_type.starts_with("multipart/form-data") {
-            FormUpload::read(req, state, "the CSV", too_large).await?.bytes
+            FormUpload::read(req, state, "the CSV", too_large)
+                .await?
+                .bytes
         } else if ["text/csv", "application/csv", "text/plain"]
             .iter()
             .any(|t| content_type.starts_with(t))
@@ -138,8 +140,8 @@ fn column(header: &str) -> Option<&'static str> {
 /// (not UTF-8, missing columns) is a 422; over `MAX_ROWS` rows a 413.
 pub fn parse(bytes: &[u8]) -> Result<(Vec<Row>, Vec<LineError>), ApiError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| ApiError::invalid_field("file", "the file must be UTF-8 text"))?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::invalid_field("file", "the file must be UTF-8 text"))?;
     let first_line = text.lines().next().unwrap_or("");
     let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() {
         b';'
@@ -208,7 +210,10 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<Row>, Vec<LineError>), ApiError> {
         if !looks_like_email(&email) {
             row_errors.push(("email", "must be a valid email address".to_owned()));
         } else if let Some(first) = seen.get(&email) {
-            row_errors.push(("email", format!("appears twice in the file (first on line {first})")));
+            row_errors.push((
+                "email",
+                format!("appears twice in the file (first on line {first})"),
+            ));
         }
         for (field, max) in [
             ("firstName", 100),
@@ -274,7 +279,16 @@ pub async fn import_employees(
     let dry_run = query.dry_run.unwrap_or(false);
     let (rows, mut errors) = parse(&bytes)?;
     let emails: Vec<&str> = rows.iter().map(|r| r.email.as_str()).collect();
-    let existing: HashMap<String, Existing> = sqlx::query_as!(Existing, r#"SELECT e.id, lower(u.email) AS "email!", e.first_name, e.last_name, e.department, e.position, e.removed_at IS NOT NULL AS "removed!" FROM employees e JOIN users u ON u.id = e.user_id WHERE e.company_id = $1 AND lower(u.email) = ANY($2)"#, company_id, &emails as _)
+    let existing: HashMap<String, Existing> = sqlx::query_as!(
+        Existing,
+        r#"SELECT e.id, lower(u.email) AS "email!", e.first_name, e.last_name, e.department,
+             e.position, e.removed_at IS NOT NULL AS "removed!"
+           FROM employees e
+           JOIN users u ON u.id = e.user_id
+           WHERE e.company_id = $1 AND lower(u.email) = ANY($2)"#,
+        company_id,
+        &emails as _
+    )
     .fetch_all(&mut *auth.tx)
     .await?
     .into_iter()
@@ -302,15 +316,21 @@ pub async fn import_employees(
         }
     }
 
-    let created_users: Vec<(Uuid, String)> = sqlx::query_as(
-        "INSERT INTO users (email, role, company_id) SELECT email, 'EMPLOYEE', $2 FROM unnest($1::text[]) AS t(email) \
-         ON CONFLICT DO NOTHING RETURNING id, email",
+    let created_users: Vec<(Uuid, String)> = sqlx::query!(
+        r#"INSERT INTO users (email, role, company_id) SELECT email, 'EMPLOYEE', $2
+           FROM unnest($1::text[]) AS t(email)
+           ON CONFLICT DO NOTHING
+           RETURNING id AS "id!", email AS "email!""#,
+        &fresh.iter().map(|r| r.email.clone()).collect::<Vec<_>>(),
+        company_id
     )
-    .bind(fresh.iter().map(|r| r.email.clone()).collect::<Vec<_>>())
-    .bind(company_id)
+    .map(|r| (r.id, r.email))
     .fetch_all(&mut *auth.tx)
     .await?;
-    let user_of: HashMap<&str, Uuid> = created_users.iter().map(|(id, email)| (email.as_str(), *id)).collect();
+    let user_of: HashMap<&str, Uuid> = created_users
+        .iter()
+        .map(|(id, email)| (email.as_str(), *id))
+        .collect();
     let (mut created, mut invited) = (Vec::new(), Vec::new());
     for row in &fresh {
         match user_of.get(row.email.as_str()) {
@@ -325,10 +345,30 @@ pub async fn import_employees(
             }),
         }
     }
-    sqlx::query!(r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position) SELECT u, $2, f, l, d, p FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(u, f, l, d, p)"#, &created.iter().map(|(id, _)| *id).collect::<Vec<_>>(), company_id, &created.iter().map(|(_, r)| r.first_name.clone()).collect::<Vec<_>>(), &created.iter().map(|(_, r)| r.last_name.clone()).collect::<Vec<_>>(), created.iter().map(|(_, r)| r.department.clone()).collect::<Vec<Option<String>>>() as _, created.iter().map(|(_, r)| r.position.clone()).collect::<Vec<Option<String>>>() as _)
+    sqlx::query!(
+        r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position) SELECT u,
+             $2, f, l, d, p
+           FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(u, f, l, d, p)"#,
+        &created.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        company_id,
+        &created.iter().map(|(_, r)| r.first_name.clone()).collect::<Vec<_>>(),
+        &created.iter().map(|(_, r)| r.last_name.clone()).collect::<Vec<_>>(),
+        created.iter().map(|(_, r)| r.department.clone()).collect::<Vec<Option<String>>>() as _,
+        created.iter().map(|(_, r)| r.position.clone()).collect::<Vec<Option<String>>>() as _
+    )
     .execute(&mut *auth.tx)
     .await?;
-    sqlx::query!(r#"UPDATE employees e SET first_name = t.f, last_name = t.l, department = t.d, position = t.p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, f, l, d, p) WHERE e.id = t.id"#, &updates.iter().map(|(id, _)| *id).collect::<Vec<_>>(), &updates.iter().map(|(_, r)| r.first_name.clone()).collect::<Vec<_>>(), &updates.iter().map(|(_, r)| r.last_name.clone()).collect::<Vec<_>>(), updates.iter().map(|(_, r)| r.department.clone()).collect::<Vec<Option<String>>>() as _, updates.iter().map(|(_, r)| r.position.clone()).collect::<Vec<Option<String>>>() as _)
+    sqlx::query!(
+        r#"UPDATE employees e SET first_name = t.f, last_name = t.l, department = t.d,
+             position = t.p
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(id, f, l, d, p)
+           WHERE e.id = t.id"#,
+        &updates.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        &updates.iter().map(|(_, r)| r.first_name.clone()).collect::<Vec<_>>(),
+        &updates.iter().map(|(_, r)| r.last_name.clone()).collect::<Vec<_>>(),
+        updates.iter().map(|(_, r)| r.department.clone()).collect::<Vec<Option<String>>>() as _,
+        updates.iter().map(|(_, r)| r.position.clone()).collect::<Vec<Option<String>>>() as _
+    )
     .execute(&mut *auth.tx)
     .await?;
     enqueue_mails(&mut auth.tx, MailKind::Invitation, &invited).await?;
@@ -370,7 +410,10 @@ mod tests {
         assert_eq!(rows[0].first_name, "Marc");
         assert_eq!(rows[0].department.as_deref(), Some("Ventes"));
         assert_eq!(
-            errors.iter().map(|e| (e.line, e.field.as_str())).collect::<Vec<_>>(),
+            errors
+                .iter()
+                .map(|e| (e.line, e.field.as_str()))
+                .collect::<Vec<_>>(),
             vec![(3, "firstName"), (4, "email"), (5, "email")]
         );
     }
