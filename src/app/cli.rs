@@ -16,6 +16,7 @@ use crate::infra::error::looks_like_email;
 use crate::infra::identity::Role;
 use crate::infra::passwords::Passwords;
 use crate::infra::state::AppState;
+use crate::people::accounts::users::{NewUser, create_user};
 
 /// HuntZen Care backend.
 #[derive(Debug, Parser)]
@@ -335,19 +336,16 @@ pub async fn create_admin(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tx = crate::infra::db::context::begin(&db.system).await?;
-    let id: Option<uuid::Uuid> = sqlx::query_scalar!(
-        r#"INSERT INTO users (email, password_hash, role, email_verified, password_changed_at)
-           VALUES ($1, $2, $3, true, now())
-           ON CONFLICT DO NOTHING
-           RETURNING id"#,
-        &email,
-        hash,
-        role
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(id) = id else {
-        bail!("a user with the email {email} already exists");
+    let new = NewUser {
+        password_hash: Some(&hash),
+        email_verified: true,
+        ..NewUser::new(&email, role)
+    };
+    let id = match create_user(&mut tx, &new).await {
+        Err(e) if e.code() == "user.email_taken" => {
+            bail!("a user with the email {email} already exists")
+        }
+        result => result.map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     Entry::new(Action::Create, "user")
         .target(id)

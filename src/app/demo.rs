@@ -12,6 +12,7 @@ use crate::infra::config::{AppEnv, Settings};
 use crate::infra::db::Db;
 use crate::infra::identity::Role;
 use crate::infra::passwords::Passwords;
+use crate::people::accounts::users::{NewUser, create_user};
 
 /// The password of every demo account unless `--password` says otherwise.
 pub const DEFAULT_PASSWORD: &str = "Salle-de-demo-HuntZen-2026";
@@ -231,20 +232,17 @@ async fn user(
     company: Option<Uuid>,
     hash: &str,
 ) -> anyhow::Result<Uuid> {
-    let id = sqlx::query_scalar!(
-        r#"INSERT INTO users (email, password_hash, role, company_id, email_verified, first_name, last_name, password_changed_at)
-           VALUES ($1, $2, $3, $4, true, $5, $6, now())
-           RETURNING id"#,
-        person.email,
-        hash,
-        role,
-        company,
-        person.first,
-        person.last
-    )
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(|e| anyhow::anyhow!("creating {}: {e} (is that address already used?)", person.email))?;
+    let new = NewUser {
+        company_id: company,
+        password_hash: Some(hash),
+        first_name: Some(person.first),
+        last_name: Some(person.last),
+        email_verified: true,
+        ..NewUser::new(person.email, role)
+    };
+    let id = create_user(tx, &new)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", person.email))?;
     Ok(id)
 }
 

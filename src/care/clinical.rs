@@ -14,7 +14,7 @@ use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{Deletable, Practitioner};
 use crate::infra::crypto::data_keys::{self, Subject};
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, Path};
 use crate::infra::sessions::ClientMeta;
 use crate::infra::state::AppState;
@@ -94,7 +94,7 @@ async fn audit_read(
     client: &ClientMeta,
     note: Uuid,
 ) -> ApiResult<()> {
-    auth.audit(client, Action::Read, "clinical_note", note)
+    auth.audit(client, Action::Read, "clinical_note", Some(note), None)
         .await?;
     Ok(())
 }
@@ -109,7 +109,7 @@ async fn create_note(
     let practitioner_id = auth
         .principal
         .practitioner_id
-        .ok_or_else(|| ApiError::not_found("practitioner.not_found"))?;
+        .or_not_found("practitioner.not_found")?;
     let mine: bool = sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM consultations WHERE id = $1 AND practitioner_id = $2) AS "value!""#,
         consultation_id,
@@ -222,7 +222,7 @@ pub async fn update_clinical_note(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("clinical_note.not_found"))?;
+    .or_not_found("clinical_note.not_found")?;
     let key = data_keys::get_or_create(
         &mut auth.tx,
         &state.keyring,

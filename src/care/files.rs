@@ -11,7 +11,7 @@ use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::crypto::data_keys::{self, Subject};
 use crate::infra::db::{Principal, Tx};
-use crate::infra::error::{ApiError, ApiResult};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound};
 use crate::infra::extract::{FormUpload, Path, is_multipart};
 use crate::infra::sessions::ClientMeta;
 use crate::infra::state::AppState;
@@ -228,13 +228,14 @@ pub async fn download_file(
     .fetch_optional(&mut *auth.tx)
     .await?;
     let (storage_key, content_type, name, in_a_consultation) =
-        row.ok_or_else(|| ApiError::not_found("file.not_found"))?;
+        row.or_not_found("file.not_found")?;
     let key = data_keys::find(&mut auth.tx, &state.keyring, Subject::File, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("file.not_found"))?;
+        .or_not_found("file.not_found")?;
     if in_a_consultation {
         // A chat attachment is clinical content: its reads are audited like the messages'.
-        auth.audit(&client, Action::Read, "file", id).await?;
+        auth.audit(&client, Action::Read, "file", Some(id), None)
+            .await?;
     }
     auth.commit().await?;
     let sealed = state.store.get(&storage_key).await?;
@@ -295,7 +296,7 @@ pub async fn delete_file(
     )
     .fetch_optional(&mut *auth.tx)
     .await?;
-    let key = key.ok_or_else(|| ApiError::not_found("file.not_found"))?;
+    let key = key.or_not_found("file.not_found")?;
     auth.commit().await?;
     sqlx::query!(
         r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now()

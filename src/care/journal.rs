@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::infra::auth::Auth;
 use crate::infra::auth::Employee;
 use crate::infra::crypto::data_keys::{self, Subject};
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, ApiQuery, Path};
 use crate::infra::pagination::{Page, PageQuery};
 use crate::infra::state::AppState;
@@ -35,7 +35,8 @@ pub enum Mood {
 /// A journal entry.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Entry {
+#[schema(as = Entry)] // the published schema name, kept for generated clients
+pub struct JournalEntry {
     pub id: Uuid,
     /// `null` once the keys were destroyed by an erasure.
     pub content: Option<String>,
@@ -48,7 +49,8 @@ pub struct Entry {
 /// A new or rewritten entry.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EntryInput {
+#[schema(as = EntryInput)] // the published schema name, kept for generated clients
+pub struct JournalEntryInput {
     /// The entry's text (at most 20,000 characters).
     #[schema(min_length = 1, max_length = 20_000, pattern = "\\S")]
     pub content: String,
@@ -83,7 +85,7 @@ struct Row {
     updated_at: DateTime<Utc>,
 }
 
-fn check(input: &EntryInput) -> ApiResult<(String, Vec<String>)> {
+fn check(input: &JournalEntryInput) -> ApiResult<(String, Vec<String>)> {
     let text = input.content.trim().to_owned();
     let tags: Vec<String> = input
         .tags
@@ -114,7 +116,7 @@ async fn open(
     state: &AppState,
     auth: &mut Auth<Employee>,
     rows: Vec<Row>,
-) -> ApiResult<Vec<Entry>> {
+) -> ApiResult<Vec<JournalEntry>> {
     let key = match rows.first() {
         Some(first) => data_keys::by_id(&mut auth.tx, &state.keyring, first.key_id).await?,
         None => None,
@@ -127,7 +129,7 @@ async fn open(
                 }
                 _ => None,
             };
-            Ok(Entry {
+            Ok(JournalEntry {
                 id: row.id,
                 content,
                 mood: row.mood,
@@ -142,17 +144,17 @@ async fn open(
 fn employee_id(auth: &Auth<Employee>) -> ApiResult<Uuid> {
     auth.principal
         .employee_id
-        .ok_or_else(|| ApiError::not_found("employee.not_found"))
+        .or_not_found("employee.not_found")
 }
 
 /// Your entries, newest first.
 #[utoipa::path(get, path = "/journal", tag = "journal", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = Page<Entry>)))]
+    responses((status = 200, body = Page<JournalEntry>)))]
 pub async fn list_journal_entries(
     State(state): State<AppState>,
     mut auth: Auth<Employee>,
     ApiQuery(page): ApiQuery<PageQuery>,
-) -> ApiResult<Json<Page<Entry>>> {
+) -> ApiResult<Json<Page<JournalEntry>>> {
     let paging = page.paging()?;
     let rows: Vec<Row> = sqlx::query_as!(
         Row,
@@ -177,13 +179,13 @@ pub async fn list_journal_entries(
 }
 
 /// Write an entry.
-#[utoipa::path(post, path = "/journal", tag = "journal", security(("bearer" = [])), request_body = EntryInput,
-    responses((status = 201, body = Entry), (status = 422, body = crate::infra::error::Problem)))]
+#[utoipa::path(post, path = "/journal", tag = "journal", security(("bearer" = [])), request_body = JournalEntryInput,
+    responses((status = 201, body = JournalEntry), (status = 422, body = crate::infra::error::Problem)))]
 pub async fn create_journal_entry(
     State(state): State<AppState>,
     mut auth: Auth<Employee>,
-    ApiJson(input): ApiJson<EntryInput>,
-) -> ApiResult<(StatusCode, Json<Entry>)> {
+    ApiJson(input): ApiJson<JournalEntryInput>,
+) -> ApiResult<(StatusCode, Json<JournalEntry>)> {
     let (text, tags) = check(&input)?;
     let owner = employee_id(&auth)?;
     let key =
@@ -210,12 +212,12 @@ pub async fn create_journal_entry(
 
 /// One of your entries.
 #[utoipa::path(get, path = "/journal/{id}", tag = "journal", security(("bearer" = [])),
-    responses((status = 200, body = Entry), (status = 404, body = crate::infra::error::Problem)))]
+    responses((status = 200, body = JournalEntry), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn get_journal_entry(
     State(state): State<AppState>,
     mut auth: Auth<Employee>,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<Entry>> {
+) -> ApiResult<Json<JournalEntry>> {
     let row: Row = sqlx::query_as!(
         Row,
         r#"SELECT id, content, key_id, mood, tags, created_at, updated_at
@@ -225,21 +227,21 @@ pub async fn get_journal_entry(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("journal_entry.not_found"))?;
+    .or_not_found("journal_entry.not_found")?;
     let entry = open(&state, &mut auth, vec![row]).await?.remove(0);
     auth.commit().await?;
     Ok(Json(entry))
 }
 
 /// Rewrite an entry.
-#[utoipa::path(put, path = "/journal/{id}", tag = "journal", security(("bearer" = [])), request_body = EntryInput,
-    responses((status = 200, body = Entry), (status = 404, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+#[utoipa::path(put, path = "/journal/{id}", tag = "journal", security(("bearer" = [])), request_body = JournalEntryInput,
+    responses((status = 200, body = JournalEntry), (status = 404, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
 pub async fn update_journal_entry(
     State(state): State<AppState>,
     mut auth: Auth<Employee>,
     Path(id): Path<Uuid>,
-    ApiJson(input): ApiJson<EntryInput>,
-) -> ApiResult<Json<Entry>> {
+    ApiJson(input): ApiJson<JournalEntryInput>,
+) -> ApiResult<Json<JournalEntry>> {
     let (text, tags) = check(&input)?;
     let owner = employee_id(&auth)?;
     let key =
@@ -257,7 +259,7 @@ pub async fn update_journal_entry(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("journal_entry.not_found"))?;
+    .or_not_found("journal_entry.not_found")?;
     let entry = open(&state, &mut auth, vec![row]).await?.remove(0);
     auth.commit().await?;
     Ok(Json(entry))

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::infra::auth::Auth;
-use crate::infra::error::{ApiError, ApiResult};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound};
 use crate::infra::extract::{ApiQuery, Path};
 use crate::infra::pagination::{Page, PageQuery};
 use crate::infra::state::AppState;
@@ -39,22 +39,17 @@ pub struct Notification {
 pub struct NotificationQuery {
     /// Only unread ones.
     pub unread: Option<bool>,
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Items per page (default 20, at most 100).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<i64>,
 }
 
 /// The caller's notifications, newest first.
-#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(NotificationQuery),
+#[utoipa::path(get, path = "/notifications", tag = "notifications", security(("bearer" = [])), params(NotificationQuery, PageQuery),
     responses((status = 200, body = Page<Notification>)))]
 pub async fn list_notifications(
     mut auth: Auth,
     ApiQuery(query): ApiQuery<NotificationQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Notification>>> {
-    let paging = PageQuery::validate(query.page, query.page_size)?;
+    let paging = page.paging()?;
     let unread = query.unread.unwrap_or(false);
     let items: Vec<Notification> = sqlx::query_as!(
         Notification,
@@ -98,7 +93,7 @@ pub async fn mark_notification_read(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("notification.not_found"))?;
+    .or_not_found("notification.not_found")?;
     auth.commit().await?;
     Ok(Json(notification))
 }

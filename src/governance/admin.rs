@@ -57,22 +57,17 @@ pub struct AuditQuery {
     pub user_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Items per page (default 20, at most 100).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<i64>,
 }
 
 /// The audit trail, newest first.
-#[utoipa::path(get, path = "/super-admin/audit-logs", tag = "super-admin", security(("bearer" = [])), params(AuditQuery),
+#[utoipa::path(get, path = "/super-admin/audit-logs", tag = "super-admin", security(("bearer" = [])), params(AuditQuery, PageQuery),
     responses((status = 200, body = Page<AuditRow>)))]
 pub async fn list_audit_logs(
     mut auth: Auth<SuperAdmin>,
     ApiQuery(q): ApiQuery<AuditQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<AuditRow>>> {
-    let paging = PageQuery::validate(q.page, q.page_size)?;
+    let paging = page.paging()?;
     let items: Vec<AuditRow> = sqlx::query_as!(
         AuditRow,
         r#"SELECT id, user_id, user_role::text, action::text AS "action!", resource, resource_id,
@@ -231,12 +226,14 @@ pub async fn start_backup(
 ) -> ApiResult<(axum::http::StatusCode, Json<BackupQueued>)> {
     let id = Uuid::new_v4();
     crate::infra::jobs::enqueue_backup(&mut auth.tx, id).await?;
-    crate::infra::audit::Entry::new(crate::infra::audit::Action::Export, "backup")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        &client,
+        crate::infra::audit::Action::Export,
+        "backup",
+        Some(id),
+        None,
+    )
+    .await?;
     auth.commit().await?;
     Ok((
         axum::http::StatusCode::ACCEPTED,

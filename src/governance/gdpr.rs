@@ -241,12 +241,14 @@ pub async fn export_my_data(
         }
         document.insert(camel_case(table), Value::Array(out));
     }
-    Entry::new(Action::Export, "personal_data")
-        .by_principal(&auth.principal)
-        .target(auth.principal.user_id)
-        .from_client(&client)
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        &client,
+        Action::Export,
+        "personal_data",
+        Some(auth.principal.user_id),
+        None,
+    )
+    .await?;
     auth.commit().await?;
     Ok(Json(Value::Object(document)))
 }
@@ -452,13 +454,14 @@ pub async fn erase_user_account(
     mut auth: Auth<crate::infra::auth::PlatformAdmin>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    Entry::new(Action::Delete, "user")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .details(json!({ "event": "erasure_requested" }))
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        &client,
+        Action::Delete,
+        "user",
+        Some(id),
+        Some(json!({ "event": "erasure_requested" })),
+    )
+    .await?;
     auth.commit().await?;
     if !erase_user(&state, id).await? {
         return Err(crate::infra::error::ApiError::not_found("user.not_found"));

@@ -15,10 +15,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::care::practitioners::model::Format;
-use crate::infra::audit::{Action, Entry};
+use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{HrAdmin, PlatformStaff, Practitioner};
-use crate::infra::error::{ApiError, ApiResult};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound};
 use crate::infra::extract::{ApiQuery, Path};
 use crate::infra::sessions::ClientMeta;
 use crate::infra::state::AppState;
@@ -124,12 +124,14 @@ async fn audit_export(
     what: &str,
     period: &str,
 ) -> ApiResult<()> {
-    Entry::new(Action::Export, what)
-        .by_principal(&auth.principal)
-        .from_client(client)
-        .details(serde_json::json!({ "period": period }))
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        client,
+        Action::Export,
+        what,
+        None,
+        Some(serde_json::json!({ "period": period })),
+    )
+    .await?;
     Ok(())
 }
 
@@ -270,7 +272,7 @@ pub async fn list_employee_months(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("employee.not_found"))?;
+    .or_not_found("employee.not_found")?;
     let rows = sqlx::query!(
         r#"SELECT period AS "period!", consultation_count AS "count!",
              total_duration_minutes AS "minutes!"

@@ -89,21 +89,27 @@ impl<R: RoleSet> Auth<R> {
         self.tx.commit().await.map_err(ApiError::from)
     }
 
-    /// Audits `action` on the `resource` row `target`, by the caller from `client`, in the
-    /// request's transaction (so the row and its audit commit together).
+    /// Audits `action` on `resource` (the row `target`, when there is one), by the caller from
+    /// `client`, with `details` (never a secret nor confidential text), in the request's
+    /// transaction: the change and its audit row commit together or not at all.
     pub async fn audit(
         &mut self,
         client: &ClientMeta,
         action: Action,
         resource: &str,
-        target: Uuid,
+        target: Option<Uuid>,
+        details: Option<serde_json::Value>,
     ) -> ApiResult<()> {
-        Entry::new(action, resource)
+        let mut entry = Entry::new(action, resource)
             .by_principal(&self.principal)
-            .target(target)
-            .from_client(client)
-            .record(&mut self.tx)
-            .await?;
+            .from_client(client);
+        if let Some(target) = target {
+            entry = entry.target(target);
+        }
+        if let Some(details) = details {
+            entry = entry.details(details);
+        }
+        entry.record(&mut self.tx).await?;
         Ok(())
     }
 
@@ -125,7 +131,8 @@ impl<R: RoleSet> Auth<R> {
         if done.rows_affected() == 0 {
             return Err(ApiError::not_found(what.not_found));
         }
-        self.audit(client, Action::Delete, what.resource, id).await
+        self.audit(client, Action::Delete, what.resource, Some(id), None)
+            .await
     }
 }
 

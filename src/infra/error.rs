@@ -9,6 +9,19 @@ use serde::Serialize;
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// A row that must exist for the caller: `None` becomes a 404 with `code` (the same answer whether
+/// the row does not exist or RLS hides it, so nothing leaks about other tenants' rows).
+pub trait OrNotFound<T> {
+    /// The value, or [`ApiError::not_found`] with `code`.
+    fn or_not_found(self, code: &'static str) -> ApiResult<T>;
+}
+
+impl<T> OrNotFound<T> for Option<T> {
+    fn or_not_found(self, code: &'static str) -> ApiResult<T> {
+        self.ok_or_else(|| ApiError::not_found(code))
+    }
+}
+
 /// One invalid input field of a 422 answer.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {

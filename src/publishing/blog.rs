@@ -11,11 +11,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::infra::audit::{Action, Entry};
+use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{AnyRole, Deletable, PlatformStaff};
 use crate::infra::db::context::begin_anonymous;
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, ApiQuery, Path};
 use crate::infra::fields::required;
 use crate::infra::pagination::{Page, PageQuery};
@@ -115,12 +115,6 @@ pub struct ArticleQuery {
     pub tag: Option<String>,
     /// Platform staff only (signed in): DRAFT or ARCHIVED.
     pub status: Option<ArticleStatus>,
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Items per page (default 20, at most 100).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<i64>,
 }
 
 async fn tx_for(
@@ -141,14 +135,15 @@ async fn tx_for(
 }
 
 /// Published articles (platform staff, signed in, may ask for other statuses).
-#[utoipa::path(get, path = "/articles", tag = "blog", params(ArticleQuery), security((), ("bearer" = [])),
+#[utoipa::path(get, path = "/articles", tag = "blog", params(ArticleQuery, PageQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Page<Article>)))]
 pub async fn list_articles(
     State(state): State<AppState>,
     auth: Option<Auth<AnyRole>>,
     ApiQuery(q): ApiQuery<ArticleQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Article>>> {
-    let paging = PageQuery::validate(q.page, q.page_size)?;
+    let paging = page.paging()?;
     let (mut tx, staff) = tx_for(&state, auth).await?;
     let status = if staff {
         q.status.unwrap_or(ArticleStatus::Published)
@@ -207,7 +202,7 @@ pub async fn get_article(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("article.not_found"))?;
+    .or_not_found("article.not_found")?;
     tx.commit().await?;
     Ok(Json(article))
 }
@@ -233,7 +228,7 @@ pub async fn count_article_view(
     tx.commit().await?;
     count
         .map(|view_count| Json(Views { view_count }))
-        .ok_or_else(|| ApiError::not_found("article.not_found"))
+        .or_not_found("article.not_found")
 }
 
 fn clean_tags(tags: &[String]) -> Vec<String> {
@@ -295,11 +290,7 @@ pub async fn create_article(
     )
     .fetch_one(&mut *auth.tx)
     .await?;
-    Entry::new(Action::Create, "article")
-        .by_principal(&auth.principal)
-        .target(article.id)
-        .from_client(&client)
-        .record(&mut auth.tx)
+    auth.audit(&client, Action::Create, "article", Some(article.id), None)
         .await?;
     auth.commit().await?;
     Ok((StatusCode::CREATED, Json(article)))
@@ -317,7 +308,7 @@ async fn find(tx: &mut crate::infra::db::Tx, id: Uuid) -> ApiResult<Article> {
     )
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("article.not_found"))
+    .or_not_found("article.not_found")
 }
 
 /// Change an article.
@@ -371,7 +362,8 @@ pub async fn update_article(
     )
     .fetch_one(&mut *auth.tx)
     .await?;
-    auth.audit(&client, Action::Update, "article", id).await?;
+    auth.audit(&client, Action::Update, "article", Some(id), None)
+        .await?;
     auth.commit().await?;
     Ok(Json(article))
 }
@@ -394,14 +386,15 @@ pub async fn publish_article(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("article.not_found"))?;
-    Entry::new(Action::Update, "article")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(&client)
-        .details(serde_json::json!({ "event": "published" }))
-        .record(&mut auth.tx)
-        .await?;
+    .or_not_found("article.not_found")?;
+    auth.audit(
+        &client,
+        Action::Update,
+        "article",
+        Some(id),
+        Some(serde_json::json!({ "event": "published" })),
+    )
+    .await?;
     auth.commit().await?;
     Ok(Json(article))
 }

@@ -9,10 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::infra::audit::{Action, Entry};
+use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{Deletable, HrAdmin, RoleSet};
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, ApiQuery, Path};
 use crate::infra::fields::required;
 use crate::infra::pagination::{Page, PageQuery};
@@ -147,11 +147,7 @@ pub async fn create_news(
     sqlx::query!(r#"SELECT FROM notify_company_news($1)"#, news.id)
         .execute(&mut *auth.tx)
         .await?;
-    Entry::new(Action::Create, "news")
-        .by_principal(&auth.principal)
-        .target(news.id)
-        .from_client(&client)
-        .record(&mut auth.tx)
+    auth.audit(&client, Action::Create, "news", Some(news.id), None)
         .await?;
     auth.commit().await?;
     Ok((StatusCode::CREATED, Json(news)))
@@ -189,8 +185,9 @@ pub async fn update_news(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("news.not_found"))?;
-    auth.audit(&client, Action::Update, "news", id).await?;
+    .or_not_found("news.not_found")?;
+    auth.audit(&client, Action::Update, "news", Some(id), None)
+        .await?;
     auth.commit().await?;
     Ok(Json(news))
 }

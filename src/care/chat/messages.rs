@@ -10,7 +10,7 @@ use crate::care::scheduling::model::Status;
 use crate::infra::crypto::Keyring;
 use crate::infra::crypto::data_keys::{self, Subject};
 use crate::infra::db::{Principal, Tx};
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::identity::Role;
 
 /// Longest message, in characters.
@@ -139,7 +139,7 @@ async fn consultation(
     .map(|r| (r.status, r.planned_end, r.ended_at))
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("consultation.not_found"))
+    .or_not_found("consultation.not_found")
 }
 
 /// 404 unless the caller takes part in the consultation (reading is always open to them).
@@ -185,7 +185,7 @@ async fn for_sending(tx: &mut Tx, id: Uuid) -> ApiResult<(bool, Option<(Uuid, Op
     )
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("consultation.not_found"))?;
+    .or_not_found("consultation.not_found")?;
     Ok((
         is_closed(row.status, row.planned_end, row.ended_at),
         row.key_id.map(|key| (key, row.wrapped)),
@@ -333,7 +333,7 @@ pub async fn one(tx: &mut Tx, keyring: &Keyring, id: Uuid) -> ApiResult<Message>
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| ApiError::not_found("message.not_found"))
+        .or_not_found("message.not_found")
 }
 
 /// A page of history ending before `before` (oldest first), and the cursor of the page before it.

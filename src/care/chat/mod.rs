@@ -77,8 +77,14 @@ pub async fn list_messages(
         limit,
     )
     .await?;
-    auth.audit(&client, Action::Read, "messages", consultation_id)
-        .await?;
+    auth.audit(
+        &client,
+        Action::Read,
+        "messages",
+        Some(consultation_id),
+        None,
+    )
+    .await?;
     auth.commit().await?;
     Ok(Json(History { items, next_cursor }))
 }

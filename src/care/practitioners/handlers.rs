@@ -6,10 +6,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::model::{Account, Format, Profile, Specialty, account_from_record, is_time_zone};
-use crate::infra::audit::{Action, Entry};
+use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{AnyRole, PlatformAdmin, Practitioner as PractitionerRole};
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
 use crate::infra::fields::required;
 use crate::infra::pagination::{Page, PageQuery, contains_pattern};
@@ -26,12 +26,6 @@ pub struct SearchQuery {
     pub format: Option<Format>,
     /// Text in the name or biography.
     pub q: Option<String>,
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Items per page (default 20, at most 100).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<i64>,
 }
 
 /// A practitioner's changes to their profile and booking settings: absent stays, `null` clears.
@@ -63,13 +57,14 @@ pub struct UpdateProfile {
 }
 
 /// Search the directory of validated, active practitioners.
-#[utoipa::path(get, path = "/practitioners", tag = "practitioners", security(("bearer" = [])), params(SearchQuery),
+#[utoipa::path(get, path = "/practitioners", tag = "practitioners", security(("bearer" = [])), params(SearchQuery, PageQuery),
     responses((status = 200, body = Page<Profile>)))]
 pub async fn search_practitioners(
     mut auth: Auth<AnyRole>,
     ApiQuery(query): ApiQuery<SearchQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Profile>>> {
-    let paging = PageQuery::validate(query.page, query.page_size)?;
+    let paging = page.paging()?;
     let q = contains_pattern(query.q.as_deref());
     let language = query.language.as_deref().map(|l| l.trim().to_lowercase());
     let format = query.format.map(|f| match f {
@@ -134,7 +129,7 @@ pub async fn get_practitioner(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("practitioner.not_found"))?;
+    .or_not_found("practitioner.not_found")?;
     auth.commit().await?;
     Ok(Json(profile))
 }
@@ -193,7 +188,7 @@ async fn find_account<R: crate::infra::auth::RoleSet>(
     .map(|r| account_from_record!(r))
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("practitioner.not_found"))
+    .or_not_found("practitioner.not_found")
 }
 
 async fn platform_change(
@@ -207,13 +202,14 @@ async fn platform_change(
     if changed == 0 {
         return Err(ApiError::not_found("practitioner.not_found"));
     }
-    Entry::new(action, "practitioner")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(client)
-        .details(serde_json::json!({ "event": event }))
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        client,
+        action,
+        "practitioner",
+        Some(id),
+        Some(serde_json::json!({ "event": event })),
+    )
+    .await?;
     let account = find_account(&mut auth, id).await?;
     auth.commit().await?;
     Ok(Json(account))
@@ -267,7 +263,7 @@ pub async fn verify_practitioner_documents(
 fn own_id(auth: &Auth<PractitionerRole>) -> ApiResult<Uuid> {
     auth.principal
         .practitioner_id
-        .ok_or_else(|| ApiError::not_found("practitioner.not_found"))
+        .or_not_found("practitioner.not_found")
 }
 
 /// The practitioner's own account and profile.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::infra::auth::Auth;
 use crate::infra::auth::Practitioner;
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, ApiQuery, Path};
 use crate::infra::pagination::{Page, PageQuery};
 
@@ -265,7 +265,7 @@ pub async fn update_availability(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("availability.not_found"))?;
+    .or_not_found("availability.not_found")?;
     auth.commit().await?;
     Ok(Json(updated))
 }

@@ -14,7 +14,7 @@ use crate::care::practitioners::model::Format;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{AnyRole, Employee, Participant, Practitioner, RoleSet};
 use crate::infra::db::Tx;
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, ApiQuery, Path};
 use crate::infra::identity::Role;
 use crate::infra::pagination::{Page, PageQuery};
@@ -44,12 +44,6 @@ pub struct CancelRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub status: Option<Status>,
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Items per page (default 20, at most 100).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<i64>,
 }
 
 /// The room name of a consultation: opaque, lowercase, stable (HMAC of its id).
@@ -100,7 +94,7 @@ pub async fn load(tx: &mut Tx, id: Uuid, lock: bool) -> ApiResult<Row> {
         .fetch_optional(&mut **tx)
         .await?
     };
-    row.ok_or_else(|| ApiError::not_found("consultation.not_found"))
+    row.or_not_found("consultation.not_found")
 }
 
 /// Records an event by the caller.
@@ -161,7 +155,7 @@ pub async fn book_consultation(
     let employee_id = auth
         .principal
         .employee_id
-        .ok_or_else(|| ApiError::not_found("employee.not_found"))?;
+        .or_not_found("employee.not_found")?;
     // The slot's local day is within a day of its UTC date in any zone.
     let utc_day = body.scheduled_at.date_naive();
     let p = schedule::load(
@@ -454,10 +448,11 @@ pub async fn get_consultation(
 async fn list<R: RoleSet>(
     mut auth: Auth<R>,
     query: ListQuery,
+    page: PageQuery,
     filter: &str,
     order: &str,
 ) -> ApiResult<Json<Page<Consultation>>> {
-    let paging = PageQuery::validate(query.page, query.page_size)?;
+    let paging = page.paging()?;
     // Dynamic on purpose: `filter` and `order` are one of the four fixed literals of the list
     // routes below (never input); each route as its own checked query would copy the
     // 23-column SELECT four times. The SELECT itself is the one `load` checks at build time.
@@ -486,52 +481,63 @@ async fn list<R: RoleSet>(
 
 /// The caller's consultations, every status, latest first: an employee's own, or a practitioner's
 /// (`?status=` narrows). The brief's role-specific lists are `mine`, `upcoming` and `history`.
-#[utoipa::path(get, path = "/consultations", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/consultations", tag = "consultations", security(("bearer" = [])), params(ListQuery, PageQuery),
     responses((status = 200, body = Page<Consultation>)))]
 pub async fn list_consultations(
     auth: Auth<Participant>,
     ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Consultation>>> {
     let filter = if auth.principal.role == Role::Employee {
         "c.employee_id = app_employee_id()"
     } else {
         "c.practitioner_id = app_practitioner_id()"
     };
-    list(auth, query, filter, "DESC").await
+    list(auth, query, page, filter, "DESC").await
 }
 
 /// The employee's consultations, latest first.
-#[utoipa::path(get, path = "/consultations/mine", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/consultations/mine", tag = "consultations", security(("bearer" = [])), params(ListQuery, PageQuery),
     responses((status = 200, body = Page<Consultation>)))]
 pub async fn list_my_consultations(
     auth: Auth<Employee>,
     ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Consultation>>> {
-    list(auth, query, "c.employee_id = app_employee_id()", "DESC").await
+    list(
+        auth,
+        query,
+        page,
+        "c.employee_id = app_employee_id()",
+        "DESC",
+    )
+    .await
 }
 
 /// The practitioner's coming consultations, soonest first.
-#[utoipa::path(get, path = "/consultations/upcoming", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/consultations/upcoming", tag = "consultations", security(("bearer" = [])), params(ListQuery, PageQuery),
     responses((status = 200, body = Page<Consultation>)))]
 pub async fn list_upcoming_consultations(
     auth: Auth<Practitioner>,
     ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Consultation>>> {
     let filter = "c.practitioner_id = app_practitioner_id() AND c.status IN ('SCHEDULED', 'CONFIRMED', 'IN_PROGRESS') \
                   AND add_minutes(c.scheduled_at, c.duration) > now()";
-    list(auth, query, filter, "ASC").await
+    list(auth, query, page, filter, "ASC").await
 }
 
 /// The practitioner's past and closed consultations, latest first.
-#[utoipa::path(get, path = "/consultations/history", tag = "consultations", security(("bearer" = [])), params(ListQuery),
+#[utoipa::path(get, path = "/consultations/history", tag = "consultations", security(("bearer" = [])), params(ListQuery, PageQuery),
     responses((status = 200, body = Page<Consultation>)))]
 pub async fn list_past_consultations(
     auth: Auth<Practitioner>,
     ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Consultation>>> {
     let filter = "c.practitioner_id = app_practitioner_id() AND (c.status IN ('COMPLETED', 'CANCELLED', 'NO_SHOW') \
                   OR add_minutes(c.scheduled_at, c.duration) <= now())";
-    list(auth, query, filter, "DESC").await
+    list(auth, query, page, filter, "DESC").await
 }
 
 /// An attendance event from a participant's room page.

@@ -11,7 +11,7 @@ use super::slots::{Constraints, Exception, Slot, Weekly, free_slots};
 use crate::infra::auth::AnyRole;
 use crate::infra::auth::Auth;
 use crate::infra::db::Tx;
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiQuery, Path};
 
 /// Longest window asked at once, in days.
@@ -109,7 +109,7 @@ pub async fn load(tx: &mut Tx, id: Uuid, from: NaiveDate, to: NaiveDate) -> ApiR
     )
     .fetch_optional(&mut **tx)
         .await?
-        .ok_or_else(|| ApiError::not_found("practitioner.not_found"))?;
+        .or_not_found("practitioner.not_found")?;
     row.try_into()
 }
 

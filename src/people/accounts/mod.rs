@@ -1,5 +1,6 @@
 //! Sign-in flows under `/api/auth`: login, registration, refresh and logout, email verification
-//! and password recovery, two-factor authentication; one-time tokens and sign-in throttling.
+//! and password recovery, two-factor authentication; one-time tokens, sign-in throttling and the
+//! creation of every user row.
 
 pub mod login;
 pub mod one_time;
@@ -8,6 +9,7 @@ pub mod refresh;
 pub mod register;
 pub mod throttle;
 pub mod two_factor;
+pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

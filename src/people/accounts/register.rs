@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::users::{NewUser, create_user};
 use crate::care::practitioners::model::{Specialty, is_time_zone};
 use crate::infra::audit::{Action, Entry};
 use crate::infra::error::{ApiError, ApiResult, Validator, looks_like_email};
@@ -197,26 +198,17 @@ pub async fn register(
     )?;
     let hash = state.passwords.hash(&body.password).await?;
     let awaiting_approval = company.as_ref().is_some_and(|c| !c.2);
-    let user_id: Option<Uuid> = sqlx::query_scalar!(
-        r#"INSERT INTO users (email, password_hash, role, company_id, awaiting_approval, locale, password_changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, now())
-           ON CONFLICT DO NOTHING
-           RETURNING id"#,
-        &email,
-        hash,
-        body.role,
-        company.as_ref().map(|c| c.0),
-        awaiting_approval,
-        &locale
+    let user_id = create_user(
+        &mut tx,
+        &NewUser {
+            company_id: company.as_ref().map(|c| c.0),
+            password_hash: Some(&hash),
+            awaiting_approval,
+            locale: Some(&locale),
+            ..NewUser::new(&email, body.role)
+        },
     )
-    .fetch_optional(&mut *tx)
     .await?;
-    let Some(user_id) = user_id else {
-        return Err(ApiError::conflict(
-            "user.email_taken",
-            "An account already uses this email; sign in or reset the password.",
-        ));
-    };
     if let Some((company_id, _, _)) = &company {
         sqlx::query!(
             r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position)

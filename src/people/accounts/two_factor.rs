@@ -13,7 +13,7 @@ use totp_rs::{Builder, Secret, Totp};
 use uuid::Uuid;
 
 use super::throttle;
-use crate::infra::audit::{Action, Entry};
+use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::crypto::{Keyring, aad};
 use crate::infra::error::{ApiError, ApiResult};
@@ -243,13 +243,14 @@ pub async fn verify_two_factor(
     )
     .execute(&mut *auth.tx)
     .await?;
-    Entry::new(Action::Security, "user")
-        .by_principal(&auth.principal)
-        .target(user_id)
-        .from_client(&client)
-        .details(serde_json::json!({ "event": "2fa_enabled" }))
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        &client,
+        Action::Security,
+        "user",
+        Some(user_id),
+        Some(serde_json::json!({ "event": "2fa_enabled" })),
+    )
+    .await?;
     auth.commit().await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
@@ -287,13 +288,14 @@ pub async fn disable_two_factor(
     sqlx::query!(r#"DELETE FROM recovery_codes WHERE user_id = $1"#, user_id)
         .execute(&mut *auth.tx)
         .await?;
-    Entry::new(Action::Security, "user")
-        .by_principal(&auth.principal)
-        .target(user_id)
-        .from_client(&client)
-        .details(serde_json::json!({ "event": "2fa_disabled" }))
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        &client,
+        Action::Security,
+        "user",
+        Some(user_id),
+        Some(serde_json::json!({ "event": "2fa_disabled" })),
+    )
+    .await?;
     auth.commit().await?;
     let mut conn = state.db.system.acquire().await?;
     sessions::revoke_all(&mut conn, user_id, "2fa disabled").await?;

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::model::{Company, CompanySize, normalise_domain, slugify};
-use crate::infra::audit::{Action, Entry};
+use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{
     CompanyEditor, CompanyReader, HrAdmin, PlatformAdmin, PlatformStaff, SuperAdmin,
 };
-use crate::infra::error::{ApiError, ApiResult, Validator, looks_like_email};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator, looks_like_email};
 use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
 use crate::infra::fields::{optional, required};
 use crate::infra::identity::Role;
@@ -22,6 +22,7 @@ use crate::infra::mail::MailKind;
 use crate::infra::pagination::{Page, PageQuery, contains_pattern};
 use crate::infra::sessions::{self, ClientMeta};
 use crate::infra::state::AppState;
+use crate::people::accounts::users::{NewUser, create_user};
 
 /// The company's first HR admin, invited by mail.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -119,12 +120,6 @@ pub struct CompanyFilter {
     pub q: Option<String>,
     /// Only active (true) or inactive (false) companies.
     pub is_active: Option<bool>,
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Items per page (default 20, at most 100).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<i64>,
 }
 
 fn is_color(value: &str) -> bool {
@@ -167,7 +162,7 @@ async fn find(auth: &mut Auth<impl crate::infra::auth::RoleSet>, id: Uuid) -> Ap
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("company.not_found"))
+    .or_not_found("company.not_found")
 }
 
 /// Create a company (inactive until validated) and invite its HR admin.
@@ -262,32 +257,25 @@ pub async fn create_company(
     )
     .fetch_one(&mut *auth.tx)
     .await?;
-    let hr_id: Option<Uuid> = sqlx::query_scalar!(
-        r#"INSERT INTO users (email, role, company_id, first_name, last_name)
-           VALUES ($1, 'ADMIN_RH', $2, $3, $4)
-           ON CONFLICT DO NOTHING
-           RETURNING id"#,
-        &hr_email,
-        company.id,
-        &hr_first,
-        &hr_last
+    let hr_id = create_user(
+        &mut auth.tx,
+        &NewUser {
+            company_id: Some(company.id),
+            first_name: Some(&hr_first),
+            last_name: Some(&hr_last),
+            ..NewUser::new(&hr_email, Role::AdminRh)
+        },
     )
-    .fetch_optional(&mut *auth.tx)
     .await?;
-    let Some(hr_id) = hr_id else {
-        return Err(ApiError::conflict(
-            "user.email_taken",
-            "An account already uses the HR admin's email.",
-        ));
-    };
     enqueue_mail(&mut auth.tx, MailKind::Invitation, hr_id).await?;
-    Entry::new(Action::Create, "company")
-        .by_principal(&auth.principal)
-        .target(company.id)
-        .from_client(&client)
-        .details(serde_json::json!({ "hrAdminId": hr_id }))
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        &client,
+        Action::Create,
+        "company",
+        Some(company.id),
+        Some(serde_json::json!({ "hrAdminId": hr_id })),
+    )
+    .await?;
     auth.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -302,13 +290,14 @@ pub async fn create_company(
 }
 
 /// List companies (platform).
-#[utoipa::path(get, path = "/companies", tag = "companies", security(("bearer" = [])), params(CompanyFilter),
+#[utoipa::path(get, path = "/companies", tag = "companies", security(("bearer" = [])), params(CompanyFilter, PageQuery),
     responses((status = 200, body = Page<Company>)))]
 pub async fn list_companies(
     mut auth: Auth<PlatformStaff>,
     ApiQuery(filter): ApiQuery<CompanyFilter>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Company>>> {
-    let paging = PageQuery::validate(filter.page, filter.page_size)?;
+    let paging = page.paging()?;
     let q = contains_pattern(filter.q.as_deref());
     // The page and the total in one statement (a window count), so the record is mapped here.
     let rows: Vec<(Company, i64)> = sqlx::query!(
@@ -368,11 +357,12 @@ pub async fn list_companies(
 }
 
 /// Every company (operators).
-#[utoipa::path(get, path = "/super-admin/companies", tag = "super-admin", security(("bearer" = [])), params(CompanyFilter),
+#[utoipa::path(get, path = "/super-admin/companies", tag = "super-admin", security(("bearer" = [])), params(CompanyFilter, PageQuery),
     responses((status = 200, body = Page<Company>)))]
 pub async fn list_all_companies(
     auth: Auth<SuperAdmin>,
     query: ApiQuery<CompanyFilter>,
+    page: ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Company>>> {
     let Auth {
         principal,
@@ -380,7 +370,7 @@ pub async fn list_all_companies(
         tx,
         ..
     } = auth;
-    list_companies(Auth::from_parts(principal, session_id, tx), query).await
+    list_companies(Auth::from_parts(principal, session_id, tx), query, page).await
 }
 
 /// A company: platform roles any, an HR admin their own (another's answers 404).
@@ -402,7 +392,7 @@ pub async fn get_my_company(mut auth: Auth<HrAdmin>) -> ApiResult<Json<Company>>
     let id = auth
         .principal
         .company_id
-        .ok_or_else(|| ApiError::not_found("company.not_found"))?;
+        .or_not_found("company.not_found")?;
     let company = find(&mut auth, id).await?;
     auth.commit().await?;
     Ok(Json(company))
@@ -446,7 +436,7 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("company.not_found"))?;
+    .or_not_found("company.not_found")?;
     if let Some(name) = &body.name {
         company.name = required(&mut v, "name", name, 200);
     }
@@ -537,7 +527,8 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
             _ => ApiError::from(e),
         },
     )?;
-    auth.audit(client, Action::Update, "company", id).await?;
+    auth.audit(client, Action::Update, "company", Some(id), None)
+        .await?;
     Ok(updated)
 }
 
@@ -571,7 +562,7 @@ pub async fn update_my_company(
     let id = auth
         .principal
         .company_id
-        .ok_or_else(|| ApiError::not_found("company.not_found"))?;
+        .or_not_found("company.not_found")?;
     let company = apply_update(&mut auth, &client, id, body).await?;
     auth.commit().await?;
     Ok(Json(company))
@@ -599,8 +590,9 @@ pub async fn validate_company(
     )
     .fetch_optional(&mut *auth.tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("company.not_found"))?;
-    auth.audit(&client, Action::Validate, "company", id).await?;
+    .or_not_found("company.not_found")?;
+    auth.audit(&client, Action::Validate, "company", Some(id), None)
+        .await?;
     auth.commit().await?;
     Ok(Json(company))
 }
@@ -624,7 +616,8 @@ pub async fn delete_company(
     if done.rows_affected() == 0 {
         return Err(ApiError::not_found("company.not_found"));
     }
-    auth.audit(&client, Action::Delete, "company", id).await?;
+    auth.audit(&client, Action::Delete, "company", Some(id), None)
+        .await?;
     auth.commit().await?;
     end_logins(&state, id, "company deleted").await?;
     Ok(StatusCode::NO_CONTENT)

@@ -7,17 +7,19 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::model::{Employee, EmployeeStatus};
-use crate::infra::audit::{Action, Entry};
+use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{Employee as EmployeeRole, HrAdmin};
-use crate::infra::error::{ApiError, ApiResult, Validator, looks_like_email};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator, looks_like_email};
 use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
 use crate::infra::fields::{locale, optional, required};
+use crate::infra::identity::Role;
 use crate::infra::jobs::enqueue_mail;
 use crate::infra::mail::MailKind;
 use crate::infra::pagination::{Page, PageQuery, contains_pattern};
 use crate::infra::sessions::{self, ClientMeta};
 use crate::infra::state::AppState;
+use crate::people::accounts::users::{NewUser, create_user};
 
 /// A new employee, invited by mail.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -80,12 +82,6 @@ pub struct EmployeeFilter {
     pub department: Option<String>,
     /// ACTIVE, INACTIVE, PENDING or REMOVED (default: all but REMOVED).
     pub status: Option<EmployeeStatus>,
-    /// 1-based page number (default 1).
-    #[param(minimum = 1)]
-    pub page: Option<i64>,
-    /// Items per page (default 20, at most 100).
-    #[param(minimum = 1, maximum = 100)]
-    pub page_size: Option<i64>,
 }
 
 async fn find<R: crate::infra::auth::RoleSet>(auth: &mut Auth<R>, id: Uuid) -> ApiResult<Employee> {
@@ -102,13 +98,11 @@ async fn find<R: crate::infra::auth::RoleSet>(auth: &mut Auth<R>, id: Uuid) -> A
     )
         .fetch_optional(&mut *auth.tx)
         .await?
-        .ok_or_else(|| ApiError::not_found("employee.not_found"))
+        .or_not_found("employee.not_found")
 }
 
 fn company_of(auth: &Auth<HrAdmin>) -> ApiResult<Uuid> {
-    auth.principal
-        .company_id
-        .ok_or_else(|| ApiError::not_found("company.not_found"))
+    auth.principal.company_id.or_not_found("company.not_found")
 }
 
 /// Create an employee and mail them an invitation to set their password.
@@ -133,22 +127,14 @@ pub async fn create_employee(
     let position = optional(&mut v, "position", body.position.as_deref(), 100);
     let phone = optional(&mut v, "phoneNumber", body.phone_number.as_deref(), 40);
     v.finish()?;
-    let user_id: Option<Uuid> = sqlx::query_scalar!(
-        r#"INSERT INTO users (email, role, company_id)
-           VALUES ($1, 'EMPLOYEE', $2)
-           ON CONFLICT DO NOTHING
-           RETURNING id"#,
-        &email,
-        company_id
+    let user_id = create_user(
+        &mut auth.tx,
+        &NewUser {
+            company_id: Some(company_id),
+            ..NewUser::new(&email, Role::Employee)
+        },
     )
-    .fetch_optional(&mut *auth.tx)
     .await?;
-    let Some(user_id) = user_id else {
-        return Err(ApiError::conflict(
-            "user.email_taken",
-            "An account already uses this email.",
-        ));
-    };
     let id: Uuid = sqlx::query_scalar!(
         r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position, phone_number)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -164,20 +150,22 @@ pub async fn create_employee(
     .fetch_one(&mut *auth.tx)
     .await?;
     enqueue_mail(&mut auth.tx, MailKind::Invitation, user_id).await?;
-    auth.audit(&client, Action::Create, "employee", id).await?;
+    auth.audit(&client, Action::Create, "employee", Some(id), None)
+        .await?;
     let employee = find(&mut auth, id).await?;
     auth.commit().await?;
     Ok((StatusCode::CREATED, Json(employee)))
 }
 
 /// The company's employees, with search, department and status filters.
-#[utoipa::path(get, path = "/employees", tag = "employees", security(("bearer" = [])), params(EmployeeFilter),
+#[utoipa::path(get, path = "/employees", tag = "employees", security(("bearer" = [])), params(EmployeeFilter, PageQuery),
     responses((status = 200, body = Page<Employee>)))]
 pub async fn list_employees(
     mut auth: Auth<HrAdmin>,
     ApiQuery(filter): ApiQuery<EmployeeFilter>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<Employee>>> {
-    let paging = PageQuery::validate(filter.page, filter.page_size)?;
+    let paging = page.paging()?;
     let q = contains_pattern(filter.q.as_deref());
     let status = filter.status.map(|s| match s {
         EmployeeStatus::Active => "ACTIVE",
@@ -257,7 +245,8 @@ pub async fn update_employee(
     apply(&mut employee.phone_number, body.phone_number);
     v.finish()?;
     save_profile(&mut auth, &employee).await?;
-    auth.audit(&client, Action::Update, "employee", id).await?;
+    auth.audit(&client, Action::Update, "employee", Some(id), None)
+        .await?;
     let employee = find(&mut auth, id).await?;
     auth.commit().await?;
     Ok(Json(employee))
@@ -325,13 +314,14 @@ async fn set_state(
         .execute(&mut *auth.tx)
         .await?;
     }
-    Entry::new(action, "employee")
-        .by_principal(&auth.principal)
-        .target(id)
-        .from_client(client)
-        .details(serde_json::json!({ "change": format!("{change:?}") }))
-        .record(&mut auth.tx)
-        .await?;
+    auth.audit(
+        client,
+        action,
+        "employee",
+        Some(id),
+        Some(serde_json::json!({ "change": format!("{change:?}") })),
+    )
+    .await?;
     let updated = find(&mut auth, id).await?;
     auth.commit().await?;
     if change != StateChange::Activate {
@@ -393,7 +383,7 @@ pub async fn delete_employee(
 async fn own_id(auth: &mut Auth<EmployeeRole>) -> ApiResult<Uuid> {
     auth.principal
         .employee_id
-        .ok_or_else(|| ApiError::not_found("employee.not_found"))
+        .or_not_found("employee.not_found")
 }
 
 /// The employee's own profile.

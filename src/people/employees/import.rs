@@ -12,10 +12,10 @@ use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::infra::audit::{Action, Entry};
+use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::HrAdmin;
-use crate::infra::error::{ApiError, ApiResult, FieldError, looks_like_email};
+use crate::infra::error::{ApiError, ApiResult, FieldError, OrNotFound, looks_like_email};
 use crate::infra::extract::{ApiQuery, FormUpload};
 use crate::infra::jobs::enqueue_mails;
 use crate::infra::mail::MailKind;
@@ -275,7 +275,7 @@ pub async fn import_employees(
     let company_id = auth
         .principal
         .company_id
-        .ok_or_else(|| ApiError::not_found("company.not_found"))?;
+        .or_not_found("company.not_found")?;
     let dry_run = query.dry_run.unwrap_or(false);
     let (rows, mut errors) = parse(&bytes)?;
     let emails: Vec<&str> = rows.iter().map(|r| r.email.as_str()).collect();
@@ -316,6 +316,8 @@ pub async fn import_employees(
         }
     }
 
+    // The batch counterpart of `people::accounts::users::create_user`: one statement for every new
+    // row of the file (addresses already taken were set aside above).
     let created_users: Vec<(Uuid, String)> = sqlx::query!(
         r#"INSERT INTO users (email, role, company_id) SELECT email, 'EMPLOYEE', $2
            FROM unnest($1::text[]) AS t(email)
@@ -383,15 +385,17 @@ pub async fn import_employees(
     if dry_run {
         auth.tx.rollback().await?;
     } else {
-        Entry::new(Action::Import, "employee")
-            .by_principal(&auth.principal)
-            .from_client(&client)
-            .details(serde_json::json!({
+        auth.audit(
+            &client,
+            Action::Import,
+            "employee",
+            None,
+            Some(serde_json::json!({
                 "created": report.created, "updated": report.updated,
                 "unchanged": report.unchanged, "errors": report.errors.len()
-            }))
-            .record(&mut auth.tx)
-            .await?;
+            })),
+        )
+        .await?;
         auth.commit().await?;
     }
     Ok(Json(report))
