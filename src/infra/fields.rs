@@ -1,6 +1,6 @@
 //! Rules for the text fields of every feature: trimmed, bounded, empty optional values as `None`.
 
-use crate::infra::error::Validator;
+use crate::infra::error::{Validator, looks_like_email};
 
 /// Trims and checks a required text field.
 pub fn required(v: &mut Validator, field: &str, value: &str, max: usize) -> String {
@@ -34,4 +34,15 @@ pub fn locale(v: &mut Validator, value: Option<&str>) -> String {
         "must be `fr` or `en`",
     );
     locale.to_owned()
+}
+
+/// Trims and lowercases an email address and checks that it looks like one.
+pub fn email(v: &mut Validator, field: &str, value: &str) -> String {
+    let email = value.trim().to_lowercase();
+    v.check(
+        looks_like_email(&email),
+        field,
+        "must be a valid email address",
+    );
+    email
 }

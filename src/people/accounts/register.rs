@@ -10,9 +10,9 @@ use uuid::Uuid;
 use super::users::{NewUser, create_user};
 use crate::care::practitioners::model::{Specialty, is_time_zone};
 use crate::infra::audit::{Action, Entry};
-use crate::infra::error::{ApiError, ApiResult, Validator, looks_like_email};
+use crate::infra::error::{ApiError, ApiResult, Validator};
 use crate::infra::extract::ApiJson;
-use crate::infra::fields::{locale, required};
+use crate::infra::fields::{email, locale, required};
 use crate::infra::identity::Role;
 use crate::infra::jobs::enqueue_mail;
 use crate::infra::mail::MailKind;
@@ -111,12 +111,7 @@ pub async fn register(
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     let mut v = Validator::new();
-    let email = body.email.trim().to_lowercase();
-    v.check(
-        looks_like_email(&email),
-        "email",
-        "must be a valid email address",
-    );
+    let email = email(&mut v, "email", &body.email);
     v.check(
         matches!(body.role, Role::Employee | Role::Practitioner),
         "role",

@@ -15,7 +15,7 @@ use crate::infra::auth::{
 };
 use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator, looks_like_email};
 use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
-use crate::infra::fields::{optional, required};
+use crate::infra::fields::{email, optional, required};
 use crate::infra::identity::Role;
 use crate::infra::jobs::enqueue_mail;
 use crate::infra::mail::MailKind;
@@ -188,12 +188,7 @@ pub async fn create_company(
             );
             normalised.unwrap_or_default()
         });
-    let hr_email = body.hr_admin.email.trim().to_lowercase();
-    v.check(
-        looks_like_email(&hr_email),
-        "hrAdmin.email",
-        "must be a valid email address",
-    );
+    let hr_email = email(&mut v, "hrAdmin.email", &body.hr_admin.email);
     let hr_first = required(&mut v, "hrAdmin.firstName", &body.hr_admin.first_name, 100);
     let hr_last = required(&mut v, "hrAdmin.lastName", &body.hr_admin.last_name, 100);
     check_common(

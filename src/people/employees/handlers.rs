@@ -10,9 +10,9 @@ use super::model::{Employee, EmployeeStatus};
 use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{Employee as EmployeeRole, HrAdmin};
-use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator, looks_like_email};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
-use crate::infra::fields::{locale, optional, required};
+use crate::infra::fields::{email, locale, optional, required};
 use crate::infra::identity::Role;
 use crate::infra::jobs::enqueue_mail;
 use crate::infra::mail::MailKind;
@@ -115,12 +115,7 @@ pub async fn create_employee(
 ) -> ApiResult<(StatusCode, Json<Employee>)> {
     let company_id = company_of(&auth)?;
     let mut v = Validator::new();
-    let email = body.email.trim().to_lowercase();
-    v.check(
-        looks_like_email(&email),
-        "email",
-        "must be a valid email address",
-    );
+    let email = email(&mut v, "email", &body.email);
     let first_name = required(&mut v, "firstName", &body.first_name, 100);
     let last_name = required(&mut v, "lastName", &body.last_name, 100);
     let department = optional(&mut v, "department", body.department.as_deref(), 100);
