@@ -10,11 +10,9 @@ use uuid::Uuid;
 use super::model::{Company, CompanySize, normalise_domain, slugify};
 use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
-use crate::infra::auth::{
-    CompanyEditor, CompanyReader, HrAdmin, PlatformAdmin, PlatformStaff, SuperAdmin,
-};
+use crate::infra::auth::{CompanyReader, HrAdmin, PlatformAdmin, PlatformStaff, SuperAdmin};
 use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator, looks_like_email};
-use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
+use crate::infra::extract::{ApiJson, ApiQuery, Path};
 use crate::infra::fields::{email, optional, required};
 use crate::infra::identity::Role;
 use crate::infra::jobs::enqueue_mail;
@@ -72,45 +70,6 @@ pub struct InvitedUser {
     pub email: String,
 }
 
-/// Changes to a company: absent fields stay, `null` clears.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateCompany {
-    pub name: Option<String>,
-    /// Platform admins only.
-    #[serde(default, deserialize_with = "patch")]
-    pub domain: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub sector: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub size: Option<Option<CompanySize>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub address: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub city: Option<Option<String>>,
-    pub country: Option<String>,
-    #[serde(default, deserialize_with = "patch")]
-    pub logo_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub cover_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub primary_color: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub contact_email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub contact_phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "patch")]
-    pub website_url: Option<Option<String>>,
-    pub auto_approve_employees: Option<bool>,
-    pub allow_internal_news: Option<bool>,
-    /// Platform admins only.
-    #[serde(default, deserialize_with = "patch")]
-    pub sessions_per_employee_per_year: Option<Option<i32>>,
-    /// Platform admins only. `false` suspends the company: its users are refused from their next
-    /// request and their logins end. `true` makes it usable again (validating it if it was not).
-    pub is_active: Option<bool>,
-}
-
 /// List filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -122,11 +81,11 @@ pub struct CompanyFilter {
     pub is_active: Option<bool>,
 }
 
-fn is_color(value: &str) -> bool {
+pub(super) fn is_color(value: &str) -> bool {
     value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
-fn check_common(
+pub(super) fn check_common(
     v: &mut Validator,
     contact_email: Option<&str>,
     color: Option<&str>,
@@ -149,7 +108,10 @@ fn check_common(
     );
 }
 
-async fn find(auth: &mut Auth<impl crate::infra::auth::RoleSet>, id: Uuid) -> ApiResult<Company> {
+pub(super) async fn find(
+    auth: &mut Auth<impl crate::infra::auth::RoleSet>,
+    id: Uuid,
+) -> ApiResult<Company> {
     sqlx::query_as!(
         Company,
         r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url,
@@ -393,176 +355,6 @@ pub async fn get_my_company(mut auth: Auth<HrAdmin>) -> ApiResult<Json<Company>>
     Ok(Json(company))
 }
 
-async fn apply_update<R: crate::infra::auth::RoleSet>(
-    auth: &mut Auth<R>,
-    client: &ClientMeta,
-    id: Uuid,
-    body: UpdateCompany,
-) -> ApiResult<Company> {
-    let platform = auth.principal.role == Role::AdminHuntzen;
-    let mut v = Validator::new();
-    if !platform {
-        v.check(
-            body.domain.is_none(),
-            "domain",
-            "only platform administrators change the email domain",
-        );
-        v.check(
-            body.sessions_per_employee_per_year.is_none(),
-            "sessionsPerEmployeePerYear",
-            "only platform administrators change the allowance",
-        );
-        v.check(
-            body.is_active.is_none(),
-            "isActive",
-            "only platform administrators activate or suspend a company",
-        );
-    }
-    let mut company = sqlx::query_as!(
-        Company,
-        r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url,
-             primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
-             allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
-             deleted_at, created_at, updated_at
-           FROM companies
-           WHERE id = $1 AND deleted_at IS NULL
-           FOR UPDATE"#,
-        id
-    )
-    .fetch_optional(&mut *auth.tx)
-    .await?
-    .or_not_found("company.not_found")?;
-    if let Some(name) = &body.name {
-        company.name = required(&mut v, "name", name, 200);
-    }
-    if let Some(country) = &body.country {
-        company.country = required(&mut v, "country", country, 100);
-    }
-    if let Some(Some(domain)) = &body.domain {
-        let normalised = normalise_domain(domain);
-        v.check(
-            normalised.is_some(),
-            "domain",
-            "must be an email domain such as acme.fr",
-        );
-        company.domain = normalised;
-    } else if let Some(None) = body.domain {
-        company.domain = None;
-    }
-    apply(&mut company.sector, body.sector);
-    apply(&mut company.size, body.size);
-    apply(&mut company.address, body.address);
-    apply(&mut company.city, body.city);
-    apply(&mut company.logo_url, body.logo_url);
-    apply(&mut company.cover_url, body.cover_url);
-    apply(&mut company.primary_color, body.primary_color);
-    apply(&mut company.contact_email, body.contact_email);
-    apply(&mut company.contact_phone, body.contact_phone);
-    apply(&mut company.website_url, body.website_url);
-    apply(
-        &mut company.sessions_per_employee_per_year,
-        body.sessions_per_employee_per_year,
-    );
-    company.auto_approve_employees = body
-        .auto_approve_employees
-        .unwrap_or(company.auto_approve_employees);
-    company.allow_internal_news = body
-        .allow_internal_news
-        .unwrap_or(company.allow_internal_news);
-    company.is_active = body.is_active.unwrap_or(company.is_active);
-    check_common(
-        &mut v,
-        company.contact_email.as_deref(),
-        company.primary_color.as_deref(),
-        company.sessions_per_employee_per_year,
-    );
-    v.finish()?;
-    let updated = sqlx::query_as!(
-        Company,
-        r#"UPDATE companies SET name = $2, domain = $3, sector = $4, size = $5, address = $6,
-             city = $7, country = $8, logo_url = $9, cover_url = $10, primary_color = $11,
-             contact_email = $12, contact_phone = $13, website_url = $14,
-             auto_approve_employees = $15, allow_internal_news = $16,
-             sessions_per_employee_per_year = $17, is_active = $18,
-             validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END,
-             validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END
-           WHERE id = $1
-           RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url,
-             cover_url, primary_color, contact_email, contact_phone, website_url,
-             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
-             is_active, validated_at, deleted_at, created_at, updated_at"#,
-        id,
-        &company.name,
-        company.domain.as_deref(),
-        company.sector.as_deref(),
-        company.size,
-        company.address.as_deref(),
-        company.city.as_deref(),
-        &company.country,
-        company.logo_url.as_deref(),
-        company.cover_url.as_deref(),
-        company.primary_color.as_deref(),
-        company.contact_email.as_deref(),
-        company.contact_phone.as_deref(),
-        company.website_url.as_deref(),
-        company.auto_approve_employees,
-        company.allow_internal_news,
-        company.sessions_per_employee_per_year,
-        company.is_active,
-        auth.principal.user_id
-    )
-    .fetch_one(&mut *auth.tx)
-    .await
-    .map_err(
-        |e| match e.as_database_error().and_then(|d| d.code()).as_deref() {
-            Some("23505") => ApiError::conflict(
-                "company.domain_taken",
-                "Another company already uses this email domain.",
-            ),
-            _ => ApiError::from(e),
-        },
-    )?;
-    auth.audit(client, Action::Update, "company", Some(id), None)
-        .await?;
-    Ok(updated)
-}
-
-/// Update a company: platform admins any, an HR admin their own.
-#[utoipa::path(put, path = "/companies/{id}", tag = "companies", security(("bearer" = [])), request_body = UpdateCompany,
-    responses((status = 200, body = Company), (status = 404, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
-pub async fn update_company(
-    State(state): State<AppState>,
-    client: ClientMeta,
-    mut auth: Auth<CompanyEditor>,
-    Path(id): Path<Uuid>,
-    ApiJson(body): ApiJson<UpdateCompany>,
-) -> ApiResult<Json<Company>> {
-    let suspends = body.is_active == Some(false);
-    let company = apply_update(&mut auth, &client, id, body).await?;
-    auth.commit().await?;
-    if suspends {
-        end_logins(&state, id, "company suspended").await?;
-    }
-    Ok(Json(company))
-}
-
-/// Update the HR admin's own company.
-#[utoipa::path(put, path = "/companies/me", tag = "companies", security(("bearer" = [])), request_body = UpdateCompany,
-    responses((status = 200, body = Company), (status = 422, body = crate::infra::error::Problem)))]
-pub async fn update_my_company(
-    client: ClientMeta,
-    mut auth: Auth<HrAdmin>,
-    ApiJson(body): ApiJson<UpdateCompany>,
-) -> ApiResult<Json<Company>> {
-    let id = auth
-        .principal
-        .company_id
-        .or_not_found("company.not_found")?;
-    let company = apply_update(&mut auth, &client, id, body).await?;
-    auth.commit().await?;
-    Ok(Json(company))
-}
-
 /// Validate (activate) a company: its users can sign in.
 #[utoipa::path(put, path = "/companies/{id}/validate", tag = "companies", security(("bearer" = [])),
     responses((status = 200, body = Company), (status = 404, body = crate::infra::error::Problem)))]
@@ -620,7 +412,7 @@ pub async fn delete_company(
 
 /// Ends the logins of a company's users once it is suspended or deleted. Their requests are
 /// already refused (every request checks the company); their sessions end too.
-async fn end_logins(state: &AppState, company: Uuid, reason: &str) -> ApiResult<()> {
+pub(super) async fn end_logins(state: &AppState, company: Uuid, reason: &str) -> ApiResult<()> {
     let mut conn = state.db.system.acquire().await?;
     sessions::revoke_company(&mut conn, company, reason).await?;
     Ok(())

@@ -2,6 +2,7 @@
 
 pub mod handlers;
 pub mod model;
+pub mod update;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,13 +13,10 @@ use crate::infra::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(handlers::create_company, handlers::list_companies))
-        .routes(routes!(
-            handlers::get_my_company,
-            handlers::update_my_company
-        ))
+        .routes(routes!(handlers::get_my_company, update::update_my_company))
         .routes(routes!(
             handlers::get_company,
-            handlers::update_company,
+            update::update_company,
             handlers::delete_company
         ))
         .routes(routes!(handlers::validate_company))
