@@ -14,12 +14,15 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::infra::audit::{Action, Entry};
-use crate::infra::auth::Auth;
+use crate::infra::auth::{Auth, PlatformStaff};
 use crate::infra::crypto::data_keys;
-use crate::infra::error::{ApiResult, Validator};
+use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, Path};
+use crate::infra::fields::required;
+use crate::infra::identity::Role;
 use crate::infra::sessions::ClientMeta;
 use crate::infra::state::AppState;
+use crate::people::accounts::step_up::{self, StepUp};
 
 /// A consent given or withdrawn.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -306,18 +309,45 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// of those consultations — can never be decrypted again, backups included); email and name
 /// removed everywhere; the rows that count consultations stay, anonymous. Runs as the owner, in
 /// one transaction, because it touches rows no request context may write.
-pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
+pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResult<()> {
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
-    let exists: Option<bool> = sqlx::query_scalar!(
-        r#"SELECT erased_at IS NOT NULL AS "value!" FROM users WHERE id = $1 FOR UPDATE"#,
+    let target = sqlx::query!(
+        r#"SELECT role FROM users WHERE id = $1 AND erased_at IS NULL FOR UPDATE"#,
         user_id
     )
     .fetch_optional(&mut *tx)
-    .await?;
-    match exists {
-        None => return Ok(false),
-        Some(true) => return Ok(true),
-        Some(false) => {}
+    .await?
+    .or_not_found("user.not_found")?;
+    let platform = matches!(target.role, Role::AdminHuntzen | Role::SuperAdmin);
+    if let Eraser::Admin(actor) = by {
+        // ADMIN_HUNTZEN erases employees, practitioners and HR admins; a SUPER_ADMIN erases
+        // platform admins (and only them).
+        if platform != (actor == Role::SuperAdmin) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "auth.forbidden",
+                "Platform admins are erased by a SUPER_ADMIN; other accounts by an ADMIN_HUNTZEN.",
+            ));
+        }
+    }
+    if target.role == Role::SuperAdmin {
+        // Serialises erasures of super admins, so two at once cannot remove the last two.
+        sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('huntzen.super_admins'))")
+            .execute(&mut *tx)
+            .await?;
+        let others: i64 = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM users
+               WHERE role = 'SUPER_ADMIN' AND erased_at IS NULL AND is_active AND id <> $1"#,
+            user_id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if others == 0 {
+            return Err(ApiError::conflict(
+                "user.last_super_admin",
+                "The last active SUPER_ADMIN cannot be erased.",
+            ));
+        }
     }
     let employee: Option<Uuid> = sqlx::query_scalar!(
         r#"SELECT id
@@ -432,40 +462,87 @@ pub async fn erase_user(state: &AppState, user_id: Uuid) -> ApiResult<bool> {
     for (_, key) in files {
         state.store.delete(&key).await.ok();
     }
-    Ok(true)
+    Ok(())
 }
 
-/// Erase your account (GDPR). Counters stay as anonymous numbers.
-#[utoipa::path(delete, path = "/me", tag = "gdpr", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = crate::infra::error::Problem)))]
-pub async fn erase_me(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+/// Who asks for an erasure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eraser {
+    /// The person themselves (`DELETE /api/me`).
+    Themselves,
+    /// A platform admin of this role, on a request received otherwise.
+    Admin(Role),
+}
+
+/// What an admin erasure carries: why, and the admin's own proof (step-up).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminErasure {
+    /// Why (the request received, its date): kept in the audit trail, at most 500 characters.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub reason: Option<String>,
+    /// The admin's current password, and a 2FA code when theirs is on.
+    #[serde(flatten)]
+    pub step_up: StepUp,
+}
+
+/// Erase your account (GDPR), confirmed with your current password (and a 2FA code when it is
+/// on). Counters stay as anonymous numbers.
+#[utoipa::path(delete, path = "/me", tag = "gdpr", security(("bearer" = [])), request_body = StepUp,
+    responses((status = 204), (status = 401, body = crate::infra::error::Problem),
+              (status = 409, body = crate::infra::error::Problem)))]
+pub async fn erase_me(
+    State(state): State<AppState>,
+    mut auth: Auth,
+    body: Option<ApiJson<StepUp>>,
+) -> ApiResult<StatusCode> {
+    step_up::confirm(&state, &mut auth, body.as_ref().map(|b| &b.0)).await?;
     let user_id = auth.principal.user_id;
     auth.commit().await?;
-    erase_user(&state, user_id).await?;
+    erase_user(&state, user_id, Eraser::Themselves).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Erase a person on a request received otherwise (platform).
+/// Erase a person on a request received otherwise: ADMIN_HUNTZEN for employees, practitioners
+/// and HR admins, a SUPER_ADMIN for platform admins (never the last SUPER_ADMIN). Carries a reason
+/// and the admin's own step-up proof.
 #[utoipa::path(post, path = "/admin-huntzen/users/{id}/erase", tag = "gdpr", security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
+    request_body = AdminErasure,
+    responses((status = 204), (status = 401, body = crate::infra::error::Problem),
+              (status = 404, body = crate::infra::error::Problem), (status = 409, body = crate::infra::error::Problem),
+              (status = 422, body = crate::infra::error::Problem)))]
 pub async fn erase_user_account(
     State(state): State<AppState>,
     client: ClientMeta,
-    mut auth: Auth<crate::infra::auth::PlatformAdmin>,
+    mut auth: Auth<PlatformStaff>,
     Path(id): Path<Uuid>,
+    body: Option<ApiJson<AdminErasure>>,
 ) -> ApiResult<StatusCode> {
+    step_up::confirm(&state, &mut auth, body.as_ref().map(|b| &b.0.step_up)).await?;
+    let mut v = Validator::new();
+    let reason = required(
+        &mut v,
+        "reason",
+        body.as_ref()
+            .and_then(|b| b.0.reason.as_deref())
+            .unwrap_or(""),
+        500,
+    );
+    v.finish()?;
+    let actor = auth.principal.role;
     auth.audit(
         &client,
         Action::Delete,
         "user",
         Some(id),
-        Some(json!({ "event": "erasure_requested" })),
+        Some(json!({ "event": "erasure_requested", "reason": reason })),
     )
     .await?;
+    // The step-up (a recovery code it spent) and the request's audit row commit first; the
+    // erasure itself is one transaction of its own (owner pool), all or nothing.
     auth.commit().await?;
-    if !erase_user(&state, id).await? {
-        return Err(crate::infra::error::ApiError::not_found("user.not_found"));
-    }
+    erase_user(&state, id, Eraser::Admin(actor)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

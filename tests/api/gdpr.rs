@@ -5,7 +5,7 @@ use huntzen::infra::identity::Role;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::{PASSWORD, TestApp};
 use crate::seed::Participants;
 
 #[tokio::test]
@@ -215,7 +215,12 @@ async fn erasure_leaves_no_email_or_name_and_no_readable_content() {
     assert_eq!(export.status, StatusCode::OK);
 
     let erased = app
-        .call(axum::http::Method::DELETE, "/api/me", Some(&zoe), None)
+        .call(
+            axum::http::Method::DELETE,
+            "/api/me",
+            Some(&zoe),
+            Some(json!({ "currentPassword": PASSWORD })),
+        )
         .await;
     assert_eq!(erased.status, StatusCode::NO_CONTENT, "{}", erased.body);
     app.get("/api/me", Some(&zoe))
@@ -280,7 +285,7 @@ async fn erasure_leaves_no_email_or_name_and_no_readable_content() {
         axum::http::Method::POST,
         &format!("/api/admin-huntzen/users/{}/erase", Uuid::new_v4()),
         Some(&ops),
-        None,
+        Some(json!({ "reason": "request by mail", "currentPassword": PASSWORD })),
     )
     .await
     .assert_problem(StatusCode::NOT_FOUND, "user.not_found");
@@ -289,8 +294,179 @@ async fn erasure_leaves_no_email_or_name_and_no_readable_content() {
             axum::http::Method::POST,
             &format!("/api/admin-huntzen/users/{doc}/erase"),
             Some(&ops),
-            None,
+            Some(json!({ "reason": "request by mail", "currentPassword": PASSWORD })),
         )
         .await;
     assert_eq!(by_admin.status, StatusCode::NO_CONTENT);
+}
+
+/// Erasure needs the actor's own proof (a bearer token alone is not enough), a reason when an
+/// admin erases, and the right admin for the account; the last SUPER_ADMIN stays.
+#[tokio::test]
+async fn erasure_is_confirmed_by_password_and_limited_by_role() {
+    let app = TestApp::spawn().await;
+    let system = &app.db().system;
+    let erase = |token: String, id: Uuid, body: Option<serde_json::Value>| {
+        let app = &app;
+        async move {
+            app.call(
+                axum::http::Method::POST,
+                &format!("/api/admin-huntzen/users/{id}/erase"),
+                Some(&token),
+                body,
+            )
+            .await
+        }
+    };
+    let proof = |reason: &str| json!({ "reason": reason, "currentPassword": PASSWORD });
+    let erased_at = |id: Uuid| async move {
+        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+            "SELECT erased_at FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(system)
+        .await
+        .expect("user")
+    };
+
+    // Self-erasure: no body, an empty password or a wrong one → 401, nothing erased.
+    let me = app
+        .create_user("self@erase.test", Role::Practitioner, None)
+        .await;
+    let token = app.login("self@erase.test").await;
+    for body in [
+        None,
+        Some(json!({})),
+        Some(json!({ "currentPassword": "" })),
+        Some(json!({ "currentPassword": "not the password at all" })),
+    ] {
+        app.call(axum::http::Method::DELETE, "/api/me", Some(&token), body)
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "auth.reauth_required");
+    }
+    assert!(
+        erased_at(me).await.is_none(),
+        "nothing is erased without the password"
+    );
+
+    let ops = app
+        .create_user("ops@erase.test", Role::AdminHuntzen, None)
+        .await;
+    let ops_token = app.login("ops@erase.test").await;
+    let root = app
+        .create_user("root@erase.test", Role::SuperAdmin, None)
+        .await;
+    let root_token = app.login("root@erase.test").await;
+    let company: Uuid = sqlx::query_scalar(
+        "INSERT INTO companies (name, slug, domain, is_active) VALUES ('E', 'e', 'erase.test', true) RETURNING id",
+    )
+    .fetch_one(system)
+    .await
+    .expect("company");
+    let rh = app
+        .create_user("rh@erase.test", Role::AdminRh, Some(company))
+        .await;
+
+    // An admin erasure without the admin's password, or without a reason, changes nothing.
+    erase(ops_token.clone(), rh, Some(json!({ "reason": "asked" })))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.reauth_required");
+    erase(
+        ops_token.clone(),
+        rh,
+        Some(json!({ "currentPassword": PASSWORD })),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+    assert!(erased_at(rh).await.is_none());
+    // ADMIN_HUNTZEN may not erase a platform admin; a SUPER_ADMIN erases only platform admins.
+    erase(ops_token.clone(), root, Some(proof("no")))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    erase(root_token.clone(), rh, Some(proof("no")))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+    assert!(erased_at(root).await.is_none() && erased_at(rh).await.is_none());
+    // The right admin, with proof and reason: erased, the reason in the audit trail; again → 404.
+    let done = erase(
+        ops_token.clone(),
+        rh,
+        Some(proof("request received by mail")),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    assert!(erased_at(rh).await.is_some());
+    let reason: String = sqlx::query_scalar(
+        "SELECT details->>'reason' FROM audit_logs WHERE resource = 'user' AND resource_id = $1::text \
+         AND details->>'event' = 'erasure_requested' ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(rh)
+    .fetch_one(system)
+    .await
+    .expect("audit");
+    assert_eq!(reason, "request received by mail");
+    erase(ops_token.clone(), rh, Some(proof("again")))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "user.not_found");
+    // The last SUPER_ADMIN cannot go, neither erased by another nor by themselves.
+    let done = erase(root_token.clone(), ops, Some(proof("left the company"))).await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    app.call(
+        axum::http::Method::DELETE,
+        "/api/me",
+        Some(&root_token),
+        Some(json!({ "currentPassword": PASSWORD })),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "user.last_super_admin");
+    assert!(erased_at(root).await.is_none());
+    // With a second SUPER_ADMIN, one may erase the other (once: then it is the last one).
+    let second = app
+        .create_user("root2@erase.test", Role::SuperAdmin, None)
+        .await;
+    let done = erase(root_token.clone(), second, Some(proof("duplicate account"))).await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    // And the practitioner, with the password, erases themselves.
+    let done = app
+        .call(
+            axum::http::Method::DELETE,
+            "/api/me",
+            Some(&token),
+            Some(json!({ "currentPassword": PASSWORD })),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    assert!(erased_at(me).await.is_some());
+}
+
+/// Two SUPER_ADMINs erasing each other at the same instant cannot both go.
+#[tokio::test]
+async fn two_super_admins_erasing_each_other_at_once_leave_one() {
+    let app = TestApp::spawn().await;
+    let a = app.create_user("a@root.test", Role::SuperAdmin, None).await;
+    let b = app.create_user("b@root.test", Role::SuperAdmin, None).await;
+    let (ta, tb) = (
+        app.login("a@root.test").await,
+        app.login("b@root.test").await,
+    );
+    let body = || Some(json!({ "reason": "race", "currentPassword": PASSWORD }));
+    let (erase_b, erase_a) = (
+        format!("/api/admin-huntzen/users/{b}/erase"),
+        format!("/api/admin-huntzen/users/{a}/erase"),
+    );
+    let (ra, rb) = tokio::join!(
+        app.call(axum::http::Method::POST, &erase_b, Some(&ta), body()),
+        app.call(axum::http::Method::POST, &erase_a, Some(&tb), body()),
+    );
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM users WHERE role = 'SUPER_ADMIN' AND erased_at IS NULL",
+    )
+    .fetch_one(&app.db().system)
+    .await
+    .expect("count");
+    assert_eq!(
+        left, 1,
+        "{} {} / {} {}",
+        ra.status, ra.body, rb.status, rb.body
+    );
 }

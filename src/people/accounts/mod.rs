@@ -7,6 +7,7 @@ pub mod one_time;
 pub mod recovery;
 pub mod refresh;
 pub mod register;
+pub mod step_up;
 pub mod throttle;
 pub mod two_factor;
 pub mod users;
