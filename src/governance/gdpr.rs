@@ -387,6 +387,36 @@ pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResul
     )
     .execute(&mut *tx)
     .await?;
+    // Their upcoming consultations are cancelled (the slots free again) and the other participant
+    // told, without a name: the erased person's reason stays theirs.
+    sqlx::query!(
+        r#"WITH cancelled AS (
+             UPDATE consultations SET status = 'CANCELLED', cancelled_at = now(), cancelled_by = $3,
+                    cancel_reason = NULL
+             WHERE (employee_id = $1 OR practitioner_id = $2) AND status IN ('SCHEDULED', 'CONFIRMED')
+               AND scheduled_at > now()
+             RETURNING id, employee_id, practitioner_id, scheduled_at
+           ), events AS (
+             INSERT INTO consultation_events (consultation_id, event_type, actor_id, actor_role, metadata)
+             SELECT id, 'CANCELLED', $3, $4, '{"reason": "erasure"}' FROM cancelled
+           )
+           INSERT INTO notifications (user_id, type, title, message, link_url)
+           SELECT other.user_id, 'CONSULTATION_CANCELLED', 'Consultation annulée',
+                  'Consultation du ' || to_char(c.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC',
+                  '/consultations/' || c.id
+           FROM cancelled c
+           JOIN LATERAL (
+             SELECT e.user_id FROM employees e WHERE e.id = c.employee_id AND c.employee_id IS DISTINCT FROM $1
+             UNION ALL
+             SELECT p.user_id FROM practitioners p WHERE p.id = c.practitioner_id AND c.practitioner_id IS DISTINCT FROM $2
+           ) other ON true"#,
+        employee,
+        practitioner,
+        user_id,
+        target.role
+    )
+    .execute(&mut *tx)
+    .await?;
     sqlx::query!("DELETE FROM refresh_tokens WHERE user_id = $1", user_id)
         .execute(&mut *tx)
         .await?;

@@ -470,3 +470,127 @@ async fn two_super_admins_erasing_each_other_at_once_leave_one() {
         ra.status, ra.body, rb.status, rb.body
     );
 }
+
+/// An erased person's upcoming consultations are cancelled and the other participant told,
+/// without the erased person's name; past ones stay as they were.
+#[tokio::test]
+async fn erasure_cancels_upcoming_consultations_and_tells_the_other_side_without_a_name() {
+    let app = TestApp::spawn().await;
+    let system = &app.db().system;
+    let company = app.seed_company("cancel").await;
+    let employee = app
+        .seed_employee("emma@cancel.test", company, "Emmanuelle")
+        .await;
+    let practitioner = app.seed_practitioner("doc@cabinet.test", "Docteur").await;
+    let other_doc = app.seed_practitioner("other@cabinet.test", "Autre").await;
+    let people = Participants {
+        company,
+        employee,
+        practitioner,
+    };
+    let upcoming = app.seed_consultation(people, "VIDEO", "CONFIRMED", 3).await;
+    let past = app
+        .seed_consultation(people, "VIDEO", "COMPLETED", -3)
+        .await;
+    let with_other = app
+        .seed_consultation(
+            Participants {
+                practitioner: other_doc,
+                ..people
+            },
+            "AUDIO",
+            "SCHEDULED",
+            5,
+        )
+        .await;
+    let status = |id: Uuid| async move {
+        sqlx::query_scalar::<_, String>("SELECT status::text FROM consultations WHERE id = $1")
+            .bind(id)
+            .fetch_one(system)
+            .await
+            .expect("status")
+    };
+
+    let emma = app.login("emma@cancel.test").await;
+    let done = app
+        .call(
+            axum::http::Method::DELETE,
+            "/api/me",
+            Some(&emma),
+            Some(json!({ "currentPassword": PASSWORD })),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    assert_eq!(status(upcoming).await, "CANCELLED");
+    assert_eq!(status(with_other).await, "CANCELLED");
+    assert_eq!(status(past).await, "COMPLETED");
+    // Each practitioner is told, once per consultation, and never who it was.
+    let doc = app.login("doc@cabinet.test").await;
+    let notes = app.get("/api/notifications", Some(&doc)).await;
+    let items = notes.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", notes.body);
+    assert_eq!(items[0]["type"], "CONSULTATION_CANCELLED");
+    assert_eq!(items[0]["linkUrl"], format!("/consultations/{upcoming}"));
+    let text = notes.body.to_string();
+    assert!(
+        !text.contains("Emmanuelle") && !text.contains("emma"),
+        "{text}"
+    );
+    let other = app.login("other@cabinet.test").await;
+    let notes = app.get("/api/notifications", Some(&other)).await;
+    assert_eq!(
+        notes.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        notes.body
+    );
+    // No live consultation holds the practitioner's time any more (the exclusion constraint
+    // against double booking counts live statuses only).
+    let taken: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM consultations WHERE practitioner_id = $1 AND status IN ('SCHEDULED', 'CONFIRMED')",
+    )
+    .bind(practitioner)
+    .fetch_one(system)
+    .await
+    .expect("live");
+    assert_eq!(taken, 0);
+
+    // A practitioner erased by the platform: their patients are told, without the name.
+    let noah = app.seed_employee("noah@cancel.test", company, "Noah").await;
+    let booked = app
+        .seed_consultation(
+            Participants {
+                employee: noah,
+                practitioner: other_doc,
+                company,
+            },
+            "VIDEO",
+            "SCHEDULED",
+            2,
+        )
+        .await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
+    let ops = app.login("ops@huntzen.test").await;
+    let other_user: Uuid = sqlx::query_scalar("SELECT user_id FROM practitioners WHERE id = $1")
+        .bind(other_doc)
+        .fetch_one(system)
+        .await
+        .expect("user");
+    let done = app
+        .call(
+            axum::http::Method::POST,
+            &format!("/api/admin-huntzen/users/{other_user}/erase"),
+            Some(&ops),
+            Some(json!({ "reason": "left the platform", "currentPassword": PASSWORD })),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    assert_eq!(status(booked).await, "CANCELLED");
+    let noah_token = app.login("noah@cancel.test").await;
+    let notes = app.get("/api/notifications", Some(&noah_token)).await;
+    let items = notes.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{}", notes.body);
+    assert_eq!(items[0]["linkUrl"], format!("/consultations/{booked}"));
+    assert!(!notes.body.to_string().contains("Autre"), "{}", notes.body);
+}
