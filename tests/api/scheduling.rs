@@ -1085,3 +1085,46 @@ async fn notifications_reminders_and_isolation() {
     .expect("count");
     assert_eq!(reminders, 2);
 }
+
+/// Free slots are for employees and the practitioner themself: HR and platform roles are refused,
+/// another practitioner finds nothing (watching slots vanish would tell who booked when).
+#[tokio::test]
+async fn free_slots_are_for_employees_and_the_practitioner_themself() {
+    let app = TestApp::spawn().await;
+    let company = app.seed_company("slots").await;
+    app.seed_employee("eve@slots.test", company, "Eve").await;
+    let doc = app.seed_practitioner("doc@slots.test", "Doc").await;
+    app.seed_practitioner("rival@slots.test", "Rival").await;
+    app.create_user("rh@slots.test", Role::AdminRh, Some(company))
+        .await;
+    app.create_user("ops@slots.test", Role::AdminHuntzen, None)
+        .await;
+    app.create_user("root@slots.test", Role::SuperAdmin, None)
+        .await;
+    let paths = [
+        format!("/api/practitioners/{doc}/availability"),
+        format!("/api/availability/slots?practitionerId={doc}"),
+    ];
+    for path in &paths {
+        for who in ["eve@slots.test", "doc@slots.test"] {
+            let token = app.login(who).await;
+            let answer = app.get(path, Some(&token)).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::OK,
+                "{who} {path}: {}",
+                answer.body
+            );
+        }
+        for who in ["rh@slots.test", "ops@slots.test", "root@slots.test"] {
+            let token = app.login(who).await;
+            app.get(path, Some(&token))
+                .await
+                .assert_problem(StatusCode::FORBIDDEN, "auth.forbidden");
+        }
+        let rival = app.login("rival@slots.test").await;
+        app.get(path, Some(&rival))
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "practitioner.not_found");
+    }
+}

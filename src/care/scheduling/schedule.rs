@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::slots::{Constraints, Exception, Slot, Weekly, free_slots};
-use crate::infra::auth::AnyRole;
 use crate::infra::auth::Auth;
+use crate::infra::auth::Participant;
 use crate::infra::db::Tx;
 use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiQuery, Path};
@@ -192,11 +192,17 @@ impl Schedule {
 }
 
 async fn serve(
-    mut auth: Auth<AnyRole>,
+    mut auth: Auth<Participant>,
     id: Uuid,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> ApiResult<Json<Slots>> {
+    // Free slots are for employees (to book) and for the practitioner themself: anyone else
+    // could watch a slot vanish and learn that it was just booked. Another practitioner's are
+    // not found (another person's resource), other roles are refused by the extractor (403).
+    if auth.principal.practitioner_id.is_some_and(|own| own != id) {
+        return Err(ApiError::not_found("practitioner.not_found"));
+    }
     let check = |from: NaiveDate, to: NaiveDate| {
         let mut v = Validator::new();
         v.check(to >= from, "to", "must not be before from");
@@ -231,12 +237,13 @@ async fn serve(
     }))
 }
 
-/// A practitioner's free slots between two local dates.
+/// A practitioner's free slots between two local dates (employees, and the practitioner for their own).
 #[utoipa::path(get, path = "/practitioners/{id}/availability", tag = "availability", security(("bearer" = [])),
-    params(Window), responses((status = 200, body = Slots), (status = 404, body = crate::infra::error::Problem),
+    params(Window), responses((status = 200, body = Slots), (status = 403, body = crate::infra::error::Problem),
+                              (status = 404, body = crate::infra::error::Problem),
                               (status = 422, body = crate::infra::error::Problem)))]
 pub async fn list_practitioner_free_slots(
-    auth: Auth<AnyRole>,
+    auth: Auth<Participant>,
     Path(id): Path<Uuid>,
     ApiQuery(w): ApiQuery<Window>,
 ) -> ApiResult<Json<Slots>> {
@@ -245,10 +252,11 @@ pub async fn list_practitioner_free_slots(
 
 /// The same, with the practitioner in the query string.
 #[utoipa::path(get, path = "/availability/slots", tag = "availability", security(("bearer" = [])),
-    params(SlotsQuery), responses((status = 200, body = Slots), (status = 404, body = crate::infra::error::Problem),
+    params(SlotsQuery), responses((status = 200, body = Slots), (status = 403, body = crate::infra::error::Problem),
+                                  (status = 404, body = crate::infra::error::Problem),
                                   (status = 422, body = crate::infra::error::Problem)))]
 pub async fn list_free_slots(
-    auth: Auth<AnyRole>,
+    auth: Auth<Participant>,
     ApiQuery(q): ApiQuery<SlotsQuery>,
 ) -> ApiResult<Json<Slots>> {
     serve(auth, q.practitioner_id, q.from, q.to).await
