@@ -34,6 +34,98 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// PDF names that make a viewer act on its own: run JavaScript, act on opening or on an event,
+/// launch a program, carry files, rich media or an XFA form.
+const ACTIVE_PDF_NAMES: [&[u8]; 9] = [
+    b"JavaScript",
+    b"JS",
+    b"OpenAction",
+    b"AA",
+    b"Launch",
+    b"EmbeddedFile",
+    b"EmbeddedFiles",
+    b"RichMedia",
+    b"XFA",
+];
+
+/// At most this much inflated content is read from a PDF's streams (a flate bomb stops there and
+/// the file is refused: what cannot be read cannot be vouched for).
+const MAX_INFLATED: u64 = 64 * 1024 * 1024;
+
+/// Whether a PDF carries active content: one of [`ACTIVE_PDF_NAMES`] as a name (`#xx` escapes
+/// decoded) in its bytes or in any of its Flate-compressed streams (object streams hold
+/// dictionaries too). `None`: a stream could not be inflated within the bound.
+pub fn pdf_has_active_content(bytes: &[u8]) -> Option<bool> {
+    if names_active(bytes) {
+        return Some(true);
+    }
+    let mut budget = MAX_INFLATED;
+    let mut rest = bytes;
+    while let Some(at) = find(rest, b"stream") {
+        let mut start = at + b"stream".len();
+        if rest.get(start) == Some(&b'\r') {
+            start += 1;
+        }
+        if rest.get(start) == Some(&b'\n') {
+            start += 1;
+        }
+        let Some(len) = find(&rest[start..], b"endstream") else {
+            break;
+        };
+        let data = &rest[start..start + len];
+        let mut inflated = Vec::new();
+        let reader = flate2::read::ZlibDecoder::new(data);
+        use std::io::Read as _;
+        // Not every stream is Flate (images, fonts): what does not inflate is left as it is.
+        if reader.take(budget + 1).read_to_end(&mut inflated).is_ok() || !inflated.is_empty() {
+            if inflated.len() as u64 > budget {
+                return None;
+            }
+            budget -= inflated.len() as u64;
+            if names_active(&inflated) {
+                return Some(true);
+            }
+        }
+        rest = &rest[start + len + b"endstream".len()..];
+    }
+    Some(false)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn names_active(bytes: &[u8]) -> bool {
+    let delimiter = |b: u8| b.is_ascii_whitespace() || b"()<>[]{}/%".contains(&b);
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'/' {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        let mut name = Vec::new();
+        while j < bytes.len() && !delimiter(bytes[j]) {
+            let hex = |k: usize| bytes.get(k).and_then(|c| (*c as char).to_digit(16));
+            match (bytes[j], hex(j + 1), hex(j + 2)) {
+                (b'#', Some(hi), Some(lo)) => {
+                    name.push((hi * 16 + lo) as u8);
+                    j += 3;
+                }
+                (b, _, _) => {
+                    name.push(b);
+                    j += 1;
+                }
+            }
+        }
+        if ACTIVE_PDF_NAMES.contains(&name.as_slice()) {
+            return true;
+        }
+        i = j.max(i + 1);
+    }
+    false
+}
+
 fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -171,6 +263,14 @@ pub async fn store(
             "Only PNG, JPEG, WebP and PDF files are accepted.",
         )
     })?;
+    if content_type == "application/pdf" && pdf_has_active_content(&upload.bytes) != Some(false) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "file.active_content",
+            "PDFs with active content (JavaScript, actions on opening, launched programs, embedded \
+             files) are refused.",
+        ));
+    }
     let cleaned = strip_metadata(&upload.bytes, content_type).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

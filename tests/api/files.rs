@@ -213,3 +213,43 @@ async fn uploads_follow_their_purpose() {
         "stored bytes are not the plaintext"
     );
 }
+
+/// A PDF that would act on its own in a viewer (JavaScript, an action on opening, a launched
+/// program, embedded files) is refused, however it spells or hides the name; a plain one passes.
+#[tokio::test]
+async fn pdfs_with_active_content_are_refused() {
+    use std::io::Write as _;
+    let app = TestApp::spawn().await;
+    app.create_user("doc@pdf.test", Role::Practitioner, None)
+        .await;
+    let token = app.login("doc@pdf.test").await;
+    let deflated = |text: &[u8]| {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(text).expect("deflate");
+        z.finish().expect("deflate")
+    };
+    let mut in_object_stream =
+        b"%PDF-1.7\n4 0 obj << /Type /ObjStm /Filter /FlateDecode >>\nstream\n".to_vec();
+    in_object_stream.extend(deflated(b"<< /S /JavaScript /JS (app.alert(1)) >>"));
+    in_object_stream.extend_from_slice(b"\nendstream\nendobj\n");
+    let mut compressed_but_plain =
+        b"%PDF-1.7\n4 0 obj << /Filter /FlateDecode >>\nstream\n".to_vec();
+    compressed_but_plain.extend(deflated(b"BT /F1 12 Tf (Diplome) Tj ET"));
+    compressed_but_plain.extend_from_slice(b"\nendstream\nendobj\n");
+    let refused: [&[u8]; 5] = [
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj",
+        b"%PDF-1.7\n1 0 obj << /S /J#61vaScript /JS (x) >> endobj",
+        b"%PDF-1.7\n1 0 obj << /S /Launch /F (calc.exe) >> endobj",
+        b"%PDF-1.7\n1 0 obj << /Names << /EmbeddedFiles 3 0 R >> >> endobj",
+        &in_object_stream,
+    ];
+    for pdf in refused {
+        upload(&app, &token, "/api/practitioners/me/upload-documents", pdf)
+            .await
+            .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "file.active_content");
+    }
+    for pdf in [PDF, compressed_but_plain.as_slice()] {
+        let ok = upload(&app, &token, "/api/practitioners/me/upload-documents", pdf).await;
+        assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    }
+}
