@@ -43,7 +43,15 @@ enum Command {
     },
     /// Write an encrypted backup (pg_dump, sealed with the master key) to $DATA_DIR/backups.
     Backup,
-    /// Decrypt a backup file into a pg_dump archive for pg_restore.
+    /// Restore a backup into an empty database (DATABASE_URL, or the embedded default): roles,
+    /// grants, policies, the data keys of its key snapshot, then the erasure ledger replayed and
+    /// the audit chain verified. Refuses a file it cannot authenticate or a non-empty database.
+    Restore {
+        /// The `<time>-<id>.dump.enc` file; its `<time>-<id>.keys.enc` must be beside it.
+        file: std::path::PathBuf,
+    },
+    /// Decrypt a backup file into a pg_dump archive (and, with --keys-out, its key snapshot into
+    /// SQL) for a restore by hand (docs/backup.md).
     DecryptBackup {
         /// The `.dump.enc` file.
         #[arg(long)]
@@ -51,6 +59,9 @@ enum Command {
         /// Where to write the archive.
         #[arg(long)]
         out: std::path::PathBuf,
+        /// Where to write the key snapshot as SQL (erasure ledger applied).
+        #[arg(long)]
+        keys_out: Option<std::path::PathBuf>,
     },
     /// Audit trail tools.
     Audit {
@@ -147,31 +158,65 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Backup => {
             let secrets = settings.secrets()?;
-            let keyring = crate::infra::crypto::Keyring::new(&secrets.master_keys)?;
+            let keyring =
+                std::sync::Arc::new(crate::infra::crypto::Keyring::new(&secrets.master_keys)?);
             let (db, cluster) = open_database(&settings).await?;
             let options = db.system.connect_options();
             let result = crate::governance::backup::run(
-                &settings.data_dir,
-                settings.database_url.as_deref(),
-                &options,
+                &db.system,
+                crate::governance::backup::Target {
+                    database_url: settings.database_url.as_deref(),
+                    options: &options,
+                },
                 &keyring,
+                &settings.data_dir,
                 uuid::Uuid::new_v4(),
+                settings.backup_retention_days,
             )
             .await;
             close(db, cluster).await?;
-            println!("backup written to {}", result?.display());
+            let written = result?;
+            println!("backup written: {}", written.dump.display());
+            println!(
+                "key snapshot:   {} ({} data keys)",
+                written.keys.display(),
+                written.key_rows
+            );
+            println!(
+                "older than {} days, deleted: {}",
+                settings.backup_retention_days, written.pruned
+            );
             Ok(())
         }
-        Command::DecryptBackup { file, out } => {
+        Command::Restore { file } => restore(&settings, &file).await,
+        Command::DecryptBackup {
+            file,
+            out,
+            keys_out,
+        } => {
             let secrets = settings.secrets()?;
             let keyring = crate::infra::crypto::Keyring::new(&secrets.master_keys)?;
             let dump = crate::governance::backup::decrypt(&keyring, &file)?;
-            std::fs::write(&out, dump).with_context(|| format!("writing {}", out.display()))?;
-            println!(
-                "wrote {} (restore with: pg_restore --no-owner --dbname=<empty database> {})",
-                out.display(),
-                out.display()
-            );
+            write_private(&out, &dump)?;
+            println!("wrote {}", out.display());
+            if let Some(keys_out) = keys_out {
+                let path =
+                    crate::infra::backup_files::snapshot_of(&file).context("key snapshot path")?;
+                let mut snapshot = crate::infra::backup_files::read_snapshot(&keyring, &path)?;
+                let ledger =
+                    crate::infra::backup_files::BackupDir::new(&settings.data_dir).ledger()?;
+                snapshot.apply(&ledger);
+                write_private(
+                    &keys_out,
+                    crate::governance::backup::keys_sql(&snapshot).as_bytes(),
+                )?;
+                println!(
+                    "wrote {} ({} data keys, erasure ledger applied)",
+                    keys_out.display(),
+                    snapshot.keys.len()
+                );
+            }
+            println!("restore by hand: see docs/backup.md (or use `huntzen restore FILE`)");
             Ok(())
         }
         Command::Audit {
@@ -228,6 +273,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+async fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let secrets = settings.secrets()?;
+    let keyring = std::sync::Arc::new(crate::infra::crypto::Keyring::new(&secrets.master_keys)?);
+    let (options, cluster) = match &settings.database_url {
+        Some(url) => (
+            url.parse::<PgConnectOptions>()
+                .context("parsing DATABASE_URL")?,
+            None,
+        ),
+        None => {
+            let cluster = embedded::start(&settings.data_dir).await?;
+            (cluster.connect_options(), Some(cluster))
+        }
+    };
+    let backups = crate::infra::backup_files::BackupDir::new(&settings.data_dir);
+    let result = crate::governance::restore::restore(
+        file,
+        crate::governance::backup::Target {
+            database_url: settings.database_url.as_deref(),
+            options: &options,
+        },
+        &keyring,
+        &backups,
+        settings.clinical_note_retention_years,
+        &mut std::io::stdout(),
+    )
+    .await;
+    if let Some(cluster) = cluster {
+        cluster.stop().await?;
+    }
+    let restored = result?;
+    println!(
+        "restored {}: {} data keys, {} erasures replayed, {} audit rows verified",
+        file.display(),
+        restored.keys,
+        restored.replayed,
+        restored.audit_rows
+    );
+    Ok(())
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Secrets first: a production misconfiguration stops before anything starts.
     let secrets = settings.secrets()?;
@@ -245,12 +344,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 let _ = stopped.wait_for(|stop| *stop).await;
             },
         ));
-        let retention = tokio::spawn(crate::governance::retention::daily(
-            state.db.clone(),
-            state.store.clone(),
-            state.settings.message_retention_months,
-            state.settings.audit_retention_months,
-        ));
+        let retention = tokio::spawn(crate::governance::retention::daily(state.clone()));
         tracing::info!(addr = %listener.local_addr()?, "serving");
         let result = crate::app::server::serve(
             listener,

@@ -33,6 +33,8 @@ pub struct JobContext {
     pub data_dir: std::path::PathBuf,
     /// `DATABASE_URL`, when the database is external.
     pub database_url: Option<String>,
+    /// Days backups are kept (`BACKUP_RETENTION_DAYS`).
+    pub backup_retention_days: u32,
     /// Retries of a failing job (with exponential backoff from 1 s) before it is left failed.
     pub retries: usize,
 }
@@ -58,6 +60,7 @@ impl JobContext {
             keyring: state.keyring.clone(),
             data_dir: state.settings.data_dir.clone(),
             database_url: state.settings.database_url.clone(),
+            backup_retention_days: state.settings.backup_retention_days,
             retries: state.settings.job_retries,
         })
     }
@@ -65,15 +68,25 @@ impl JobContext {
 
 async fn back_up(job: BackupJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
     let options = ctx.db.system.connect_options();
-    let path = crate::governance::backup::run(
-        &ctx.data_dir,
-        ctx.database_url.as_deref(),
-        &options,
+    let target = crate::governance::backup::Target {
+        database_url: ctx.database_url.as_deref(),
+        options: &options,
+    };
+    let written = crate::governance::backup::run(
+        &ctx.db.system,
+        target,
         &ctx.keyring,
+        &ctx.data_dir,
         job.id,
+        ctx.backup_retention_days,
     )
     .await?;
-    tracing::info!(path = %path.display(), "backup written");
+    tracing::info!(
+        dump = %written.dump.display(),
+        keys = written.key_rows,
+        pruned = written.pruned,
+        "backup written"
+    );
     Ok(())
 }
 

@@ -27,6 +27,20 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The full application: routes, state and middleware. Starts Socket.IO's namespaces and
 /// background tasks (waiting for the Redis adapter when there is one).
 pub async fn app(state: AppState) -> anyhow::Result<Router> {
+    // Before the first request: erasures the backups' ledger holds but this database does not (a
+    // restored backup) are replayed, and the reverse copied to the ledger; clinical notes still
+    // under a consultation's key move to their author's.
+    let reconciled = crate::governance::backup::reconcile(
+        &state.db.system,
+        &state.keyring,
+        &crate::infra::backup_files::BackupDir::new(&state.settings.data_dir),
+        state.settings.clinical_note_retention_years,
+    )
+    .await?;
+    if reconciled != crate::governance::backup::Reconciled::default() {
+        tracing::info!(?reconciled, "erasure ledger reconciled");
+    }
+    crate::care::clinical::reseal_legacy_notes(&state.db.system, &state.keyring).await?;
     let cors = cors(&state.settings.allowed_origins());
     let proxies = std::sync::Arc::new(crate::infra::client_ip::TrustedProxies::parse(
         &state.settings.trusted_proxies,

@@ -90,11 +90,13 @@ async fn open(state: &AppState, auth: &mut Auth<Practitioner>, row: Row) -> ApiR
 }
 
 async fn audit_read(
+    state: &AppState,
     auth: &mut Auth<Practitioner>,
     client: &ClientMeta,
     note: Uuid,
 ) -> ApiResult<()> {
-    auth.audit(client, Action::Read, "clinical_note", Some(note), None)
+    let pseudonym = state.pseudonyms.of(auth.principal.user_id, note);
+    auth.audit(client, Action::Read, "clinical_note", Some(pseudonym), None)
         .await?;
     Ok(())
 }
@@ -120,13 +122,10 @@ async fn create_note(
     if !mine {
         return Err(ApiError::not_found("consultation.not_found"));
     }
-    let key = data_keys::get_or_create(
-        &mut auth.tx,
-        &state.keyring,
-        Subject::Consultation,
-        consultation_id,
-    )
-    .await?;
+    // The author's key, never the consultation's: a patient's erasure destroys the chat, not the
+    // practitioner's records.
+    let author = auth.principal.user_id;
+    let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::User, author).await?;
     let id = Uuid::new_v4();
     let row: Row = sqlx::query_as!(
         Row,
@@ -199,7 +198,7 @@ pub async fn list_consultation_notes(
     .await?;
     let mut notes = Vec::with_capacity(rows.len());
     for row in rows {
-        audit_read(&mut auth, &client, row.id).await?;
+        audit_read(&state, &mut auth, &client, row.id).await?;
         notes.push(open(&state, &mut auth, row).await?);
     }
     auth.commit().await?;
@@ -216,20 +215,15 @@ pub async fn update_clinical_note(
     ApiJson(body): ApiJson<NoteContent>,
 ) -> ApiResult<Json<Note>> {
     let text = check(&body.content)?;
-    let consultation_id: Uuid = sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"SELECT consultation_id FROM clinical_notes WHERE id = $1 FOR UPDATE"#,
         id
     )
     .fetch_optional(&mut *auth.tx)
     .await?
     .or_not_found("clinical_note.not_found")?;
-    let key = data_keys::get_or_create(
-        &mut auth.tx,
-        &state.keyring,
-        Subject::Consultation,
-        consultation_id,
-    )
-    .await?;
+    let author = auth.principal.user_id;
+    let key = data_keys::get_or_create(&mut auth.tx, &state.keyring, Subject::User, author).await?;
     let row: Row = sqlx::query_as!(
         Row,
         r#"UPDATE clinical_notes SET content = $2, key_id = $3
@@ -273,4 +267,65 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_consultation_note))
         .routes(routes!(list_consultation_notes))
         .routes(routes!(update_clinical_note, delete_clinical_note))
+}
+
+/// Moves the notes written before author keys (sealed under their consultation's key) to their
+/// author's key, in committed batches; a note whose consultation key is already destroyed stays
+/// as it is (unreadable). Runs at every start and finds nothing once done.
+pub async fn reseal_legacy_notes(
+    system: &sqlx::PgPool,
+    keyring: &crate::infra::crypto::Keyring,
+) -> anyhow::Result<u64> {
+    let mut moved = 0;
+    loop {
+        let mut tx = crate::infra::db::context::begin(system).await?;
+        let rows = sqlx::query!(
+            r#"SELECT n.id, n.content, k.id AS key_id, k.wrapped_key AS "wrapped_key!",
+                      p.user_id AS author
+               FROM clinical_notes n
+               JOIN data_keys k ON k.id = n.key_id
+               JOIN practitioners p ON p.id = n.practitioner_id
+               WHERE k.subject_type = 'CONSULTATION' AND k.wrapped_key IS NOT NULL
+               ORDER BY n.id
+               LIMIT 200
+               FOR UPDATE OF n SKIP LOCKED"#
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        // Re-sealing is not an edit: `updated_at` keeps the author's last change. Fixed text
+        // (DDL is not preparable); the trigger is back on at commit.
+        sqlx::raw_sql("ALTER TABLE clinical_notes DISABLE TRIGGER clinical_notes_updated_at")
+            .execute(&mut *tx)
+            .await?;
+        for row in rows {
+            let old = data_keys::unwrap(keyring, row.key_id, &row.wrapped_key)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let text = old
+                .open("clinical_notes", "content", row.id, &row.content)
+                .map_err(|e| anyhow::anyhow!("opening clinical note {}: {e}", row.id))?;
+            let key = data_keys::get_or_create(&mut tx, keyring, Subject::User, row.author)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            sqlx::query!(
+                "UPDATE clinical_notes SET content = $2, key_id = $3 WHERE id = $1",
+                row.id,
+                key.seal("clinical_notes", "content", row.id, &text),
+                key.id
+            )
+            .execute(&mut *tx)
+            .await?;
+            moved += 1;
+        }
+        sqlx::raw_sql("ALTER TABLE clinical_notes ENABLE TRIGGER clinical_notes_updated_at")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    if moved > 0 {
+        tracing::info!(moved, "clinical notes moved to their author's key");
+    }
+    Ok(moved)
 }

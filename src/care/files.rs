@@ -334,7 +334,9 @@ pub async fn download_file(
         .or_not_found("file.not_found")?;
     if in_a_consultation {
         // A chat attachment is clinical content: its reads are audited like the messages'.
-        auth.audit(&client, Action::Read, "file", Some(id), None)
+        // Named by the reader's pseudonym: nothing in the trail pairs the uploader and the reader.
+        let pseudonym = state.pseudonyms.of(auth.principal.user_id, id);
+        auth.audit(&client, Action::Read, "file", Some(pseudonym), None)
             .await?;
     }
     auth.commit().await?;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::infra::audit::{Action, Entry};
 use crate::infra::auth::{Auth, PlatformStaff};
+use crate::infra::backup_files::{BackupDir, LedgerEntry};
 use crate::infra::crypto::data_keys;
 use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, Path};
@@ -244,6 +245,21 @@ pub async fn export_my_data(
         }
         document.insert(camel_case(table), Value::Array(out));
     }
+    // Their own reads of chats, notes and files are stored under their pseudonym: shown here with
+    // the real ids. An employee's export also lists who read their items.
+    let candidates: Vec<Uuid> = ["consultations", "files", "clinicalNotes"]
+        .iter()
+        .filter_map(|table| document.get(*table).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|row| row.get("id").and_then(Value::as_str)?.parse().ok())
+        .collect();
+    if let Some(Value::Array(rows)) = document.get_mut("auditLogs") {
+        super::access_log::reveal_own_reads(&state, auth.principal.user_id, rows, candidates);
+    }
+    if auth.principal.role == Role::Employee {
+        let reads = super::access_log::reads_of_mine(&state, &mut auth.tx).await?;
+        document.insert("accessLog".to_owned(), json!(reads));
+    }
     auth.audit(
         &client,
         Action::Export,
@@ -300,22 +316,73 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_consents, record_consent))
         .routes(routes!(export_my_data))
+        .routes(routes!(super::access_log::list_my_access_log))
         .routes(routes!(erase_me))
         .routes(routes!(erase_user_account))
 }
 
-/// Erases a person: credentials, sessions, tokens and 2FA removed; journal and files deleted; the
-/// data keys of their journal, files and consultations destroyed (their messages — and the notes
-/// of those consultations — can never be decrypted again, backups included); email and name
-/// removed everywhere; the rows that count consultations stay, anonymous. Runs as the owner, in
-/// one transaction, because it touches rows no request context may write.
+/// Erases a person, in one transaction on the owner pool (it touches rows no request context may
+/// write), then copies the erasure to the ledger beside the backups and applies it to every kept
+/// key snapshot (docs/backup.md). What is destroyed and kept, per kind of account: docs/gdpr.md.
 pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResult<()> {
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
+    let erased = erase_in(
+        &mut tx,
+        user_id,
+        by,
+        state.settings.clinical_note_retention_years,
+        Uuid::new_v4(),
+    )
+    .await?;
+    tx.commit().await?;
+    for key in &erased.storage_keys {
+        state.store.delete(key).await.ok();
+    }
+    let backups = BackupDir::new(&state.settings.data_dir);
+    let keyring = state.keyring.clone();
+    let entry = erased.entry;
+    // The database row is the record: if this fails (or the process dies first), the next start
+    // copies it to the ledger (`governance::backup::reconcile`).
+    match tokio::task::spawn_blocking(move || backups.record(&keyring, &[entry])).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::error!(error = %format!("{error:#}"), "erasure not yet applied to the backups")
+        }
+        Err(error) => tracing::error!(%error, "erasure not yet applied to the backups"),
+    }
+    Ok(())
+}
+
+/// What an erasure did, for the caller to finish after the commit.
+#[derive(Debug)]
+pub struct Erased {
+    /// Stored objects to delete.
+    pub storage_keys: Vec<String>,
+    /// Its ledger entry.
+    pub entry: LedgerEntry,
+}
+
+/// The erasure itself, in the caller's transaction (owner connection):
+/// - everyone: credentials, sessions, tokens, 2FA, notifications and consents removed, email and
+///   name replaced, audit rows stripped of address and agent;
+/// - an employee: journal, files and the chats of their consultations (keys destroyed), profile
+///   anonymised; the practitioners' notes of those consultations stay (their own key);
+/// - a practitioner: profile anonymised, files other than chat attachments deleted; the patients'
+///   chats stay; the notes' key is sealed: readable by no request, destroyed by the retention job
+///   `note_retention_years` later;
+/// - both: upcoming consultations cancelled (the slot frees) and the other side told, unnamed.
+pub async fn erase_in(
+    conn: &mut sqlx::PgConnection,
+    user_id: Uuid,
+    by: Eraser,
+    note_retention_years: u32,
+    erasure_id: Uuid,
+) -> ApiResult<Erased> {
     let target = sqlx::query!(
         r#"SELECT role FROM users WHERE id = $1 AND erased_at IS NULL FOR UPDATE"#,
         user_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?
     .or_not_found("user.not_found")?;
     let platform = matches!(target.role, Role::AdminHuntzen | Role::SuperAdmin);
@@ -330,17 +397,17 @@ pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResul
             ));
         }
     }
-    if target.role == Role::SuperAdmin {
+    if target.role == Role::SuperAdmin && by != Eraser::Replay {
         // Serialises erasures of super admins, so two at once cannot remove the last two.
         sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('huntzen.super_admins'))")
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         let others: i64 = sqlx::query_scalar!(
             r#"SELECT count(*) AS "count!" FROM users
                WHERE role = 'SUPER_ADMIN' AND erased_at IS NULL AND is_active AND id <> $1"#,
             user_id
         )
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         if others == 0 {
             return Err(ApiError::conflict(
@@ -355,7 +422,7 @@ pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResul
            WHERE user_id = $1"#,
         user_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
     let practitioner: Option<Uuid> = sqlx::query_scalar!(
         r#"SELECT id
@@ -363,29 +430,54 @@ pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResul
            WHERE user_id = $1"#,
         user_id
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
+    // The files that go: everything the person stored, except a practitioner's chat attachments
+    // (part of their patients' chats); and every attachment of an erased employee's chats.
     let files: Vec<(Uuid, String)> = sqlx::query!(
         r#"SELECT id AS "id!", storage_key AS "storage_key!"
            FROM files
-           WHERE owner_user_id = $1"#,
-        user_id
+           WHERE (owner_user_id = $1 AND ($2::uuid IS NULL OR consultation_id IS NULL))
+              OR (purpose = 'CHAT_ATTACHMENT'
+                  AND consultation_id IN (SELECT id FROM consultations WHERE employee_id = $3))"#,
+        user_id,
+        practitioner,
+        employee
     )
     .map(|r| (r.id, r.storage_key))
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     let file_ids: Vec<Uuid> = files.iter().map(|f| f.0).collect();
-    // Keys first: what they protect becomes unreadable whatever happens to the rows.
-    sqlx::query!(
-        r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now()
+    // Keys first: what they protect becomes unreadable whatever happens to the rows. A
+    // practitioner's own key (their notes) is sealed instead, below.
+    let destroyed_keys: Vec<Uuid> = sqlx::query_scalar!(
+        r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now(), sealed_at = NULL,
+                  purge_after = NULL
            WHERE destroyed_at IS NULL
-             AND ( (subject_type = 'EMPLOYEE' AND subject_id = $1) OR (subject_type = 'USER' AND subject_id = $3) OR (subject_type = 'FILE' AND subject_id = ANY($4)) OR (subject_type = 'CONSULTATION' AND subject_id IN (SELECT id FROM consultations WHERE employee_id = $1 OR practitioner_id = $2)))"#,
+             AND ( (subject_type = 'EMPLOYEE' AND subject_id = $1)
+                OR (subject_type = 'USER' AND subject_id = $2 AND $3::uuid IS NULL)
+                OR (subject_type = 'FILE' AND subject_id = ANY($4))
+                OR (subject_type = 'CONSULTATION'
+                    AND subject_id IN (SELECT id FROM consultations WHERE employee_id = $1)))
+           RETURNING id"#,
         employee,
-        practitioner,
         user_id,
+        practitioner,
         &file_ids
     )
-    .execute(&mut *tx)
+    .fetch_all(&mut *conn)
+    .await?;
+    let purge_after = Utc::now() + chrono::Duration::days(365 * i64::from(note_retention_years));
+    let sealed_keys: Vec<Uuid> = sqlx::query_scalar!(
+        r#"UPDATE data_keys SET sealed_at = now(), purge_after = $3
+           WHERE subject_type = 'USER' AND subject_id = $1 AND $2::uuid IS NOT NULL
+             AND destroyed_at IS NULL AND sealed_at IS NULL
+           RETURNING id"#,
+        user_id,
+        practitioner,
+        purge_after
+    )
+    .fetch_all(&mut *conn)
     .await?;
     // Their upcoming consultations are cancelled (the slots free again) and the other participant
     // told, without a name: the erased person's reason stays theirs.
@@ -415,53 +507,56 @@ pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResul
         user_id,
         target.role
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query!("DELETE FROM refresh_tokens WHERE user_id = $1", user_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     sqlx::query!("DELETE FROM one_time_tokens WHERE user_id = $1", user_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     sqlx::query!("DELETE FROM recovery_codes WHERE user_id = $1", user_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     sqlx::query!("DELETE FROM notifications WHERE user_id = $1", user_id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!("DELETE FROM consents WHERE user_id = $1", user_id)
+        .execute(&mut *conn)
         .await?;
     sqlx::query!(
         "UPDATE login_sessions SET revoked_at = coalesce(revoked_at, now()), revoked_reason = 'erased', ip_address = NULL, user_agent = NULL WHERE user_id = $1",
         user_id
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query!(
-        "UPDATE messages SET attachment_file_id = NULL WHERE attachment_file_id IN (SELECT id FROM files WHERE owner_user_id = $1)",
-        user_id
+        "UPDATE messages SET attachment_file_id = NULL WHERE attachment_file_id = ANY($1)",
+        &file_ids
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
-    sqlx::query!("DELETE FROM files WHERE owner_user_id = $1", user_id)
-        .execute(&mut *tx)
+    sqlx::query!("DELETE FROM files WHERE id = ANY($1)", &file_ids)
+        .execute(&mut *conn)
         .await?;
     sqlx::query!(
         "UPDATE audit_logs SET ip_address = NULL, user_agent = NULL WHERE user_id = $1",
         user_id
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query!(
         "UPDATE users SET email = 'erased-' || id || '@erased.invalid', password_hash = NULL, totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL, first_name = NULL, last_name = NULL, is_active = false, email_verified = false, erased_at = now() WHERE id = $1",
         user_id
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     if let Some(employee) = employee {
         sqlx::query!(
             r#"DELETE FROM journal_entries WHERE employee_id = $1"#,
             employee
         )
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
         sqlx::query!(
             r#"UPDATE employees SET first_name = 'Anonyme', last_name = '', department = NULL,
@@ -470,7 +565,7 @@ pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResul
                WHERE id = $1"#,
             employee
         )
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
     if let Some(practitioner) = practitioner {
@@ -480,19 +575,104 @@ pub async fn erase_user(state: &AppState, user_id: Uuid, by: Eraser) -> ApiResul
                WHERE id = $1"#,
             practitioner
         )
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
+    let entry = sqlx::query!(
+        r#"INSERT INTO erasures (id, user_id, destroyed_keys, sealed_keys, purge_after)
+           VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, erased_at"#,
+        erasure_id,
+        user_id,
+        &destroyed_keys,
+        &sealed_keys,
+        (!sealed_keys.is_empty()).then_some(purge_after)
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Entry::new(Action::Delete, "user")
         .target(user_id)
-        .details(json!({ "event": "erased" }))
-        .record(&mut tx)
+        .details(json!({ "event": "erased", "replayed": by == Eraser::Replay }))
+        .record(&mut *conn)
         .await?;
-    tx.commit().await?;
-    for (_, key) in files {
-        state.store.delete(&key).await.ok();
+    Ok(Erased {
+        storage_keys: files.into_iter().map(|(_, key)| key).collect(),
+        entry: LedgerEntry {
+            id: entry.id,
+            user_id: Some(user_id),
+            erased_at: entry.erased_at,
+            destroyed_keys,
+            purge_after: (!sealed_keys.is_empty()).then_some(purge_after),
+            sealed_keys,
+        },
+    })
+}
+
+/// Replays a ledger entry into a restored database: erases the account when the backup brought it
+/// back, destroys and seals the keys the entry lists, and records the entry. Returns `false` when
+/// the database already knew it.
+pub async fn replay(
+    conn: &mut sqlx::PgConnection,
+    entry: &LedgerEntry,
+    note_retention_years: u32,
+) -> anyhow::Result<bool> {
+    let known: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM erasures WHERE id = $1) AS "known!""#,
+        entry.id
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if known {
+        return Ok(false);
     }
-    Ok(())
+    if let Some(user_id) = entry.user_id {
+        match erase_in(
+            &mut *conn,
+            user_id,
+            Eraser::Replay,
+            note_retention_years,
+            entry.id,
+        )
+        .await
+        {
+            Ok(_) => {}
+            // Created after the backup, or already erased in it.
+            Err(error) if error.code() == "user.not_found" => {}
+            Err(error) => anyhow::bail!("replaying the erasure {}: {error}", entry.id),
+        }
+    }
+    sqlx::query!(
+        r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = $2, sealed_at = NULL,
+                  purge_after = NULL
+           WHERE id = ANY($1) AND destroyed_at IS NULL"#,
+        &entry.destroyed_keys,
+        entry.erased_at
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"UPDATE data_keys SET sealed_at = $2, purge_after = $3
+           WHERE id = ANY($1) AND destroyed_at IS NULL AND sealed_at IS NULL"#,
+        &entry.sealed_keys,
+        entry.erased_at,
+        entry.purge_after.unwrap_or(entry.erased_at)
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"INSERT INTO erasures (id, user_id, erased_at, destroyed_keys, sealed_keys, purge_after)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (id) DO NOTHING"#,
+        entry.id,
+        entry.user_id,
+        entry.erased_at,
+        &entry.destroyed_keys,
+        &entry.sealed_keys,
+        entry.purge_after
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
 }
 
 /// Who asks for an erasure.
@@ -502,6 +682,8 @@ pub enum Eraser {
     Themselves,
     /// A platform admin of this role, on a request received otherwise.
     Admin(Role),
+    /// A ledger entry replayed into a restored database (the erasure was authorised when made).
+    Replay,
 }
 
 /// What an admin erasure carries: why, and the admin's own proof (step-up).

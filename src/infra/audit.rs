@@ -158,3 +158,50 @@ pub async fn verify(db: &crate::infra::db::Db) -> Result<Verification, sqlx::Err
         _ => Verification::Intact { rows: checked },
     })
 }
+
+/// Reader pseudonyms for reads of confidential items (chats, notes, files): an audit row names
+/// the item by `HMAC(key, reader ‖ item)`, shaped as a UUID, so two people's rows about one
+/// consultation share no resource id and nothing in the trail pairs them. The key is a data key
+/// of the platform (subject `USER`, the nil id: no request context matches it), created at the
+/// first start and kept in backups' key snapshots; each person's own access list recomputes the
+/// pseudonyms of their items to show them the truth.
+pub struct Pseudonyms {
+    key: crate::infra::crypto::data_keys::DataKey,
+}
+
+impl std::fmt::Debug for Pseudonyms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pseudonyms")
+    }
+}
+
+impl Pseudonyms {
+    /// Loads (or creates, once) the pseudonym key with the owner pool.
+    pub async fn load(
+        system: &sqlx::PgPool,
+        keyring: &crate::infra::crypto::Keyring,
+    ) -> anyhow::Result<Self> {
+        let mut conn = system.acquire().await?;
+        let key = crate::infra::crypto::data_keys::get_or_create(
+            &mut conn,
+            keyring,
+            crate::infra::crypto::data_keys::Subject::User,
+            Uuid::nil(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("audit pseudonym key: {e}"))?;
+        Ok(Self { key })
+    }
+
+    /// The pseudonym of `item` as read by `reader`.
+    pub fn of(&self, reader: Uuid, item: Uuid) -> Uuid {
+        let mut message = Vec::with_capacity(38);
+        message.extend_from_slice(b"audit:");
+        message.extend_from_slice(reader.as_bytes());
+        message.extend_from_slice(item.as_bytes());
+        let mac = self.key.mac(&message);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&mac[..16]);
+        uuid::Builder::from_custom_bytes(bytes).into_uuid()
+    }
+}

@@ -115,6 +115,26 @@ pub struct Settings {
     )]
     pub audit_retention_months: u32,
 
+    /// Days a backup (its dump and key snapshot) is kept in `$DATA_DIR/backups`; older ones are
+    /// deleted by each backup run (docs/backup.md).
+    #[arg(
+        long,
+        env = "BACKUP_RETENTION_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub backup_retention_days: u32,
+
+    /// Years an erased practitioner's clinical notes stay sealed (readable by no one) before the
+    /// retention job destroys them (docs/gdpr.md).
+    #[arg(
+        long,
+        env = "CLINICAL_NOTE_RETENTION_YEARS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub clinical_note_retention_years: u32,
+
     /// Bearer token of `GET /metrics` (unset: loopback clients only).
     #[arg(long, env = "METRICS_TOKEN", global = true, hide_env_values = true)]
     pub metrics_token: Option<String>,

@@ -4,6 +4,8 @@
 pub mod audit;
 /// The `Auth<R>` extractor and the role sets handlers ask for.
 pub mod auth;
+/// The files beside the dumps: key snapshots and the erasure ledger.
+pub mod backup_files;
 /// The client's address behind trusted reverse proxies (`TRUSTED_PROXIES`).
 pub mod client_ip;
 /// Configuration from the environment, and secrets (generated in development).

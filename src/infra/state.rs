@@ -27,6 +27,8 @@ pub struct AppState {
     pub store: crate::infra::storage::Store,
     /// Socket.IO.
     pub realtime: crate::infra::realtime::Realtime,
+    /// Reader pseudonyms of audited reads.
+    pub pseudonyms: Arc<crate::infra::audit::Pseudonyms>,
 }
 
 impl AppState {
@@ -34,12 +36,14 @@ impl AppState {
     /// when `REDIS_URL` is set).
     pub async fn new(db: Db, settings: Settings, secrets: &Secrets) -> anyhow::Result<Self> {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let keyring = Keyring::new(&secrets.master_keys)?;
+        let pseudonyms = crate::infra::audit::Pseudonyms::load(&db.system, &keyring).await?;
         Ok(Self {
             db,
             settings: Arc::new(settings.clone()),
             tokens: Arc::new(AccessTokens::new(&secrets.jwt_secret)),
             passwords: Passwords::new(workers)?,
-            keyring: Arc::new(Keyring::new(&secrets.master_keys)?),
+            keyring: Arc::new(keyring),
             jitsi_secret: Arc::new(secrets.jitsi_app_secret.clone()),
             store: crate::infra::storage::Store::new(
                 settings.storage_url.as_deref(),
@@ -47,6 +51,7 @@ impl AppState {
             )?,
             realtime: crate::infra::realtime::Realtime::connect(settings.redis_url.as_deref())
                 .await?,
+            pseudonyms: Arc::new(pseudonyms),
         })
     }
 }

@@ -67,7 +67,7 @@ async fn the_operator_finds_sign_ins_and_checks_health_and_metrics() {
 
 #[tokio::test]
 async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
-    use sqlx::{ConnectOptions, Connection};
+    use sqlx::ConnectOptions;
     let app = TestApp::spawn().await;
     app.create_user("root@huntzen.test", Role::SuperAdmin, None)
         .await;
@@ -86,10 +86,10 @@ async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
     let mut file = None;
     for _ in 0..200 {
         file = std::fs::read_dir(&dir).ok().and_then(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.path())
-                .find(|p| p.to_string_lossy().contains(&id))
+            entries.flatten().map(|e| e.path()).find(|p| {
+                let name = p.to_string_lossy();
+                name.contains(&id) && name.ends_with(".dump.enc")
+            })
         });
         if file.is_some() {
             break;
@@ -106,45 +106,23 @@ async fn a_backup_is_encrypted_and_restores_into_a_fresh_database() {
 
     let dump = huntzen::governance::backup::decrypt(&app.state.keyring, &file).expect("decrypt");
     assert!(dump.starts_with(b"PGDMP"), "a pg_dump custom archive");
-    let archive = app.dir.path().join("restore.dump");
-    std::fs::write(&archive, &dump).expect("write");
 
-    let options = app.db().system.connect_options();
-    let target = format!("restored_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = (*options)
-        .clone()
-        .database("postgres")
-        .connect()
-        .await
-        .expect("admin");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {target}")))
-        .execute(&mut admin)
-        .await
-        .expect("create");
-    admin.close().await.ok();
-    let pg_restore = huntzen::infra::db::embedded::find_binaries()
-        .expect("binaries")
-        .join("pg_restore");
-    let socket = options.get_socket().expect("socket").display().to_string();
-    let status = tokio::process::Command::new(pg_restore)
-        .args([
-            format!("--host={socket}"),
-            format!("--port={}", options.get_port()),
-            "--username=postgres".to_owned(),
-            format!("--dbname={target}"),
-            "--no-owner".to_owned(),
-        ])
-        .arg(&archive)
-        .status()
-        .await
-        .expect("pg_restore");
-    assert!(status.success(), "pg_restore failed");
-    let mut restored = (*options)
-        .clone()
-        .database(&target)
-        .connect()
-        .await
-        .expect("restored");
+    let target = crate::helpers::empty_database().await;
+    let restored = huntzen::governance::restore::restore(
+        &file,
+        huntzen::governance::backup::Target {
+            database_url: None,
+            options: &target,
+        },
+        &app.state.keyring,
+        &huntzen::infra::backup_files::BackupDir::new(app.dir.path()),
+        20,
+        &mut Vec::new(),
+    )
+    .await
+    .expect("restore");
+    assert!(restored.keys >= 1, "the key snapshot was loaded");
+    let mut restored = target.connect().await.expect("restored");
     let users: i64 =
         sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'root@huntzen.test'")
             .fetch_one(&mut restored)

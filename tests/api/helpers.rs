@@ -135,6 +135,25 @@ pub async fn fresh_database() -> PgConnectOptions {
     cluster.connect_options(&name)
 }
 
+/// Creates an empty database (no schema at all: a restore target) and returns its options.
+pub async fn empty_database() -> PgConnectOptions {
+    let cluster = cluster().await;
+    let name = format!("empty_{}", Uuid::new_v4().simple());
+    let mut admin = cluster
+        .connect_options("postgres")
+        .connect()
+        .await
+        .expect("admin connection");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {name} TEMPLATE template0"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("create empty database");
+    admin.close().await.ok();
+    cluster.connect_options(&name)
+}
+
 /// Settings for a test server whose data lives in `data_dir`.
 pub fn test_settings(data_dir: PathBuf) -> Settings {
     Settings {
@@ -155,6 +174,8 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         metrics_token: Some("test-metrics-token".to_owned()),
         message_retention_months: 12,
         audit_retention_months: 12,
+        backup_retention_days: 30,
+        clinical_note_retention_years: 20,
         mail_from: "HuntZen Care <no-reply@huntzen.test>".to_owned(),
         redis_url: None,
         storage_url: None,
@@ -239,11 +260,19 @@ impl TestApp {
 
     /// A server on a fresh database, with settings adjusted by `configure`.
     pub async fn spawn_configured(sizes: PoolSizes, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_on(fresh_database().await, sizes, configure).await
+    }
+
+    /// A server on the given (existing) database, with settings adjusted by `configure`.
+    pub async fn spawn_on(
+        options: PgConnectOptions,
+        sizes: PoolSizes,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn,huntzen=info"))
             .try_init();
-        let options = fresh_database().await;
         let db = Db::connect(options, sizes)
             .await
             .expect("connect test database");

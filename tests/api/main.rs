@@ -2,11 +2,13 @@
 
 mod admin;
 mod auth_flows;
+mod backups;
 mod browser;
 mod confidential;
 mod demo;
 mod deploy;
 mod edge;
+mod erasure;
 mod files;
 mod fixtures;
 mod gdpr;

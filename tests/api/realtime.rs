@@ -94,12 +94,25 @@ async fn chat_presence_receipts_and_replay_with_socket_io_client() {
     scenario("chat.mjs", config).await;
     let stored = app.stored_messages(s.consultation).await;
     assert_eq!(stored, 5, "Bonjour (once), three missed, one via REST");
-    // Every history a participant's socket received is an audited read of the conversation.
+    // Every history a participant's socket received is an audited read of the conversation,
+    // named by that reader's pseudonym of it.
+    let participants: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT e.user_id FROM consultations c JOIN employees e ON e.id = c.employee_id WHERE c.id = $1 \
+         UNION ALL SELECT p.user_id FROM consultations c JOIN practitioners p ON p.id = c.practitioner_id WHERE c.id = $1",
+    )
+    .bind(s.consultation)
+    .fetch_all(&app.db().system)
+    .await
+    .expect("participants");
+    let pseudonyms: Vec<String> = participants
+        .iter()
+        .map(|user| app.state.pseudonyms.of(*user, s.consultation).to_string())
+        .collect();
     let (reads, outsiders): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE resource_id = $1), count(*) FILTER (WHERE resource_id IS DISTINCT FROM $1) \
+        "SELECT count(*) FILTER (WHERE resource_id = ANY($1)), count(*) FILTER (WHERE resource_id IS NULL OR NOT resource_id = ANY($1)) \
          FROM audit_logs WHERE action = 'READ' AND resource = 'messages' AND details->>'via' = 'socket'",
     )
-    .bind(s.consultation.to_string())
+    .bind(&pseudonyms)
     .fetch_one(&app.db().system)
     .await
     .expect("audit");

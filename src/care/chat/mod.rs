@@ -77,14 +77,10 @@ pub async fn list_messages(
         limit,
     )
     .await?;
-    auth.audit(
-        &client,
-        Action::Read,
-        "messages",
-        Some(consultation_id),
-        None,
-    )
-    .await?;
+    // Named by the reader's pseudonym: the two participants' rows share no id.
+    let pseudonym = state.pseudonyms.of(auth.principal.user_id, consultation_id);
+    auth.audit(&client, Action::Read, "messages", Some(pseudonym), None)
+        .await?;
     auth.commit().await?;
     Ok(Json(History { items, next_cursor }))
 }

@@ -204,7 +204,7 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                 let result = match result {
                     Ok(history) => Entry::new(Action::Read, "messages")
                         .by_principal(&principal)
-                        .target(join.consultation_id)
+                        .target(state.pseudonyms.of(principal.user_id, join.consultation_id))
                         .details(json!({ "via": "socket" }))
                         .record(&mut tx)
                         .await

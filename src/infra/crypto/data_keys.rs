@@ -65,6 +65,17 @@ impl DataKey {
         open_with(&self.key, &aad(table, column, row_id), sealed)
     }
 
+    /// HMAC-SHA256 of `message` under this key (pseudonyms: same input, same output; no one
+    /// without the key can compute or invert it).
+    pub fn mac(&self, message: &[u8]) -> [u8; 32] {
+        use hmac::Mac as _;
+        // HMAC takes a key of any length: this cannot fail.
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.key.as_ref())
+            .expect("HMAC accepts a 32-byte key");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
     /// Opens UTF-8 text.
     pub fn open_text(
         &self,

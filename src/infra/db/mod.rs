@@ -156,6 +156,29 @@ pub fn job_queue_migrations() -> sqlx::migrate::Migrator {
     apalis_postgres::PostgresStorage::<()>::migrations()
 }
 
+/// Creates the request role when the cluster lacks it, and lets the connected login switch to it
+/// (the same statements as the first migration): a restore into a new cluster needs it before the
+/// dump's grants name it.
+pub async fn ensure_request_role(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    // Fixed text, a DO block (not a preparable statement).
+    sqlx::raw_sql(
+        "DO $$
+         BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'huntzen_app') THEN
+                 CREATE ROLE huntzen_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+             END IF;
+             IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+                 EXECUTE format('GRANT huntzen_app TO %I', current_user);
+             END IF;
+         END
+         $$",
+    )
+    .execute(conn)
+    .await
+    .context("creating the request role huntzen_app")?;
+    Ok(())
+}
+
 /// Applies pending migrations (idempotent): the job queue's first (our grants refer to it), then ours.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     job_queue_migrations()
