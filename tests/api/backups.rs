@@ -74,6 +74,25 @@ async fn world(app: &TestApp) -> World {
             .await;
         assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.body);
     }
+    // Emma's attachment: a file of hers, in her chat.
+    let mut body = b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    body.extend(crate::helpers::png("scan", "bytes d'Emma"));
+    body.extend_from_slice(b"\r\n--B--\r\n");
+    let uploaded = app
+        .send(
+            axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(format!("/api/chat/{emma_chat}/upload"))
+                .header(axum::http::header::AUTHORIZATION, format!("Bearer {emma}"))
+                .header(
+                    axum::http::header::CONTENT_TYPE,
+                    "multipart/form-data; boundary=B",
+                )
+                .body(axum::body::Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
     let note = app
         .post(
             "/api/clinical-notes",
@@ -118,7 +137,8 @@ async fn take_backup(app: &TestApp, root: &str) -> PathBuf {
 async fn keys_of(app: &TestApp, employee: Uuid, chat: Uuid) -> Vec<Uuid> {
     sqlx::query_scalar(
         "SELECT id FROM data_keys WHERE (subject_type = 'EMPLOYEE' AND subject_id = $1) \
-         OR (subject_type = 'CONSULTATION' AND subject_id = $2)",
+         OR (subject_type = 'CONSULTATION' AND subject_id = $2) \
+         OR (subject_type = 'FILE' AND subject_id IN (SELECT id FROM files WHERE consultation_id = $2))",
     )
     .bind(employee)
     .bind(chat)
@@ -180,6 +200,12 @@ async fn check_restored(again: &TestApp, w: &World) {
     .await
     .expect("keys");
     assert_eq!(readable, 0, "a key of the erased person came back");
+    let files: i64 = sqlx::query_scalar("SELECT count(*) FROM files WHERE consultation_id = $1")
+        .bind(w.emma_chat)
+        .fetch_one(&again.db().system)
+        .await
+        .expect("files");
+    assert_eq!(files, 0, "the erased person's attachment came back");
     let journals: i64 =
         sqlx::query_scalar("SELECT count(*) FROM journal_entries WHERE employee_id = $1")
             .bind(w.emma_employee)
@@ -264,7 +290,7 @@ async fn backup_erase_restore_brings_no_erased_person_back() {
     assert!(!sealed.windows(5).any(|x| x == b"PGDMP"), "sealed at rest");
     let emma_keys = keys_of(&app, w.emma_employee, w.emma_chat).await;
     let eric_keys = keys_of(&app, w.eric_employee, w.eric_chat).await;
-    assert_eq!((emma_keys.len(), eric_keys.len()), (2, 2));
+    assert_eq!((emma_keys.len(), eric_keys.len()), (3, 2));
 
     let erased = app
         .call(
