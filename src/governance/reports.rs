@@ -163,29 +163,59 @@ pub async fn get_employee_usage(
         .unwrap_or_default())
 }
 
-/// Neutralises a cell a spreadsheet would run as a formula.
+/// Neutralises a cell a spreadsheet would run as a formula: one starting (after leading spaces)
+/// with `=`, `+`, `-`, `@`, tab or CR gets a leading `'`.
+/// The same holds after each `,` or `;` inside the cell, for readers that split on the other
+/// separator without honouring quotes (`Inj,=2+3` → `Inj,'=2+3`).
 pub fn safe_cell(value: &str) -> String {
-    match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
-        _ => value.to_owned(),
+    fn neutralised(part: &str) -> String {
+        match part.trim_start_matches(' ').chars().next() {
+            Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{part}"),
+            _ => part.to_owned(),
+        }
+    }
+    let mut out = String::with_capacity(value.len() + 1);
+    let mut rest = value;
+    loop {
+        match rest.find([',', ';']) {
+            Some(at) => {
+                out.push_str(&neutralised(&rest[..at]));
+                out.push_str(&rest[at..=at]);
+                rest = &rest[at + 1..];
+            }
+            None => {
+                out.push_str(&neutralised(rest));
+                return out;
+            }
+        }
     }
 }
 
-/// A CSV response streamed line by line: UTF-8 with a BOM, cells neutralised.
-fn csv_line<S: AsRef<str>>(sep: u8, cells: &[S]) -> Vec<u8> {
-    let mut writer = csv_writer(sep, Vec::new());
-    writer
-        .write_record(cells.iter().map(|c| safe_cell(c.as_ref())))
-        .ok();
-    writer.into_inner().unwrap_or_default()
+/// Appends one CSV line (our dialect: `sep` between cells, CRLF at the end). Every cell is
+/// neutralised, and a cell holding `,`, `;`, a quote or a line break is quoted (quotes doubled)
+/// whatever the separator, so a reader splitting on the other separator cannot cut it into a
+/// formula.
+pub fn write_csv_line<S: AsRef<str>>(out: &mut Vec<u8>, sep: u8, cells: &[S]) {
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(sep);
+        }
+        let cell = safe_cell(cell.as_ref());
+        if cell.contains([',', ';', '"', '\r', '\n']) || cell.as_bytes().contains(&sep) {
+            out.push(b'"');
+            out.extend_from_slice(cell.replace('"', "\"\"").as_bytes());
+            out.push(b'"');
+        } else {
+            out.extend_from_slice(cell.as_bytes());
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
-/// A CSV writer with our dialect: `sep` between cells, CRLF after each line.
-fn csv_writer(sep: u8, into: Vec<u8>) -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new()
-        .delimiter(sep)
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(into)
+fn csv_line<S: AsRef<str>>(sep: u8, cells: &[S]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_csv_line(&mut out, sep, cells);
+    out
 }
 
 fn csv_headers(file_name: &str) -> axum::http::response::Builder {
@@ -486,21 +516,23 @@ async fn stream_billing(
     let fresh = || Vec::with_capacity(CHUNK + 4096);
     let mut bom = fresh();
     bom.extend_from_slice(b"\xEF\xBB\xBF");
-    let mut writer = csv_writer(sep, bom);
+    let mut writer = bom;
     let result: Result<(), sqlx::Error> = async {
-        writer
-            .write_record(["date", "durationMinutes", "format", "company"])
-            .ok();
+        write_csv_line(
+            &mut writer,
+            sep,
+            &["date", "durationMinutes", "format", "company"],
+        );
         let mut rows = billing_lines_query!(from, to).fetch(&mut *tx);
         while let Some(l) = rows.try_next().await? {
             let (date, duration) = (l.date.to_string(), l.duration_minutes.to_string());
-            let company = safe_cell(&l.company_name);
-            writer
-                .write_record([&date, &duration, l.format.as_str(), &company])
-                .ok();
-            if writer.get_ref().len() >= CHUNK {
-                let full = std::mem::replace(&mut writer, csv_writer(sep, fresh()));
-                let chunk = full.into_inner().unwrap_or_default();
+            write_csv_line(
+                &mut writer,
+                sep,
+                &[&date, &duration, l.format.as_str(), &l.company_name],
+            );
+            if writer.len() >= CHUNK {
+                let chunk = std::mem::replace(&mut writer, fresh());
                 if chunks.send(Ok(Bytes::from(chunk))).await.is_err() {
                     return Ok(()); // the client went away
                 }
@@ -511,7 +543,7 @@ async fn stream_billing(
     .await;
     match result {
         Ok(()) => {
-            let rest = writer.into_inner().unwrap_or_default();
+            let rest = writer;
             if !rest.is_empty() {
                 chunks.send(Ok(Bytes::from(rest))).await.ok();
             }
@@ -568,6 +600,17 @@ mod tests {
         assert_eq!(safe_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(safe_cell("-2"), "'-2");
         assert_eq!(safe_cell("Émilie"), "Émilie");
+        assert_eq!(safe_cell("  =1+2"), "'  =1+2");
+        // A cell with either separator is quoted, whichever one the export uses.
+        let mut line = Vec::new();
+        write_csv_line(&mut line, b';', &["Inj,=2+3", "a;b", "say \"hi\"", "plain"]);
+        assert_eq!(
+            String::from_utf8(line).expect("utf8"),
+            "\"Inj,'=2+3\";\"a;b\";\"say \"\"hi\"\"\";plain\r\n"
+        );
+        let mut line = Vec::new();
+        write_csv_line(&mut line, b',', &["x;=1", "-3"]);
+        assert_eq!(String::from_utf8(line).expect("utf8"), "\"x;'=1\",'-3\r\n");
         let group = |name: &str, n: i64| DepartmentUsage {
             department: name.to_owned(),
             employee_count: n,

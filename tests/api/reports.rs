@@ -109,7 +109,7 @@ async fn hr_sees_counters_only_for_its_company() {
     .await
     .expect("practitioner");
     let mut sales = Vec::new();
-    for (i, name) in ["Émilie", "=cmd|' /C calc'!A0", "Bob", "Chloé", "Dan", "Eve"]
+    for (i, name) in ["Émilie", "=cmd|' /C calc'!A0", "Bob", "Inj,=2+3", "Dan", "Eve"]
         .iter()
         .enumerate()
     {
@@ -236,6 +236,9 @@ async fn hr_sees_counters_only_for_its_company() {
     assert!(csv.contains("Émilie Test;2026-01;2;95"), "{csv}");
     assert!(csv.contains("'=cmd|"), "formula neutralised: {csv}");
     assert!(!csv.contains(";=cmd"), "{csv}");
+    // A cell holding the other separator is quoted, and neutralised after it too.
+    assert!(csv.contains("\"Inj,'=2+3 Test\""), "{csv}");
+    assert!(!csv.contains(",=2+3"), "{csv}");
     let (_, _, comma) = raw_get(&app, "/api/reports/export-csv?period=2026-01&sep=,", &hr).await;
     assert!(comma.contains("employeeId,employeeName,period"));
     assert_eq!(

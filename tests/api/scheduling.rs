@@ -460,6 +460,78 @@ async fn booking_rules_limits_and_allowance() {
     );
 }
 
+/// One employee firing 30 bookings of 30 different free slots at once: the yearly allowance and
+/// the live-booking cap hold exactly (bookings are serialised per employee).
+#[tokio::test]
+async fn quotas_hold_under_thirty_parallel_bookings() {
+    let app = TestApp::spawn_with(huntzen::infra::db::PoolSizes { app: 10, system: 3 }).await;
+    let w = world(&app, 2, "Europe/Paris").await;
+    open_every_morning(&app, &w).await;
+    let from = Utc::now().date_naive() + Duration::days(1);
+    let free = slots(
+        &app,
+        &w.employees[0].1,
+        w.practitioner,
+        from,
+        from + Duration::days(29),
+    )
+    .await;
+    assert!(free.len() >= 90, "{} free slots", free.len());
+    let count = |results: &[crate::helpers::TestResponse], code: &str| {
+        results.iter().filter(|r| r.code() == code).count()
+    };
+
+    // The live-booking cap (MAX_LIVE_BOOKINGS = 3), no allowance.
+    let results = futures::future::join_all(
+        free[..30]
+            .iter()
+            .map(|slot| book(&app, &w.employees[0].1, w.practitioner, *slot)),
+    )
+    .await;
+    let created = results
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 3, "the cap of 3 held");
+    assert_eq!(count(&results, "consultation.booking_limit"), 27);
+
+    // A yearly allowance of 1.
+    sqlx::query("UPDATE companies SET sessions_per_employee_per_year = 1 WHERE id = $1")
+        .bind(w.company)
+        .execute(&app.db().system)
+        .await
+        .expect("allowance");
+    // Thirty slots of one calendar year (the allowance is per year; the range may cross one).
+    let rest = &free[30..90];
+    let year = |t: &DateTime<Utc>| t.year();
+    let most = if rest.iter().filter(|t| year(t) == year(&rest[0])).count() >= 30 {
+        year(&rest[0])
+    } else {
+        year(&rest[59])
+    };
+    let same_year: Vec<DateTime<Utc>> = rest.iter().filter(|t| year(t) == most).copied().collect();
+    let results = futures::future::join_all(
+        same_year[..30]
+            .iter()
+            .map(|slot| book(&app, &w.employees[1].1, w.practitioner, *slot)),
+    )
+    .await;
+    let created = results
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "the allowance of 1 held");
+    assert_eq!(count(&results, "consultation.allowance_exhausted"), 29);
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM consultations WHERE employee_id = $1 AND status <> 'CANCELLED'",
+    )
+    .bind(w.employees[1].0)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("count");
+    assert_eq!(stored, 1);
+}
+
 /// Creates a consultation directly in `status`, scheduled `minutes_from_now` ahead.
 async fn consultation(app: &TestApp, w: &World, status: &str, minutes_from_now: i64) -> Uuid {
     sqlx::query_scalar(

@@ -188,6 +188,14 @@ pub async fn book_consultation(
         .ok_or_else(slot_unavailable)?;
     let duration = i32::try_from((slot.ends_at - slot.starts_at).num_minutes()).unwrap_or(50);
 
+    // One booking at a time per employee, until this transaction ends: the counts below then see
+    // every booking committed before, so the cap and the allowance hold under parallel requests.
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('huntzen.booking:' || $1::uuid::text, 0))",
+        employee_id
+    )
+    .execute(&mut *auth.tx)
+    .await?;
     // The employee's upcoming bookings, the company's yearly allowance and its use: one round trip.
     let year = body.scheduled_at.year();
     let (live, allowance, used): (i64, Option<i32>, i64) = sqlx::query!(
