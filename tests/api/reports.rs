@@ -109,9 +109,16 @@ async fn hr_sees_counters_only_for_its_company() {
     .await
     .expect("practitioner");
     let mut sales = Vec::new();
-    for (i, name) in ["Émilie", "=cmd|' /C calc'!A0", "Bob", "Inj,=2+3", "Dan", "Eve"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "Émilie",
+        "=cmd|' /C calc'!A0",
+        "Bob",
+        "Inj,=2+3",
+        "Dan",
+        "Eve",
+    ]
+    .iter()
+    .enumerate()
     {
         sales.push(employee(&app, acme, &format!("s{i}"), name, "Sales").await);
     }
