@@ -289,17 +289,8 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
 async fn restore(settings: &Settings, file: &std::path::Path) -> anyhow::Result<()> {
     let secrets = settings.secrets()?;
     let keyring = std::sync::Arc::new(crate::infra::crypto::Keyring::new(&secrets.master_keys)?);
-    let (options, cluster) = match &settings.database_url {
-        Some(url) => (
-            url.parse::<PgConnectOptions>()
-                .context("parsing DATABASE_URL")?,
-            None,
-        ),
-        None => {
-            let cluster = embedded::start(&settings.data_dir).await?;
-            (cluster.connect_options(), Some(cluster))
-        }
-    };
+    // Not `open_database`: that migrates, and a restore needs the target still empty.
+    let (options, cluster) = database_options(settings).await?;
     let backups = crate::infra::backup_files::BackupDir::new(&settings.data_dir);
     let result = crate::governance::restore::restore(
         file,
@@ -365,17 +356,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// Connects to DATABASE_URL, or starts the embedded cluster; migrations are applied either way.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<(Db, Option<RunningCluster>)> {
-    let (options, cluster) = match &settings.database_url {
-        Some(url) => (
-            url.parse::<PgConnectOptions>()
-                .context("parsing DATABASE_URL")?,
-            None,
-        ),
-        None => {
-            let cluster = embedded::start(&settings.data_dir).await?;
-            (cluster.connect_options(), Some(cluster))
-        }
-    };
+    let (options, cluster) = database_options(settings).await?;
     match Db::connect(options, PoolSizes::default()).await {
         Ok(db) => Ok((db, cluster)),
         Err(error) => {
@@ -385,6 +366,23 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<(Db, Option<Ru
             Err(error)
         }
     }
+}
+
+/// How to reach the database: `DATABASE_URL`, or the embedded cluster (started if needed).
+async fn database_options(
+    settings: &Settings,
+) -> anyhow::Result<(PgConnectOptions, Option<RunningCluster>)> {
+    Ok(match &settings.database_url {
+        Some(url) => (
+            url.parse::<PgConnectOptions>()
+                .context("parsing DATABASE_URL")?,
+            None,
+        ),
+        None => {
+            let cluster = embedded::start(&settings.data_dir).await?;
+            (cluster.connect_options(), Some(cluster))
+        }
+    })
 }
 
 async fn close(db: Db, cluster: Option<RunningCluster>) -> anyhow::Result<()> {

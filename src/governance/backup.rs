@@ -321,21 +321,7 @@ pub async fn reconcile(
     let backups = backups.clone();
     let dir = backups.clone();
     let ledger = tokio::task::spawn_blocking(move || dir.ledger()).await??;
-    let known: std::collections::HashSet<Uuid> = sqlx::query_scalar!("SELECT id FROM erasures")
-        .fetch_all(system)
-        .await?
-        .into_iter()
-        .collect();
-    let mut done = Reconciled::default();
-    for entry in ledger.iter().filter(|e| !known.contains(&e.id)) {
-        let mut tx = crate::infra::db::context::begin(system).await?;
-        if crate::governance::gdpr::replay(&mut tx, entry, note_retention_years).await? {
-            done.replayed += 1;
-        }
-        tx.commit().await?;
-    }
-    let in_ledger: std::collections::HashSet<Uuid> = ledger.iter().map(|e| e.id).collect();
-    let missing: Vec<LedgerEntry> = sqlx::query!(
+    let recorded: Vec<LedgerEntry> = sqlx::query!(
         r#"SELECT id, user_id, erased_at, destroyed_keys, sealed_keys, purge_after
            FROM erasures ORDER BY erased_at, id"#
     )
@@ -348,10 +334,21 @@ pub async fn reconcile(
         purge_after: r.purge_after,
     })
     .fetch_all(system)
-    .await?
-    .into_iter()
-    .filter(|e| !in_ledger.contains(&e.id))
-    .collect();
+    .await?;
+    let known: std::collections::HashSet<Uuid> = recorded.iter().map(|e| e.id).collect();
+    let mut done = Reconciled::default();
+    for entry in ledger.iter().filter(|e| !known.contains(&e.id)) {
+        let mut tx = crate::infra::db::context::begin(system).await?;
+        if crate::governance::gdpr::replay(&mut tx, entry, note_retention_years).await? {
+            done.replayed += 1;
+        }
+        tx.commit().await?;
+    }
+    let in_ledger: std::collections::HashSet<Uuid> = ledger.iter().map(|e| e.id).collect();
+    let missing: Vec<LedgerEntry> = recorded
+        .into_iter()
+        .filter(|e| !in_ledger.contains(&e.id))
+        .collect();
     if !missing.is_empty() {
         let ring = keyring.clone();
         done.recorded =

@@ -42,7 +42,7 @@ pub async fn restore(
 ) -> anyhow::Result<Restored> {
     // 1. Authenticate everything before writing anything.
     let id = dump_id(file)?;
-    let dump = decrypt(keyring, file)?;
+    let dump = axum::body::Bytes::from(decrypt(keyring, file)?);
     let keys_path = backup_files::snapshot_of(file).context("key snapshot path")?;
     anyhow::ensure!(
         keys_path.exists(),
@@ -103,8 +103,7 @@ pub async fn restore(
     script.extend(keys_sql(&snapshot).into_bytes());
     writeln!(out, "restoring constraints, triggers, policies and grants…")?;
     script.extend(section_sql(&pg_restore, &dump, "post-data").await?);
-    run_psql(target, &script).await?;
-    drop(script);
+    run_psql(target, script).await?;
 
     // 4. Bring the schema up to this version, replay the erasures the backup predates, verify.
     let db = Db::connect(target.options.clone(), PoolSizes { app: 1, system: 2 }).await?;
@@ -128,23 +127,14 @@ pub async fn restore(
 }
 
 /// One section of the archive as SQL (`pg_restore --file=-`, the archive on standard input).
-async fn section_sql(pg_restore: &Path, dump: &[u8], section: &str) -> anyhow::Result<Vec<u8>> {
-    let mut child = tokio::process::Command::new(pg_restore)
-        .args(["--no-owner", &format!("--section={section}"), "--file=-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {}", pg_restore.display()))?;
-    let mut stdin = child.stdin.take().context("pg_restore stdin")?;
-    let input = dump.to_vec();
-    let feed = tokio::spawn(async move {
-        let written = stdin.write_all(&input).await;
-        drop(stdin);
-        written
-    });
-    let output = child.wait_with_output().await?;
-    feed.await??;
+async fn section_sql(
+    pg_restore: &Path,
+    dump: &axum::body::Bytes,
+    section: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let mut command = tokio::process::Command::new(pg_restore);
+    command.args(["--no-owner", &format!("--section={section}"), "--file=-"]);
+    let output = pipe_through(command, dump.clone()).await?;
     if !output.status.success() {
         bail!(
             "pg_restore ({section}) failed: {}",
@@ -154,9 +144,9 @@ async fn section_sql(pg_restore: &Path, dump: &[u8], section: &str) -> anyhow::R
     Ok(output.stdout)
 }
 
-async fn run_psql(target: Target<'_>, script: &[u8]) -> anyhow::Result<()> {
-    let psql = tool("psql")?;
-    let mut child = tokio::process::Command::new(&psql)
+async fn run_psql(target: Target<'_>, script: Vec<u8>) -> anyhow::Result<()> {
+    let mut command = tokio::process::Command::new(tool("psql")?);
+    command
         .args(target.args())
         .args([
             "--no-psqlrc",
@@ -165,27 +155,40 @@ async fn run_psql(target: Target<'_>, script: &[u8]) -> anyhow::Result<()> {
             "--set=ON_ERROR_STOP=1",
             "--file=-",
         ])
-        .env("LC_ALL", "C")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {}", psql.display()))?;
-    let mut stdin = child.stdin.take().context("psql stdin")?;
-    let input = script.to_vec();
-    let feed = tokio::spawn(async move {
-        let written = stdin.write_all(&input).await;
-        drop(stdin);
-        written
-    });
-    let output = child.wait_with_output().await?;
-    let fed = feed.await?;
+        .env("LC_ALL", "C");
+    let output = pipe_through(command, axum::body::Bytes::from(script)).await?;
     if !output.status.success() {
         bail!(
             "restoring failed, nothing was kept (one transaction): {}",
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    fed.context("feeding psql")?;
     Ok(())
+}
+
+/// Runs `command` with `input` on its standard input (written while its output is read, so
+/// neither side blocks on a full pipe); its standard output and error are collected.
+async fn pipe_through(
+    mut command: tokio::process::Command,
+    input: axum::body::Bytes,
+) -> anyhow::Result<std::process::Output> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {:?}", command.as_std().get_program()))?;
+    let mut stdin = child.stdin.take().context("child stdin")?;
+    let feed = tokio::spawn(async move {
+        let written = stdin.write_all(&input).await;
+        drop(stdin);
+        written
+    });
+    let output = child.wait_with_output().await?;
+    // A child that fails early closes its input: its own error says more than the broken pipe.
+    let fed = feed.await?;
+    if output.status.success() {
+        fed.context("writing to the child's input")?;
+    }
+    Ok(output)
 }

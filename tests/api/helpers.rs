@@ -117,41 +117,35 @@ async fn ensure_template(cluster: &EmbeddedPostgres) {
 
 /// Creates a fresh, migrated database and returns its connection options.
 pub async fn fresh_database() -> PgConnectOptions {
+    new_database(
+        "test",
+        &format!("TEMPLATE {} STRATEGY FILE_COPY", template_name()),
+    )
+    .await
+}
+
+/// Creates `<prefix>_<random>` on the test cluster with the given `CREATE DATABASE` options.
+async fn new_database(prefix: &str, options: &str) -> PgConnectOptions {
     let cluster = cluster().await;
-    let name = format!("test_{}", Uuid::new_v4().simple());
+    let name = format!("{prefix}_{}", Uuid::new_v4().simple());
     let mut admin = cluster
         .connect_options("postgres")
         .connect()
         .await
         .expect("admin connection");
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE {name} TEMPLATE {} STRATEGY FILE_COPY",
-        template_name()
+        "CREATE DATABASE {name} {options}"
     )))
     .execute(&mut admin)
     .await
-    .expect("create test database");
+    .expect("create database");
     admin.close().await.ok();
     cluster.connect_options(&name)
 }
 
 /// Creates an empty database (no schema at all: a restore target) and returns its options.
 pub async fn empty_database() -> PgConnectOptions {
-    let cluster = cluster().await;
-    let name = format!("empty_{}", Uuid::new_v4().simple());
-    let mut admin = cluster
-        .connect_options("postgres")
-        .connect()
-        .await
-        .expect("admin connection");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE {name} TEMPLATE template0"
-    )))
-    .execute(&mut admin)
-    .await
-    .expect("create empty database");
-    admin.close().await.ok();
-    cluster.connect_options(&name)
+    new_database("empty", "TEMPLATE template0").await
 }
 
 /// Settings for a test server whose data lives in `data_dir`.
