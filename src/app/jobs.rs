@@ -93,16 +93,28 @@ async fn back_up(job: BackupJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDy
 #[derive(Debug, sqlx::FromRow)]
 struct Recipient {
     email: String,
+    pending_email: Option<String>,
     locale: String,
     name: Option<String>,
     erased: bool,
 }
 
 async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynError> {
+    let base = ctx.public_url.trim_end_matches('/');
+    if let Some(to) = job.to.as_deref() {
+        // A registration notice to an address without an account: no token, no name.
+        let link = format!("{base}/{}", job.kind.link_path());
+        let locale = job.locale.as_deref().unwrap_or("fr");
+        let rendered = templates::render(job.kind, locale, "", &link, 0);
+        ctx.mailer.send(to, &rendered).await?;
+        tracing::info!(kind = ?job.kind, "mail sent to an address without an account");
+        return Ok(());
+    }
     let mut tx = crate::infra::db::context::begin(&ctx.db.system).await?;
     let recipient = sqlx::query_as!(
         Recipient,
-        r#"SELECT u.email, u.locale, coalesce(e.first_name, p.first_name, u.first_name) AS name,
+        r#"SELECT u.email, u.pending_email, u.locale,
+             coalesce(e.first_name, p.first_name, u.first_name) AS name,
              u.erased_at IS NOT NULL AS "erased!"
            FROM users u
              LEFT
@@ -118,28 +130,46 @@ async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynE
         // The account is gone: nothing to send, and nothing to retry.
         return Ok(());
     };
-    let (purpose, path) = match job.kind {
-        MailKind::VerifyEmail => (Purpose::VerifyEmail, "verify-email"),
-        MailKind::Invitation => (Purpose::Invitation, "reset-password"),
-        MailKind::PasswordReset => (Purpose::ResetPassword, "reset-password"),
+    let to = if job.kind == MailKind::ConfirmEmailChange {
+        // The change was withdrawn or already applied: nothing to confirm.
+        let Some(pending) = recipient.pending_email.clone() else {
+            return Ok(());
+        };
+        pending
+    } else {
+        recipient.email.clone()
     };
-    // The token is committed before the mail leaves, so the link works as soon as it arrives; a
-    // failed send is retried with a new token (issuing one retires the previous).
-    let token = one_time::issue(&mut tx, job.user_id, purpose).await?;
-    tx.commit().await?;
-    let link = format!(
-        "{}/{path}?token={token}",
-        ctx.public_url.trim_end_matches('/')
-    );
+    let purpose = match job.kind {
+        MailKind::VerifyEmail => Some(Purpose::VerifyEmail),
+        MailKind::Invitation => Some(Purpose::Invitation),
+        MailKind::PasswordReset => Some(Purpose::ResetPassword),
+        MailKind::ConfirmEmailChange => Some(Purpose::ChangeEmail),
+        MailKind::AccountUnlock => Some(Purpose::Unlock),
+        MailKind::EmailChangeRequested
+        | MailKind::PasswordChanged
+        | MailKind::RegistrationExists
+        | MailKind::RegistrationNoCompany => None,
+    };
+    let path = job.kind.link_path();
+    let (link, hours) = match purpose {
+        // The token is committed before the mail leaves, so the link works as soon as it
+        // arrives; a failed send is retried with a new token (issuing one retires the previous).
+        Some(purpose) => {
+            let token = one_time::issue(&mut tx, job.user_id, purpose).await?;
+            tx.commit().await?;
+            (
+                format!("{base}/{path}?token={token}"),
+                purpose.lifetime().num_hours(),
+            )
+        }
+        None => {
+            tx.rollback().await?;
+            (format!("{base}/{path}"), 0)
+        }
+    };
     let name = recipient.name.as_deref().unwrap_or(&recipient.email);
-    let rendered = templates::render(
-        job.kind,
-        &recipient.locale,
-        name,
-        &link,
-        purpose.lifetime().num_hours(),
-    );
-    ctx.mailer.send(&recipient.email, &rendered).await?;
+    let rendered = templates::render(job.kind, &recipient.locale, name, &link, hours);
+    ctx.mailer.send(&to, &rendered).await?;
     tracing::info!(kind = ?job.kind, user_id = %job.user_id, "mail sent");
     Ok(())
 }

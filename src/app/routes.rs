@@ -47,6 +47,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::app::health::router())
         .merge(crate::people::accounts::router())
         .merge(crate::people::me::router())
+        .merge(crate::people::access::router())
         .merge(crate::people::companies::router())
         .merge(crate::people::employees::router())
         .merge(crate::care::practitioners::router())

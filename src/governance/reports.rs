@@ -31,7 +31,8 @@ pub const MIN_GROUP: i64 = 5;
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
-    /// `YYYY-MM` (UTC month of completion).
+    /// `YYYY-MM`: the month of completion. HR reports read it in the company's `timeZone` and count
+    /// a consultation from the day after it ended there; practitioners' billing reads it in UTC.
     #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-01")]
     pub period: String,
 }
@@ -51,6 +52,14 @@ pub struct CsvQuery {
 
 /// Parses `YYYY-MM` into its UTC bounds.
 pub fn month(period: &str) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let (start, next) = month_days(period)?;
+    let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    Ok((at(start), at(next)))
+}
+
+/// Parses `YYYY-MM` into its first day and the next month's first day (HR reports read them in
+/// the company's time zone).
+pub fn month_days(period: &str) -> ApiResult<(NaiveDate, NaiveDate)> {
     let start = NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d")
         .ok()
         .filter(|_| period.len() == 7)
@@ -63,8 +72,7 @@ pub fn month(period: &str) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
         NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
     }
     .ok_or_else(|| ApiError::invalid_field("period", "is out of range"))?;
-    let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
-    Ok((at(start), at(next)))
+    Ok((start, next))
 }
 
 fn separator(sep: Option<&str>) -> ApiResult<u8> {
@@ -104,7 +112,7 @@ struct UsageRow {
 }
 
 async fn usage_rows(auth: &mut Auth<HrAdmin>, period: &str) -> ApiResult<Vec<UsageRow>> {
-    let (from, to) = month(period)?;
+    let (from, to) = month_days(period)?;
     Ok(sqlx::query_as!(
         UsageRow,
         r#"SELECT employee_id AS "employee_id!", employee_name AS "employee_name!", department,
@@ -142,7 +150,7 @@ pub async fn get_employee_usage(
     mut auth: Auth<HrAdmin>,
     ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> ApiResult<Response> {
-    let (from, to) = month(&q.period)?;
+    let (from, to) = month_days(&q.period)?;
     // The report as JSON items, built by PostgreSQL in the same statement that computes it: the
     // rows never become Rust values, and `bench/pgbench/report.sql` times exactly this statement.
     let items: String = sqlx::query_scalar!(

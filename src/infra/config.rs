@@ -91,6 +91,14 @@ pub struct Settings {
     /// Most live future bookings an employee may hold at once.
     #[arg(long, env = "MAX_LIVE_BOOKINGS", default_value_t = 3, global = true)]
     pub max_live_bookings: i64,
+    /// Socket.IO events one user may send per second, across all their sockets and nodes.
+    #[arg(
+        long,
+        env = "SOCKET_EVENTS_PER_SECOND",
+        default_value_t = 30,
+        global = true
+    )]
+    pub socket_events_per_second: u32,
 
     /// Retries of a failing background job (exponential backoff from 1 s) before it is left failed
     /// in `apalis.jobs` for inspection.

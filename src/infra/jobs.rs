@@ -14,13 +14,43 @@ use crate::infra::mail::MailKind;
 pub const MAIL_QUEUE: &str = "mail";
 
 /// Send `kind` to `user_id`. Carries ids only: the link's token is created when the job runs.
+/// The one exception is a registration notice to an address that has no account (`to`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MailJob {
     /// Which message.
     pub kind: MailKind,
-    /// The recipient.
+    /// The recipient (nil with `to`).
     pub user_id: Uuid,
+    /// An address with no account (registration notices only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The language of a mail to `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+/// Enqueues a mail to an address that has no account, in the caller's transaction.
+pub async fn enqueue_mail_to_address(
+    conn: &mut PgConnection,
+    kind: MailKind,
+    to: &str,
+    locale: &str,
+) -> Result<(), ApiError> {
+    let job = MailJob {
+        kind,
+        user_id: Uuid::nil(),
+        to: Some(to.to_owned()),
+        locale: Some(locale.to_owned()),
+    };
+    let args = serde_json::to_vec(&job).map_err(ApiError::internal)?;
+    apalis_postgres::queries::push_tasks(
+        conn,
+        MAIL_QUEUE,
+        vec![TaskBuilder::new(args).max_attempts(8).build()],
+    )
+    .await
+    .map_err(ApiError::internal)
 }
 
 /// Enqueues a mail job in the caller's transaction.
@@ -44,8 +74,13 @@ pub async fn enqueue_mails(
     let tasks = user_ids
         .iter()
         .map(|&user_id| {
-            let args =
-                serde_json::to_vec(&MailJob { kind, user_id }).map_err(ApiError::internal)?;
+            let args = serde_json::to_vec(&MailJob {
+                kind,
+                user_id,
+                to: None,
+                locale: None,
+            })
+            .map_err(ApiError::internal)?;
             Ok(TaskBuilder::new(args).max_attempts(8).build())
         })
         .collect::<Result<Vec<_>, ApiError>>()?;

@@ -9,6 +9,7 @@
 //! The hub knows no feature: the composition root registers what answers each namespace through
 //! [`Namespaces`], and handlers open their event transactions with [`Realtime::begin`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,8 @@ use crate::infra::tokens::AccessTokens;
 
 /// Largest Socket.IO payload accepted.
 pub const MAX_PAYLOAD: u64 = 64 * 1024;
-/// Events a socket may send per second.
+/// Events one user may send per second by default, across all their sockets and nodes
+/// (`SOCKET_EVENTS_PER_SECOND`).
 pub const EVENTS_PER_SECOND: u32 = 30;
 /// How often live sockets' sessions are re-checked.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
@@ -58,6 +60,69 @@ pub struct Realtime {
     io: Io,
     /// Socket events waiting for a database transaction (see [`begin`]).
     waiting: Arc<tokio::sync::Semaphore>,
+    /// Per-user event budgets.
+    budgets: Arc<Budgets>,
+}
+
+/// Each user's socket events in the current second: counted on this node for all of the user's
+/// sockets here, and, with Redis, across every node (one `INCR` per event, in a key that expires).
+struct Budgets {
+    per_second: u32,
+    here: Mutex<HashMap<Uuid, (Instant, u32)>>,
+    shared: Option<redis_client::aio::MultiplexedConnection>,
+}
+
+impl Budgets {
+    fn new(per_second: u32, shared: Option<redis_client::aio::MultiplexedConnection>) -> Arc<Self> {
+        Arc::new(Self {
+            per_second,
+            here: Mutex::new(HashMap::new()),
+            shared,
+        })
+    }
+
+    /// Counts one event on this node; false when over the budget.
+    fn count_here(&self, user: Uuid) -> bool {
+        let Ok(mut here) = self.here.lock() else {
+            return false;
+        };
+        if here.len() > 10_000 {
+            here.retain(|_, (start, _)| start.elapsed() < Duration::from_secs(1));
+        }
+        let window = here.entry(user).or_insert((Instant::now(), 0));
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            *window = (Instant::now(), 0);
+        }
+        window.1 += 1;
+        window.1 <= self.per_second
+    }
+
+    /// Counts one event across nodes; when Redis does not answer, this node's count decides.
+    async fn count_everywhere(&self, user: Uuid) -> bool {
+        let Some(shared) = &self.shared else {
+            return true;
+        };
+        let second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let key = format!("huntzen:socket-budget:{user}:{second}");
+        let mut conn = shared.clone();
+        let counted: Result<(u32,), _> = redis_client::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .expire(&key, 2)
+            .ignore()
+            .query_async(&mut conn)
+            .await;
+        match counted {
+            Ok((n,)) => n <= self.per_second,
+            Err(error) => {
+                tracing::warn!(%error, "the shared socket budget is unreachable; counting this node's");
+                true
+            }
+        }
+    }
 }
 
 /// How many socket events may wait for a database transaction at once. Past this, an event is
@@ -89,8 +154,6 @@ pub struct SocketUser {
     pub principal: Principal,
     /// The login session.
     pub session_id: Uuid,
-    /// Rate limit window: (start, events in it).
-    budget: Arc<Mutex<(Instant, u32)>>,
 }
 
 /// The handshake's auth payload.
@@ -117,12 +180,13 @@ fn waiting() -> Arc<tokio::sync::Semaphore> {
 impl Realtime {
     /// A node of its own (no `redis_url`), or one of several sharing rooms through Redis. The Redis
     /// URL must ask for RESP3 (`?protocol=resp3`); it is added when missing.
-    pub async fn connect(redis_url: Option<&str>) -> anyhow::Result<Self> {
+    pub async fn connect(redis_url: Option<&str>, events_per_second: u32) -> anyhow::Result<Self> {
         let Some(url) = redis_url else {
             let (layer, io) = builder().build_layer();
             return Ok(Self {
                 io: Io::Local(io, layer),
                 waiting: waiting(),
+                budgets: Budgets::new(events_per_second, None),
             });
         };
         let url = if url.to_ascii_lowercase().contains("protocol=resp3") {
@@ -140,12 +204,17 @@ impl Realtime {
         let adapter = RedisAdapterCtr::new_with_redis_config(&client, config)
             .await
             .context("connecting to Redis (REDIS_URL)")?;
+        let budgets = client
+            .get_multiplexed_async_connection()
+            .await
+            .context("connecting to Redis (REDIS_URL)")?;
         let (layer, io) = builder()
             .with_adapter::<RedisAdapter<_>>(adapter)
             .build_layer();
         Ok(Self {
             io: Io::Redis(io, layer),
             waiting: waiting(),
+            budgets: Budgets::new(events_per_second, Some(budgets)),
         })
     }
 
@@ -203,6 +272,27 @@ impl Realtime {
         match &self.io {
             Io::Local(io, _) => emit_in(io, namespace, room, events, body, local).await,
             Io::Redis(io, _) => emit_in(io, namespace, room, events, body, local).await,
+        }
+    }
+
+    /// Counts one socket event of `user` against their budget of the current second, shared by all
+    /// of their sockets on every node; false when over it (the event is refused `rate_limited`).
+    pub async fn within_budget(&self, user: &SocketUser) -> bool {
+        let id = user.principal.user_id;
+        self.budgets.count_here(id) && self.budgets.count_everywhere(id).await
+    }
+
+    /// Disconnects, on every node and in every namespace, the sockets of these login sessions
+    /// (signed out, password changed, suspended). The sweeper would find them within
+    /// [`SWEEP_EVERY`]; this is at once.
+    pub async fn end_sessions(&self, sessions: &[Uuid]) {
+        if sessions.is_empty() {
+            return;
+        }
+        let rooms: Vec<String> = sessions.iter().map(|s| session_room(*s)).collect();
+        match &self.io {
+            Io::Local(io, _) => disconnect_in(io, rooms).await,
+            Io::Redis(io, _) => disconnect_in(io, rooms).await,
         }
     }
 
@@ -268,6 +358,16 @@ pub trait Namespaces: Clone + Send + Sync + 'static {
 
 fn count_local<A: Adapter>(io: &SocketIo<A>) -> usize {
     io.nsps().into_iter().map(|ns| ns.sockets().len()).sum()
+}
+
+async fn disconnect_in<A: Adapter>(io: &SocketIo<A>, rooms: Vec<String>) {
+    for namespace in NAMESPACES {
+        if let Some(ns) = io.of(namespace)
+            && let Err(error) = ns.within(rooms.clone()).disconnect().await
+        {
+            tracing::warn!(%error, "disconnecting ended sessions failed; the sweeper will");
+        }
+    }
 }
 
 async fn emit_in<A: Adapter>(
@@ -357,10 +457,10 @@ async fn authenticate<A: Adapter>(
     if principal.user_id != claims.sub {
         return Err(Refused("auth.invalid_token"));
     }
+    s.join(session_room(claims.sid));
     s.extensions.insert(SocketUser {
         principal,
         session_id: claims.sid,
-        budget: Arc::new(Mutex::new((Instant::now(), 0))),
     });
     Ok(())
 }
@@ -370,16 +470,9 @@ pub fn user_of<A: Adapter>(s: &SocketRef<A>) -> Option<SocketUser> {
     s.extensions.get::<SocketUser>()
 }
 
-/// Counts one event against the socket's budget; false when over it.
-pub fn within_budget(user: &SocketUser) -> bool {
-    let Ok(mut budget) = user.budget.lock() else {
-        return false;
-    };
-    if budget.0.elapsed() >= Duration::from_secs(1) {
-        *budget = (Instant::now(), 0);
-    }
-    budget.1 += 1;
-    budget.1 <= EVENTS_PER_SECOND
+/// The room of one login session's sockets, in every namespace.
+fn session_room(session_id: Uuid) -> String {
+    format!("session:{session_id}")
 }
 
 /// The personal room of a user in any namespace.

@@ -82,21 +82,34 @@ pub async fn open(
     })
 }
 
-/// Ends every live session of a user (password or role change, 2FA disabled, deactivation).
+/// Ends every live session of a user (password or role change, 2FA disabled, deactivation);
+/// returns their ids (to disconnect their sockets).
 pub async fn revoke_all(
     conn: &mut PgConnection,
     user_id: Uuid,
     reason: &str,
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(
-        r#"UPDATE login_sessions SET revoked_at = now(), revoked_reason = $2
-           WHERE user_id = $1 AND revoked_at IS NULL"#,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    revoke_others(conn, user_id, None, reason).await
+}
+
+/// Ends every live session of a user but `keep` (the caller's own, when they stay signed in);
+/// returns their ids.
+pub async fn revoke_others(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: &str,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"UPDATE login_sessions SET revoked_at = now(), revoked_reason = $3
+           WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2
+           RETURNING id"#,
         user_id,
+        keep,
         reason
     )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
+    .fetch_all(conn)
+    .await
 }
 
 /// Ends every live session of every user of a company (company deactivated or deleted).
@@ -194,7 +207,7 @@ pub async fn rotate(conn: &mut PgConnection, token: &str) -> Result<Rotation, sq
     .await?;
     let expires_at = Utc::now() + REFRESH_TTL;
     sqlx::query!(
-        r#"UPDATE login_sessions SET expires_at = $2 WHERE id = $1"#,
+        r#"UPDATE login_sessions SET expires_at = $2, last_used_at = now() WHERE id = $1"#,
         presented.session_id,
         expires_at
     )

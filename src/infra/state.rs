@@ -49,8 +49,11 @@ impl AppState {
                 settings.storage_url.as_deref(),
                 &settings.data_dir,
             )?,
-            realtime: crate::infra::realtime::Realtime::connect(settings.redis_url.as_deref())
-                .await?,
+            realtime: crate::infra::realtime::Realtime::connect(
+                settings.redis_url.as_deref(),
+                settings.socket_events_per_second,
+            )
+            .await?,
             pseudonyms: Arc::new(pseudonyms),
         })
     }

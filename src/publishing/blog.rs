@@ -268,6 +268,7 @@ pub async fn create_article(
     let mut v = Validator::new();
     let title = required(&mut v, "title", &input.title, 200);
     let content = required(&mut v, "content", &input.content, 100_000);
+    let cover = crate::infra::fields::url_field(&mut v, "coverUrl", input.cover_url.as_deref());
     v.finish()?;
     let slug = unique_slug(&mut auth.tx, &title).await?;
     let status = input.status.unwrap_or(ArticleStatus::Draft);
@@ -281,7 +282,7 @@ pub async fn create_article(
         &slug,
         input.excerpt.as_deref().map(str::trim),
         &content,
-        input.cover_url.as_deref(),
+        cover.as_deref(),
         input.meta_title.as_deref(),
         input.meta_description.as_deref(),
         input.category,
@@ -330,12 +331,14 @@ pub async fn update_article(
     if let Some(content) = &input.content {
         a.content = required(&mut v, "content", content, 100_000);
     }
+    if let Some(cover) = &input.cover_url {
+        a.cover_url = crate::infra::fields::url_field(&mut v, "coverUrl", Some(cover));
+    }
     v.finish()?;
     a.excerpt = input
         .excerpt
         .map(|e| e.trim().to_owned())
         .unwrap_or(a.excerpt);
-    a.cover_url = input.cover_url.or(a.cover_url);
     a.meta_title = input.meta_title.or(a.meta_title);
     a.meta_description = input.meta_description.or(a.meta_description);
     a.category = input.category.unwrap_or(a.category);

@@ -118,6 +118,7 @@ pub async fn create_news(
     let mut v = Validator::new();
     let title = required(&mut v, "title", &input.title, 200);
     let content = required(&mut v, "content", &input.content, 20_000);
+    let image_url = crate::infra::fields::url_field(&mut v, "imageUrl", input.image_url.as_deref());
     v.finish()?;
     let allowed: bool = sqlx::query_scalar!(
         r#"SELECT allow_internal_news
@@ -140,7 +141,7 @@ pub async fn create_news(
            RETURNING id, company_id, title, content, image_url, published_at, created_at, updated_at"#,
         &title,
         &content,
-        input.image_url.as_deref()
+        image_url.as_deref()
     )
     .fetch_one(&mut *auth.tx)
     .await?;
@@ -171,6 +172,7 @@ pub async fn update_news(
         .content
         .as_deref()
         .map(|c| required(&mut v, "content", c, 20_000));
+    let image_url = crate::infra::fields::url_field(&mut v, "imageUrl", input.image_url.as_deref());
     v.finish()?;
     let news: News = sqlx::query_as!(
         News,
@@ -181,7 +183,7 @@ pub async fn update_news(
         id,
         title,
         content,
-        input.image_url.as_deref()
+        image_url.as_deref()
     )
     .fetch_optional(&mut *auth.tx)
     .await?

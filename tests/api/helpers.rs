@@ -164,6 +164,7 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
         smtp_url: None,
         jitsi_webhook_secret: Some(JITSI_WEBHOOK_SECRET.to_owned()),
         max_live_bookings: 3,
+        socket_events_per_second: 30,
         job_retries: 5,
         metrics_token: Some("test-metrics-token".to_owned()),
         message_retention_months: 12,
@@ -494,9 +495,10 @@ impl TestApp {
             .collect()
     }
 
-    /// Waits (up to 15 s) for the `n`th mail (1-based) to `to`.
+    /// Waits (up to 45 s: the mail workers of a loaded test machine can be slow) for the `n`th
+    /// mail (1-based) to `to`.
     pub async fn wait_for_mail(&self, to: &str, n: usize) -> Mail {
-        for _ in 0..150 {
+        for _ in 0..450 {
             let mails: Vec<Mail> = self
                 .outbox()
                 .into_iter()
@@ -508,7 +510,7 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         panic!(
-            "no mail #{n} to {to} within 15 s; outbox: {:?}",
+            "no mail #{n} to {to} within 45 s; outbox: {:?}",
             self.outbox()
         );
     }

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, the real router, a real PostgreSQL under RLS.
 
+mod account_safety;
 mod admin;
 mod auth_flows;
 mod backups;

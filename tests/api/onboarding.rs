@@ -157,10 +157,24 @@ async fn onboarding_walkthrough() {
         .await;
     assert_eq!(
         registered.status,
-        StatusCode::CREATED,
+        StatusCode::ACCEPTED,
         "{}",
         registered.body
     );
+    let unproven = app
+        .get("/api/admin-huntzen/practitioners/pending", Some(&admin))
+        .await;
+    assert_eq!(
+        unproven.body["total"], 0,
+        "an unverified sign-up waits for its mailbox"
+    );
+    let mail = app.wait_for_mail("jeanne@cabinet.test", 1).await;
+    app.post(
+        "/api/auth/verify-email",
+        None,
+        json!({ "token": mail.token("verify-email") }),
+    )
+    .await;
     let before = app.get("/api/practitioners?q=jeanne", Some(&marc)).await;
     assert_eq!(before.body["total"], 0, "not listed before validation");
     let pending = app
@@ -454,7 +468,14 @@ async fn self_registered_employees_wait_for_hr_when_required() {
     .await;
     let signup = json!({ "email": "alice@umbrella.test", "password": PASSWORD, "role": "EMPLOYEE", "firstName": "Alice", "lastName": "A" });
     let registered = app.post("/api/auth/register", None, signup).await;
-    assert_eq!(registered.body["awaitingApproval"], true);
+    assert_eq!(registered.status, StatusCode::ACCEPTED);
+    let mail = app.wait_for_mail("alice@umbrella.test", 1).await;
+    app.post(
+        "/api/auth/verify-email",
+        None,
+        json!({ "token": mail.token("verify-email") }),
+    )
+    .await;
     let pending = app.get("/api/employees?status=PENDING", Some(&hr)).await;
     assert_eq!(pending.body["total"], 1);
     let employee_id = pending.body["items"][0]["id"]
@@ -483,7 +504,14 @@ async fn practitioner_profile_and_settings() {
         )
         .await
         .body;
-    assert_eq!(registered["awaitingValidation"], true);
+    assert_eq!(registered["status"], "verification_sent");
+    let mail = app.wait_for_mail("paul@cabinet.test", 1).await;
+    app.post(
+        "/api/auth/verify-email",
+        None,
+        json!({ "token": mail.token("verify-email") }),
+    )
+    .await;
     let paul = app.login("paul@cabinet.test").await;
     let me = app.get("/api/practitioners/me", Some(&paul)).await;
     assert_eq!(

@@ -63,7 +63,7 @@ async fn setup(app: &TestApp, status: &str) -> Setup {
 }
 
 /// Runs `tests/realtime/{script}` with the scenario's configuration; panics with its output on failure.
-pub async fn scenario(script: &str, config: serde_json::Value) {
+pub async fn scenario(script: &str, config: serde_json::Value) -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realtime");
     assert!(
         dir.join("node_modules/socket.io-client").exists(),
@@ -82,6 +82,7 @@ pub async fn scenario(script: &str, config: serde_json::Value) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,7 +255,12 @@ async fn two_nodes_share_rooms_presence_and_calls_through_redis() {
 /// once, the rest is stored, and the refused messages sent again are stored exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_flood_is_refused_at_once_past_the_waiting_bound() {
-    let app = TestApp::spawn().await;
+    // The per-user budget is lifted here: this is about the waiting bound, with two users.
+    let app = TestApp::spawn_configured(
+        huntzen::infra::db::PoolSizes { app: 5, system: 3 },
+        |settings| settings.socket_events_per_second = 100_000,
+    )
+    .await;
     let s = setup(&app, "CONFIRMED").await;
     let url = app.listen().await;
     let config = json!({ "url": url, "consultationId": s.consultation, "employeeToken": s.employee,
@@ -262,4 +268,32 @@ async fn a_chat_flood_is_refused_at_once_past_the_waiting_bound() {
     scenario("flood.mjs", config).await;
     let stored = app.stored_messages(s.consultation).await;
     assert_eq!(stored, 400, "50 sockets × 8 messages, each stored once");
+}
+
+/// One user with twenty sockets on two nodes sends two hundred messages at once: the per-user
+/// budget holds across sockets and nodes (Redis), and what was accepted is exactly what is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_is_limited_across_sockets_and_nodes() {
+    let redis = RedisServer::start().await;
+    let node_a = TestApp::spawn_configured(
+        huntzen::infra::db::PoolSizes { app: 5, system: 3 },
+        |settings| {
+            settings.redis_url = Some(redis.url.clone());
+        },
+    )
+    .await;
+    let node_b = node_a.another_node().await;
+    let s = setup(&node_a, "CONFIRMED").await;
+    let (url_a, url_b) = (node_a.listen().await, node_b.listen().await);
+    let config = json!({ "urlA": url_a, "urlB": url_b, "consultationId": s.consultation,
+                         "employeeToken": s.employee });
+    let output = scenario("userlimit.mjs", config).await;
+    let accepted: i64 = output
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v["accepted"].as_i64())
+        .expect("accepted count");
+    let stored = node_a.stored_messages(s.consultation).await;
+    assert_eq!(stored, accepted, "{output}");
+    assert!(stored <= 60, "{stored} stored from one user in one burst");
 }

@@ -424,3 +424,98 @@ async fn a_large_billing_export_streams_every_row_once_and_is_audited() {
             .expect("audit");
     assert_eq!(audited, 1);
 }
+
+#[tokio::test]
+async fn hr_counts_a_consultation_from_the_day_after_it_ended_in_the_company_zone() {
+    let app = TestApp::spawn().await;
+    let acme = app.seed_company("acme").await;
+    sqlx::query("UPDATE companies SET time_zone = 'Pacific/Kiritimati' WHERE id = $1")
+        .bind(acme)
+        .execute(&app.db().system)
+        .await
+        .expect("zone");
+    let user = app
+        .create_user("doc@cabinet.test", Role::Practitioner, None)
+        .await;
+    let practitioner: Uuid = sqlx::query_scalar(
+        "INSERT INTO practitioners (user_id, first_name, last_name, title, specialty, is_validated) VALUES ($1, 'J', 'S', 'Dr.', 'PSYCHIATRE', true) RETURNING id",
+    )
+    .bind(user)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("practitioner");
+    let emma = employee(&app, acme, "e", "Emma", "Sales").await;
+    app.create_user("hr@acme.test", Role::AdminRh, Some(acme))
+        .await;
+    let hr = app.login("hr@acme.test").await;
+    // Local midnight today (UTC+14) and the month it belongs to there.
+    let (midnight, period): (String, String) = sqlx::query_as(
+        "SELECT to_char(date_trunc('day', now() AT TIME ZONE 'Pacific/Kiritimati') AT TIME ZONE 'Pacific/Kiritimati' AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
+                to_char(now() AT TIME ZONE 'Pacific/Kiritimati', 'YYYY-MM')",
+    )
+    .fetch_one(&app.db().system)
+    .await
+    .expect("midnight");
+    // Ended a second ago, today there: not counted yet, in any month.
+    let just_now = chrono::Utc::now() - chrono::Duration::seconds(1);
+    completed(
+        &app,
+        acme,
+        emma,
+        practitioner,
+        &just_now.to_rfc3339(),
+        30,
+        0,
+    )
+    .await;
+    let report = app
+        .get(
+            &format!("/api/reports/employee-usage?period={period}"),
+            Some(&hr),
+        )
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert_eq!(
+        report.body["items"][0]["consultationCount"], 0,
+        "{}",
+        report.body
+    );
+    let months = app
+        .get(&format!("/api/employees/{emma}/usage-stats"), Some(&hr))
+        .await;
+    assert!(
+        !months.body.to_string().contains(&period)
+            || months.body["items"][0]["consultationCount"] == 0,
+        "{}",
+        months.body
+    );
+    // Ended just before local midnight: yesterday there, counted in that local day's month.
+    let yesterday = chrono::DateTime::parse_from_rfc3339(&midnight).expect("midnight")
+        - chrono::Duration::minutes(5);
+    completed(
+        &app,
+        acme,
+        emma,
+        practitioner,
+        &yesterday.to_rfc3339(),
+        45,
+        0,
+    )
+    .await;
+    let yesterday_period = yesterday
+        .with_timezone(&chrono::FixedOffset::east_opt(14 * 3600).expect("offset"))
+        .format("%Y-%m")
+        .to_string();
+    let report = app
+        .get(
+            &format!("/api/reports/employee-usage?period={yesterday_period}"),
+            Some(&hr),
+        )
+        .await;
+    assert_eq!(
+        report.body["items"][0]["consultationCount"], 1,
+        "{}",
+        report.body
+    );
+    assert_eq!(report.body["items"][0]["totalDurationMinutes"], 45);
+}

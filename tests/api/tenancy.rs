@@ -125,6 +125,13 @@ async fn unlisted_practitioners_and_other_people_are_not_found() {
                 "lastName": "P", "title": "Dr.", "specialty": "PSYCHIATRE", "languages": ["fr"], "bio": "x" }),
     )
     .await;
+    let mail = app.wait_for_mail("new@cabinet.test", 1).await;
+    app.post(
+        "/api/auth/verify-email",
+        None,
+        json!({ "token": mail.token("verify-email") }),
+    )
+    .await;
     let pending = app.get("/api/practitioners/pending", Some(&admin)).await;
     let id = pending.body["items"][0]["id"]
         .as_str()

@@ -17,7 +17,7 @@ pub mod state;
 
 use self::state::{self as call_state, Ended, Initiated};
 use crate::care::scheduling::model::{EventType, Status};
-use crate::infra::realtime::{sockets_of, user_of, user_room, within_budget};
+use crate::infra::realtime::{sockets_of, user_of, user_room};
 use crate::infra::state::AppState;
 
 /// An ICE server for `RTCPeerConnection`.
@@ -95,7 +95,7 @@ async fn parties<A: Adapter>(
     consultation: Uuid,
 ) -> Option<Parties> {
     let user = user_of(s)?;
-    if !within_budget(&user) {
+    if !state.realtime.within_budget(&user).await {
         s.emit(
             "call:error",
             &json!({ "code": "rate_limited", "message": "Too many events." }),
@@ -309,7 +309,7 @@ async fn relay<A: Adapter>(
     mut payload: Value,
 ) {
     let Some(user) = user_of(&s) else { return };
-    if !within_budget(&user) {
+    if !state.realtime.within_budget(&user).await {
         return;
     }
     let Some(id) = payload

@@ -14,7 +14,7 @@ use crate::care::chat::messages::{self, Message};
 use crate::infra::audit::{Action, Entry};
 use crate::infra::db::{Principal, Tx};
 use crate::infra::error::ApiError;
-use crate::infra::realtime::{SocketUser, sockets_of, user_of, user_room, within_budget};
+use crate::infra::realtime::{SocketUser, sockets_of, user_of, user_room};
 use crate::infra::state::AppState;
 
 /// The room of a consultation's chat.
@@ -74,7 +74,7 @@ async fn open<A: Adapter>(
     s: &SocketRef<A>,
     user: &SocketUser,
 ) -> Result<(Tx, Principal), serde_json::Value> {
-    if !within_budget(user) {
+    if !state.realtime.within_budget(user).await {
         return Err(refuse(s, "rate_limited", "Too many events; slow down."));
     }
     match state.realtime.begin(&state.db.app, user).await {
@@ -267,13 +267,13 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
     s.on("chat:message", on_send.clone());
     s.on("message:send", on_send);
 
-    let u = user.clone();
+    let (st, u) = (state.clone(), user.clone());
     s.on("chat:typing", move |s: SocketRef<A>, TryData(typing): TryData<Typing>| {
-        let user = u.clone();
+        let (state, user) = (st.clone(), u.clone());
         async move {
             let Ok(typing) = typing else { return };
             let room = room(typing.consultation_id);
-            if within_budget(&user) && s.rooms().iter().any(|r| *r == room) {
+            if state.realtime.within_budget(&user).await && s.rooms().iter().any(|r| *r == room) {
                 let body = json!({ "consultationId": typing.consultation_id, "userId": user.principal.user_id, "isTyping": typing.is_typing });
                 s.to(room).emit("chat:typing", &body).await.ok();
             }

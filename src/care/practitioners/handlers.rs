@@ -150,7 +150,7 @@ pub async fn list_pending_practitioners(
              p.created_at, p.updated_at
            FROM practitioners p
            JOIN users u ON u.id = p.user_id
-           WHERE NOT p.is_validated AND p.is_active
+           WHERE NOT p.is_validated AND p.is_active AND u.email_verified
            ORDER BY p.created_at, p.id
            LIMIT $1 OFFSET $2"#,
         paging.limit(),
@@ -161,8 +161,9 @@ pub async fn list_pending_practitioners(
     .await?;
     let total: i64 = sqlx::query_scalar!(
         r#"SELECT count(*) AS "value!"
-               FROM practitioners
-               WHERE NOT is_validated AND is_active"#
+               FROM practitioners p
+               JOIN users u ON u.id = p.user_id
+               WHERE NOT p.is_validated AND p.is_active AND u.email_verified"#
     )
     .fetch_one(&mut *auth.tx)
     .await?;
@@ -352,6 +353,8 @@ pub async fn update_my_practitioner_profile(
     p.offers_phone = body.offers_phone.unwrap_or(p.offers_phone);
     p.offers_in_person = body.offers_in_person.unwrap_or(p.offers_in_person);
     apply(&mut p.experience, body.experience);
+    crate::infra::fields::check_url_patch(&mut v, "avatarUrl", &body.avatar_url);
+    crate::infra::fields::check_url_patch(&mut v, "coverUrl", &body.cover_url);
     apply(&mut p.avatar_url, body.avatar_url);
     apply(&mut p.cover_url, body.cover_url);
     apply(&mut p.booking_horizon_days, body.booking_horizon_days);

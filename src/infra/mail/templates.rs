@@ -10,6 +10,32 @@ pub enum MailKind {
     Invitation,
     /// Reset a forgotten password (link to `/reset-password`).
     PasswordReset,
+    /// Confirm a new address asked for with `PUT /api/me/email` (sent to it; link to `/verify-email`).
+    ConfirmEmailChange,
+    /// Tells the current address that a change of address was asked for (link to `/login`).
+    EmailChangeRequested,
+    /// Tells the owner their password was changed (link to `/forgot-password`).
+    PasswordChanged,
+    /// Someone registered with an address that already has an account (link to `/forgot-password`).
+    RegistrationExists,
+    /// Someone registered with an address whose domain is no customer's (link to the home page).
+    RegistrationNoCompany,
+    /// Sign-ins were slowed by wrong passwords: a link that lets the owner in (link to `/unlock`).
+    AccountUnlock,
+}
+
+impl MailKind {
+    /// The path of the link in the message, under `PUBLIC_URL`.
+    pub fn link_path(self) -> &'static str {
+        match self {
+            MailKind::VerifyEmail | MailKind::ConfirmEmailChange => "verify-email",
+            MailKind::Invitation | MailKind::PasswordReset => "reset-password",
+            MailKind::EmailChangeRequested => "login",
+            MailKind::PasswordChanged | MailKind::RegistrationExists => "forgot-password",
+            MailKind::RegistrationNoCompany => "",
+            MailKind::AccountUnlock => "unlock",
+        }
+    }
 }
 
 /// A rendered message.
@@ -69,6 +95,103 @@ pub fn render(kind: MailKind, locale: &str, name: &str, link: &str, hours_valid:
                 "Hello {name},\n\nTo choose a new password, open this link:\n\n{link}\n\n\
                  It is valid for {hours_valid} hours and works once.\n\
                  If you did not ask for this, ignore this message: your password is unchanged.\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::ConfirmEmailChange, false) => (
+            "Confirmez votre nouvelle adresse — HuntZen Care".to_owned(),
+            format!(
+                "Bonjour {name},\n\nPour utiliser cette adresse pour votre compte HuntZen Care, ouvrez ce lien :\n\n{link}\n\n\
+                 Il est valable {hours_valid} heures et ne sert qu'une fois.\n\
+                 Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::ConfirmEmailChange, true) => (
+            "Confirm your new address — HuntZen Care".to_owned(),
+            format!(
+                "Hello {name},\n\nTo use this address for your HuntZen Care account, open this link:\n\n{link}\n\n\
+                 It is valid for {hours_valid} hours and works once.\n\
+                 If you did not ask for this, ignore this message.\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::EmailChangeRequested, false) => (
+            "Changement d'adresse demandé — HuntZen Care".to_owned(),
+            format!(
+                "Bonjour {name},\n\nUn changement de l'adresse e-mail de votre compte vient d'être demandé. \
+                 Il ne prendra effet que lorsque la nouvelle adresse l'aura confirmé.\n\
+                 Si ce n'est pas vous, connectez-vous et changez votre mot de passe : {link}\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::EmailChangeRequested, true) => (
+            "Change of address requested — HuntZen Care".to_owned(),
+            format!(
+                "Hello {name},\n\nA change of your account's email address was just requested. \
+                 It takes effect only once the new address confirms it.\n\
+                 If this was not you, sign in and change your password: {link}\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::PasswordChanged, false) => (
+            "Votre mot de passe a été changé — HuntZen Care".to_owned(),
+            format!(
+                "Bonjour {name},\n\nLe mot de passe de votre compte vient d'être changé ; vos autres connexions ont été fermées.\n\
+                 Si ce n'est pas vous, choisissez-en un nouveau ici : {link}\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::PasswordChanged, true) => (
+            "Your password was changed — HuntZen Care".to_owned(),
+            format!(
+                "Hello {name},\n\nYour account's password was just changed; your other sign-ins were ended.\n\
+                 If this was not you, choose a new one here: {link}\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::RegistrationExists, false) => (
+            "Inscription à HuntZen Care".to_owned(),
+            format!(
+                "Bonjour {name},\n\nQuelqu'un a voulu créer un compte HuntZen Care avec votre adresse, qui en a déjà un. \
+                 Rien n'a changé sur votre compte.\n\
+                 Si c'était vous, connectez-vous, ou choisissez un nouveau mot de passe ici : {link}\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::RegistrationExists, true) => (
+            "Signing up to HuntZen Care".to_owned(),
+            format!(
+                "Hello {name},\n\nSomeone tried to create a HuntZen Care account with your address, which already has one. \
+                 Nothing changed on your account.\n\
+                 If it was you, sign in, or choose a new password here: {link}\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::RegistrationNoCompany, false) => (
+            "Inscription à HuntZen Care".to_owned(),
+            format!(
+                "Bonjour,\n\nUne inscription à HuntZen Care a été demandée avec cette adresse, mais aucune entreprise \
+                 cliente n'utilise ce domaine. Demandez à votre service RH si votre entreprise propose HuntZen Care : \
+                 il vous enverra une invitation.\n\
+                 Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n\n{link}\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::RegistrationNoCompany, true) => (
+            "Signing up to HuntZen Care".to_owned(),
+            format!(
+                "Hello,\n\nA HuntZen Care sign-up was asked for with this address, but no customer company uses its \
+                 domain. Ask your HR department whether your company offers HuntZen Care: they will send you an invitation.\n\
+                 If you did not ask for this, ignore this message.\n\n{link}\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::AccountUnlock, false) => (
+            "Connexion ralentie sur votre compte — HuntZen Care".to_owned(),
+            format!(
+                "Bonjour {name},\n\nPlusieurs mots de passe erronés ont été essayés sur votre compte, et les connexions \
+                 sont ralenties. Pour vous connecter malgré tout, ouvrez ce lien et saisissez votre mot de passe :\n\n{link}\n\n\
+                 Il est valable {hours_valid} heures et ne sert qu'une fois. Si ces essais ne viennent pas de vous, \
+                 changez votre mot de passe et activez la double authentification.\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::AccountUnlock, true) => (
+            "Sign-ins slowed on your account — HuntZen Care".to_owned(),
+            format!(
+                "Hello {name},\n\nSeveral wrong passwords were tried on your account, and sign-ins are slowed. \
+                 To sign in anyway, open this link and enter your password:\n\n{link}\n\n\
+                 It is valid for {hours_valid} hours and works once. If these tries were not yours, change your \
+                 password and turn on two-factor sign-in.\n\nThe HuntZen Care team\n"
             ),
         ),
     };

@@ -6,11 +6,14 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{throttle, two_factor};
+use super::one_time::{self, Purpose};
+use super::{throttle, totp};
 use crate::infra::audit::{Action, Entry};
 use crate::infra::error::{ApiError, ApiResult, Validator};
 use crate::infra::extract::ApiJson;
 use crate::infra::identity::Role;
+use crate::infra::jobs::enqueue_mail;
+use crate::infra::mail::MailKind;
 use crate::infra::passwords::Verified;
 use crate::infra::sessions::{self, ClientMeta};
 use crate::infra::state::AppState;
@@ -29,6 +32,10 @@ pub struct LoginRequest {
     /// Current TOTP code or a recovery code, when 2FA is enabled.
     #[serde(default)]
     pub totp_code: Option<String>,
+    /// The `token` of a mailed unlock link: lets the owner (right password) in while wrong
+    /// passwords slow the account.
+    #[serde(default)]
+    pub unlock_token: Option<String>,
 }
 
 /// The signed-in user, as returned with tokens.
@@ -67,9 +74,25 @@ struct Account {
     role: Role,
     company_id: Option<Uuid>,
     is_active: bool,
+    email_verified: bool,
     awaiting_approval: bool,
     company_usable: bool,
     totp_enabled: bool,
+}
+
+/// A throttled account without 2FA: mail its owner an unlock link, at most once per window.
+async fn offer_unlock(conn: &mut sqlx::PgConnection, account: &Account) -> ApiResult<()> {
+    let key = account.id.as_bytes();
+    if throttle::check(&mut *conn, throttle::UNLOCK_MAIL_PER_ACCOUNT, key)
+        .await
+        .is_ok()
+    {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        throttle::record(&mut tx, throttle::UNLOCK_MAIL_PER_ACCOUNT, key).await?;
+        enqueue_mail(&mut tx, MailKind::AccountUnlock, account.id).await?;
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 fn invalid_credentials() -> ApiError {
@@ -98,11 +121,15 @@ pub async fn login(
     let account_key = throttle::account_key(&body.email);
     let address = client.ip.as_deref();
     let (per_account, per_address) = (throttle::LOGIN_PER_ACCOUNT, throttle::LOGIN_PER_ADDRESS);
-    throttle::check_both(&mut conn, per_account, &account_key, per_address, address).await?;
+    // Over a limit, only the owner's proof gets in: the right password with a valid 2FA code, or
+    // (without 2FA) with a mailed unlock link. Nobody else's attempt is even checked.
+    let limited = throttle::check_both(&mut conn, per_account, &account_key, per_address, address)
+        .await
+        .err();
     let account = sqlx::query_as!(
         Account,
         r#"SELECT u.id, u.email, u.password_hash, u.role, u.company_id, u.is_active,
-             u.awaiting_approval,
+             u.email_verified, u.awaiting_approval,
              (u.company_id IS NULL OR (c.is_active AND c.deleted_at IS NULL)) AS "company_usable!",
              u.totp_enabled_at IS NOT NULL AS "totp_enabled!"
            FROM users u
@@ -113,6 +140,23 @@ pub async fn login(
     )
     .fetch_optional(&mut *conn)
     .await?;
+    let has_code = body
+        .totp_code
+        .as_deref()
+        .is_some_and(|c| !c.trim().is_empty());
+    let has_unlock = body
+        .unlock_token
+        .as_deref()
+        .is_some_and(|t| !t.trim().is_empty());
+    let mut limited = match limited {
+        Some(limited) if !has_code && !has_unlock => {
+            if let Some(a) = account.as_ref().filter(|a| !a.totp_enabled) {
+                offer_unlock(&mut conn, a).await?;
+            }
+            return Err(limited);
+        }
+        other => other,
+    };
     drop(conn);
 
     let stored_hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
@@ -128,9 +172,29 @@ pub async fn login(
             }
             entry.record(&mut tx).await?;
             tx.commit().await?;
-            return Err(invalid_credentials());
+            return Err(limited.unwrap_or_else(invalid_credentials));
         }
     };
+    if !account.totp_enabled
+        && let Some(limited) = limited.take()
+    {
+        let unlocked = match body.unlock_token.as_deref() {
+            Some(token) => one_time::consume(&mut tx, token.trim(), &[Purpose::Unlock])
+                .await?
+                .is_some_and(|(owner, _)| owner == account.id),
+            None => false,
+        };
+        if !unlocked {
+            tx.commit().await?;
+            return Err(limited);
+        }
+    }
+    if !account.email_verified {
+        return Err(ApiError::unauthorized(
+            "auth.email_unverified",
+            "Confirm your email address with the link we sent you first (or ask for a new one).",
+        ));
+    }
     if account.awaiting_approval {
         return Err(ApiError::unauthorized(
             "auth.account_pending",
@@ -150,7 +214,7 @@ pub async fn login(
                 "Enter the code from your authenticator app.",
             ));
         };
-        if !two_factor::check_code(&mut tx, &state.keyring, account.id, code, true).await? {
+        if !totp::check_code(&mut tx, &state.keyring, account.id, code, true).await? {
             throttle::record_both(&mut tx, per_account, &account_key, per_address, address).await?;
             Entry::new(Action::LoginFailed, "user")
                 .by(account.id, account.role, account.company_id)
@@ -160,10 +224,12 @@ pub async fn login(
                 .record(&mut tx)
                 .await?;
             tx.commit().await?;
-            return Err(ApiError::unauthorized(
-                "auth.totp_invalid",
-                "This code is not valid (or was already used).",
-            ));
+            return Err(limited.unwrap_or_else(|| {
+                ApiError::unauthorized(
+                    "auth.totp_invalid",
+                    "This code is not valid (or was already used).",
+                )
+            }));
         }
     }
     if verified == Verified::YesRehash {

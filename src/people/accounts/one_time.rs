@@ -21,6 +21,10 @@ pub enum Purpose {
     ResetPassword,
     /// Sets the first password of an invited account.
     Invitation,
+    /// Confirms the new address of `PUT /api/me/email` (`users.pending_email`).
+    ChangeEmail,
+    /// Lets the owner sign in while wrong passwords slow their account.
+    Unlock,
 }
 
 impl Purpose {
@@ -30,6 +34,8 @@ impl Purpose {
             Purpose::VerifyEmail => Duration::hours(48),
             Purpose::ResetPassword => Duration::hours(2),
             Purpose::Invitation => Duration::days(7),
+            Purpose::ChangeEmail => Duration::hours(24),
+            Purpose::Unlock => Duration::hours(2),
         }
     }
 
@@ -39,6 +45,8 @@ impl Purpose {
             Purpose::VerifyEmail => "VERIFY_EMAIL",
             Purpose::ResetPassword => "RESET_PASSWORD",
             Purpose::Invitation => "INVITATION",
+            Purpose::ChangeEmail => "CHANGE_EMAIL",
+            Purpose::Unlock => "UNLOCK",
         }
     }
 }

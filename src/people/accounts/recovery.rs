@@ -104,17 +104,57 @@ pub async fn verify_email(
 ) -> ApiResult<Json<Verified>> {
     check_token_throttle(&state, &client).await?;
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
-    let Some((user_id, _)) =
-        one_time::consume(&mut tx, body.token.trim(), &[Purpose::VerifyEmail]).await?
+    let Some((user_id, purpose)) = one_time::consume(
+        &mut tx,
+        body.token.trim(),
+        &[Purpose::VerifyEmail, Purpose::ChangeEmail],
+    )
+    .await?
     else {
         return Err(refuse_token(&state, &client).await);
     };
-    sqlx::query!(
-        r#"UPDATE users SET email_verified = true WHERE id = $1"#,
-        user_id
-    )
-    .execute(&mut *tx)
-    .await?;
+    if purpose == Purpose::ChangeEmail {
+        // The new address takes over; another account may have taken it since the request.
+        let taken = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM users o JOIN users u ON u.id = $1
+                 WHERE o.id <> u.id AND lower(o.email) = lower(u.pending_email)) AS "taken!""#,
+            user_id
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if taken {
+            return Err(ApiError::conflict(
+                "user.email_taken",
+                "This address is now used by another account.",
+            ));
+        }
+        let changed = sqlx::query!(
+            r#"UPDATE users SET email = lower(pending_email), pending_email = NULL,
+                 email_verified = true
+               WHERE id = $1 AND pending_email IS NOT NULL
+               RETURNING role AS "role: Role", company_id"#,
+            user_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(changed) = changed else {
+            return Err(refuse_token(&state, &client).await);
+        };
+        Entry::new(Action::Security, "user")
+            .by(user_id, changed.role, changed.company_id)
+            .target(user_id)
+            .from_client(&client)
+            .details(serde_json::json!({ "event": "email_changed" }))
+            .record(&mut tx)
+            .await?;
+    } else {
+        sqlx::query!(
+            r#"UPDATE users SET email_verified = true WHERE id = $1"#,
+            user_id
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(Json(Verified {
         email_verified: true,
@@ -290,7 +330,7 @@ pub async fn reset_password(
     )
     .execute(&mut *tx)
     .await?;
-    sessions::revoke_all(&mut tx, user_id, "password changed").await?;
+    let ended = sessions::revoke_all(&mut tx, user_id, "password changed").await?;
     Entry::new(Action::Security, "user")
         .by(owner.user_id, owner.role, owner.company_id)
         .target(user_id)
@@ -299,5 +339,6 @@ pub async fn reset_password(
         .record(&mut tx)
         .await?;
     tx.commit().await?;
+    state.realtime.end_sessions(&ended).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,8 @@
-//! `POST /api/auth/register`: employees (by their company's email domain) and practitioners sign
-//! themselves up. Other roles are created by administrators. A verification email is always sent.
+//! `POST /api/auth/register`: employees (by their company's email domains) and practitioners sign
+//! themselves up; other roles are created by administrators. The answer is the same 202 whatever
+//! the address, and only its mailbox learns what happened: a verification link (new account), a
+//! notice (the address has an account), or a pointer to HR (no customer uses the domain). An
+//! unverified registration grants nothing and gives way to an invitation of the same address.
 
 use axum::Json;
 use axum::extract::State;
@@ -7,14 +10,15 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::throttle;
 use super::users::{NewUser, create_user};
 use crate::care::practitioners::model::{Specialty, is_time_zone};
 use crate::infra::audit::{Action, Entry};
-use crate::infra::error::{ApiError, ApiResult, Validator};
+use crate::infra::error::{ApiResult, Validator};
 use crate::infra::extract::ApiJson;
 use crate::infra::fields::{email, locale, required};
 use crate::infra::identity::Role;
-use crate::infra::jobs::enqueue_mail;
+use crate::infra::jobs::{enqueue_mail, enqueue_mail_to_address};
 use crate::infra::mail::MailKind;
 use crate::infra::passwords::check_strength;
 use crate::infra::sessions::ClientMeta;
@@ -79,37 +83,25 @@ fn registrable_role() -> utoipa::openapi::Object {
     crate::infra::schemas::string_enum(&["EMPLOYEE", "PRACTITIONER"])
 }
 
-/// The new account.
+/// The same answer whatever the address: new, already in use, or of no customer's domain.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Registered {
-    /// User id.
-    pub id: Uuid,
-    /// Email (lower-cased).
-    pub email: String,
-    /// Role.
-    pub role: Role,
-    /// Company (employees).
-    pub company_id: Option<Uuid>,
-    /// Whether the account can sign in now.
-    pub is_active: bool,
-    /// Employee waiting for the HR admin's approval.
-    pub awaiting_approval: bool,
-    /// Practitioner waiting for validation by the platform (signs in, not listed yet).
-    pub awaiting_validation: bool,
-    /// Always false here: the verification email is on its way.
-    pub email_verified: bool,
+pub struct RegistrationSent {
+    /// Always `verification_sent`: the mailbox's owner learns by mail what happened.
+    pub status: &'static str,
 }
 
-/// Create an employee or practitioner account.
+/// Create an employee or practitioner account. Answers 202 `verification_sent` in every case —
+/// new address, address already in use, domain of no customer — and the mail tells the mailbox's
+/// owner which. Nothing is granted before the mailed link is used. Limited per client address
+/// and per email domain (429 with `Retry-After`).
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = Registered), (status = 409, body = crate::infra::error::Problem),
-              (status = 422, body = crate::infra::error::Problem)))]
+    responses((status = 202, body = RegistrationSent), (status = 422, body = crate::infra::error::Problem),
+              (status = 429, body = crate::infra::error::Problem)))]
 pub async fn register(
     State(state): State<AppState>,
     client: ClientMeta,
     ApiJson(body): ApiJson<RegisterRequest>,
-) -> ApiResult<(StatusCode, Json<Registered>)> {
+) -> ApiResult<(StatusCode, Json<RegistrationSent>)> {
     let mut v = Validator::new();
     let email = email(&mut v, "email", &body.email);
     v.check(
@@ -164,47 +156,85 @@ pub async fn register(
     }
     v.finish()?;
 
+    let domain = email
+        .split_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
+    // Checked before anything else is looked at, and counted whatever happens next.
     let mut tx = crate::infra::db::context::begin(&state.db.system).await?;
-    let domain = email.split_once('@').map(|(_, d)| d).unwrap_or_default();
-    let company: Option<(Uuid, String, bool)> = if practitioner {
-        None
-    } else {
-        let found = sqlx::query!(
-            "SELECT id, name, auto_approve_employees FROM companies
-             WHERE lower(domain) = $1 AND is_active AND deleted_at IS NULL",
-            domain
-        )
-        .map(|r| (r.id, r.name, r.auto_approve_employees))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if found.is_none() {
-            return Err(ApiError::invalid_field(
-                "email",
-                "no company on HuntZen Care uses this email domain; ask your HR department",
-            ));
-        }
-        found
-    };
-    let company_name = company.as_ref().map(|c| c.1.as_str()).unwrap_or("");
+    let (per_address, per_domain) = (
+        throttle::REGISTER_PER_ADDRESS,
+        throttle::REGISTER_PER_DOMAIN,
+    );
+    let address = client.ip.as_deref();
+    throttle::check_both(&mut tx, per_domain, domain.as_bytes(), per_address, address).await?;
+    throttle::record_both(&mut tx, per_domain, domain.as_bytes(), per_address, address).await?;
+    // The strength check may not depend on who the customers are, so its context is the request.
+    let domain_label = domain.split('.').next().unwrap_or_default();
     check_strength(
         "password",
         &body.password,
-        &[&email, &first_name, &last_name, company_name],
+        &[&email, &first_name, &last_name, domain_label],
     )?;
+    // Hashed in every case, so the three answers take the same time.
     let hash = state.passwords.hash(&body.password).await?;
-    let awaiting_approval = company.as_ref().is_some_and(|c| !c.2);
-    let user_id = create_user(
+    let sent = (
+        StatusCode::ACCEPTED,
+        Json(RegistrationSent {
+            status: "verification_sent",
+        }),
+    );
+    let existing = sqlx::query!(
+        r#"SELECT id, self_registered AND NOT email_verified AS "replaceable!"
+           FROM users WHERE lower(email) = $1 AND erased_at IS NULL"#,
+        email
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(existing) = existing.filter(|e| !e.replaceable) {
+        enqueue_mail(&mut tx, MailKind::RegistrationExists, existing.id).await?;
+        tx.commit().await?;
+        return Ok(sent);
+    }
+    let company: Option<(Uuid, bool)> = if practitioner {
+        None
+    } else {
+        let found = sqlx::query!(
+            "SELECT id, auto_approve_employees FROM companies
+             WHERE $1 = ANY (domains) AND is_active AND deleted_at IS NULL",
+            domain
+        )
+        .map(|r| (r.id, r.auto_approve_employees))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if found.is_none() {
+            enqueue_mail_to_address(&mut tx, MailKind::RegistrationNoCompany, &email, &locale)
+                .await?;
+            tx.commit().await?;
+            return Ok(sent);
+        }
+        found
+    };
+    let awaiting_approval = company.as_ref().is_some_and(|c| !c.1);
+    let created = create_user(
         &mut tx,
         &NewUser {
             company_id: company.as_ref().map(|c| c.0),
             password_hash: Some(&hash),
             awaiting_approval,
             locale: Some(&locale),
+            self_registered: true,
             ..NewUser::new(&email, body.role)
         },
     )
-    .await?;
-    if let Some((company_id, _, _)) = &company {
+    .await;
+    let user_id = match created {
+        Ok(id) => id,
+        // A concurrent creation of the same address won: the same answer, and its mail.
+        Err(error) if error.code() == "user.email_taken" => return Ok(sent),
+        Err(error) => return Err(error),
+    };
+    if let Some((company_id, _)) = &company {
         sqlx::query!(
             r#"INSERT INTO employees (user_id, company_id, first_name, last_name, department, position)
                VALUES ($1, $2, $3, $4, $5, $6)"#,
@@ -250,17 +280,5 @@ pub async fn register(
         .record(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Registered {
-            id: user_id,
-            email,
-            role: body.role,
-            company_id,
-            is_active: !awaiting_approval,
-            awaiting_approval,
-            awaiting_validation: practitioner,
-            email_verified: false,
-        }),
-    ))
+    Ok(sent)
 }

@@ -1,13 +1,13 @@
 //! Step-up: a sensitive request (erasure, and later every change of credentials or of another
 //! person's access) proves the caller is the account's owner now, not only the holder of a bearer
 //! token: it carries the current password and, with 2FA on, a TOTP or recovery code. Wrong or
-//! missing → 401 `auth.reauth_required` and nothing changes. Failures count against the same
-//! per-user limit as wrong 2FA codes, so a stolen token cannot guess the password.
+//! missing → 401 `auth.reauth_required` and nothing changes. Wrong proofs count against a per-user
+//! limit (`throttle::STEP_UP_PER_USER`), so a stolen token cannot guess the password.
 
 use serde::Deserialize;
 
 use super::throttle;
-use super::two_factor::check_code;
+use super::totp::check_code;
 use crate::infra::auth::{Auth, RoleSet};
 use crate::infra::error::{ApiError, ApiResult};
 use crate::infra::passwords::Verified;
@@ -40,30 +40,33 @@ pub async fn confirm<R: RoleSet>(
     proof: Option<&StepUp>,
 ) -> ApiResult<()> {
     let user_id = auth.principal.user_id;
+    let password = proof
+        .and_then(|p| p.current_password.as_deref())
+        .unwrap_or("");
+    if password.is_empty() {
+        // Nothing was guessed: refused, and not counted.
+        return Err(reauth_required());
+    }
     let mut conn = state.db.system.acquire().await?;
-    throttle::check(&mut conn, throttle::TWO_FACTOR_PER_USER, user_id.as_bytes()).await?;
+    throttle::check(&mut conn, throttle::STEP_UP_PER_USER, user_id.as_bytes()).await?;
     let account = sqlx::query!(
         r#"SELECT password_hash, totp_enabled_at IS NOT NULL AS "two_factor!" FROM users WHERE id = $1"#,
         user_id
     )
     .fetch_one(&mut *conn)
     .await?;
-    let password = proof
-        .and_then(|p| p.current_password.as_deref())
-        .unwrap_or("");
-    // Verified even when absent, so the answer takes the same time either way.
     let verified = state
         .passwords
         .verify(password, account.password_hash.as_deref())
         .await?;
-    let mut ok = !password.is_empty() && verified != Verified::No;
+    let mut ok = verified != Verified::No;
     if ok && account.two_factor {
         let code = proof.and_then(|p| p.totp_code.as_deref()).unwrap_or("");
         ok = !code.trim().is_empty()
             && check_code(&mut auth.tx, &state.keyring, user_id, code, true).await?;
     }
     if !ok {
-        throttle::record(&mut conn, throttle::TWO_FACTOR_PER_USER, user_id.as_bytes()).await?;
+        throttle::record(&mut conn, throttle::STEP_UP_PER_USER, user_id.as_bytes()).await?;
         return Err(reauth_required());
     }
     Ok(())

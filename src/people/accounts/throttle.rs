@@ -2,7 +2,8 @@
 //! node shares the counts. Failures are counted per account and per client address; successes are
 //! not, so an office behind one address can sign in freely while guessing is slowed on both keys.
 //! Windows slide: once the oldest counted attempt leaves the window, attempts are allowed again —
-//! there is no permanent lockout.
+//! there is no permanent lockout, and over a sign-in limit the owner still gets in (the right
+//! password with a 2FA code, or with a mailed unlock link: see `login`).
 
 use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
@@ -33,6 +34,24 @@ pub const LOGIN_PER_ADDRESS: Limit = Limit {
     max: 100,
     window_secs: 15 * 60,
 };
+/// Unlock links mailed per account (one per window: the link stays valid for two hours).
+pub const UNLOCK_MAIL_PER_ACCOUNT: Limit = Limit {
+    scope: "unlock:account",
+    max: 1,
+    window_secs: 15 * 60,
+};
+/// Registrations per client address.
+pub const REGISTER_PER_ADDRESS: Limit = Limit {
+    scope: "register:address",
+    max: 10,
+    window_secs: 60 * 60,
+};
+/// Registrations per email domain.
+pub const REGISTER_PER_DOMAIN: Limit = Limit {
+    scope: "register:domain",
+    max: 50,
+    window_secs: 60 * 60,
+};
 /// Reset and verification requests per account.
 pub const MAIL_REQUEST_PER_ACCOUNT: Limit = Limit {
     scope: "mail:account",
@@ -51,7 +70,14 @@ pub const TOKEN_FAILURE_PER_ADDRESS: Limit = Limit {
     max: 30,
     window_secs: 15 * 60,
 };
-/// Wrong 2FA codes per user (setup, verify, disable).
+/// Wrong step-up proofs (password or 2FA code) per user: a stolen token cannot guess the
+/// password. A request that carries no password at all is refused without counting.
+pub const STEP_UP_PER_USER: Limit = Limit {
+    scope: "step-up:user",
+    max: 10,
+    window_secs: 15 * 60,
+};
+/// Wrong 2FA codes per user (enabling 2FA).
 pub const TWO_FACTOR_PER_USER: Limit = Limit {
     scope: "2fa:user",
     max: 5,

@@ -9,19 +9,19 @@ use base64::Engine as _;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-use totp_rs::{Builder, Secret, Totp};
 use uuid::Uuid;
 
+use super::step_up::{self, StepUp};
 use super::throttle;
+use super::totp::{check_code, load, secret_aad, totp};
 use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
-use crate::infra::crypto::{Keyring, aad};
+
 use crate::infra::error::{ApiError, ApiResult};
 use crate::infra::extract::ApiJson;
 use crate::infra::sessions::{self, ClientMeta, hash_token};
 use crate::infra::state::AppState;
 
-const ISSUER: &str = "HuntZen Care";
 const RECOVERY_CODES: usize = 10;
 
 /// A fresh secret to add to an authenticator app.
@@ -36,11 +36,27 @@ pub struct Setup {
     pub qr_code_png: String,
 }
 
-/// A code from the authenticator app (or, to disable, a recovery code).
+/// A code from the authenticator app.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CodeRequest {
-    /// Six digits, or a recovery code.
+    /// Six digits.
     pub code: String,
+}
+
+/// Turning 2FA off: the current password and a current TOTP or recovery code (as `code` or
+/// `totpCode`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DisableRequest {
+    /// The caller's current password.
+    #[serde(default)]
+    pub current_password: Option<String>,
+    /// Six digits, or a recovery code.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Same as `code` (the step-up field name).
+    #[serde(default)]
+    pub totp_code: Option<String>,
 }
 
 /// Recovery codes, shown once.
@@ -49,90 +65,6 @@ pub struct CodeRequest {
 pub struct RecoveryCodes {
     /// Ten single-use codes; each signs in once in place of a TOTP code.
     pub recovery_codes: Vec<String>,
-}
-
-fn totp(secret: Vec<u8>, account: &str) -> Result<Totp, ApiError> {
-    Builder::new()
-        .with_secret(Secret::from(secret))
-        .with_issuer(Some(ISSUER))
-        .with_account_name(account)
-        .build()
-        .map_err(|e| ApiError::internal(format!("totp: {e:?}")))
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct TwoFactorState {
-    email: String,
-    secret: Option<Vec<u8>>,
-    enabled: bool,
-    last_step: Option<i64>,
-}
-
-async fn load(conn: &mut PgConnection, user_id: Uuid) -> Result<TwoFactorState, sqlx::Error> {
-    sqlx::query_as!(
-        TwoFactorState,
-        r#"SELECT email, totp_secret AS secret, totp_enabled_at IS NOT NULL AS "enabled!",
-             totp_last_step AS last_step
-           FROM users
-           WHERE id = $1
-           FOR UPDATE"#,
-        user_id
-    )
-    .fetch_one(conn)
-    .await
-}
-
-fn secret_aad(user_id: Uuid) -> Vec<u8> {
-    aad("users", "totp_secret", user_id)
-}
-
-/// Checks a TOTP code (never twice the same step) or, with `allow_recovery`, spends a recovery
-/// code. `conn` must be able to update the user's row and recovery codes.
-pub async fn check_code(
-    conn: &mut PgConnection,
-    keyring: &Keyring,
-    user_id: Uuid,
-    code: &str,
-    allow_recovery: bool,
-) -> Result<bool, ApiError> {
-    let state = load(&mut *conn, user_id).await?;
-    let Some(sealed) = state.secret else {
-        return Ok(false);
-    };
-    let secret = keyring
-        .open(&secret_aad(user_id), &sealed)
-        .map_err(ApiError::internal)?;
-    let code = code.trim().replace(' ', "");
-    if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
-        let totp = totp(secret.to_vec(), &state.email)?;
-        let Some(step) = totp.check_current(&code) else {
-            return Ok(false);
-        };
-        let step = step as i64;
-        if state.last_step.is_some_and(|last| step <= last) {
-            return Ok(false);
-        }
-        sqlx::query!(
-            r#"UPDATE users SET totp_last_step = $2 WHERE id = $1"#,
-            user_id,
-            step
-        )
-        .execute(&mut *conn)
-        .await?;
-        return Ok(true);
-    }
-    if !allow_recovery || !state.enabled {
-        return Ok(false);
-    }
-    let spent = sqlx::query!(
-        r#"UPDATE recovery_codes SET used_at = now()
-           WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL"#,
-        user_id,
-        hash_token(&code.to_lowercase())
-    )
-    .execute(conn)
-    .await?;
-    Ok(spent.rows_affected() == 1)
 }
 
 async fn guarded(auth: &mut Auth, state: &AppState) -> ApiResult<()> {
@@ -154,13 +86,18 @@ async fn count_failure(state: &AppState, user_id: Uuid) -> ApiError {
     ApiError::invalid_field("code", "this code is not valid (or was already used)")
 }
 
-/// Start enabling 2FA: a new secret, not active until `verify` confirms a code from it.
-#[utoipa::path(post, path = "/auth/2fa/setup", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = Setup), (status = 409, body = crate::infra::error::Problem)))]
+/// Start enabling 2FA: a new secret, not active until `verify` confirms a code from it. Step-up:
+/// the body carries `currentPassword` (401 `auth.reauth_required` otherwise), so a stolen access
+/// token cannot enrol the thief's authenticator.
+#[utoipa::path(post, path = "/auth/2fa/setup", tag = "auth", security(("bearer" = [])), request_body = StepUp,
+    responses((status = 200, body = Setup), (status = 401, body = crate::infra::error::Problem),
+              (status = 409, body = crate::infra::error::Problem)))]
 pub async fn setup_two_factor(
     State(state): State<AppState>,
     mut auth: Auth,
+    body: Option<ApiJson<StepUp>>,
 ) -> ApiResult<Json<Setup>> {
+    step_up::confirm(&state, &mut auth, body.as_ref().map(|b| &b.0)).await?;
     let user_id = auth.principal.user_id;
     let current = load(&mut auth.tx, user_id).await?;
     if current.enabled {
@@ -225,18 +162,7 @@ pub async fn verify_two_factor(
         auth.commit().await?;
         return Err(count_failure(&state, user_id).await);
     }
-    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
-    sqlx::query!(r#"DELETE FROM recovery_codes WHERE user_id = $1"#, user_id)
-        .execute(&mut *auth.tx)
-        .await?;
-    let hashes: Vec<Vec<u8>> = codes.iter().map(|code| hash_token(code)).collect();
-    sqlx::query!(
-        r#"INSERT INTO recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])"#,
-        user_id,
-        &hashes
-    )
-    .execute(&mut *auth.tx)
-    .await?;
+    let codes = replace_recovery_codes(&mut auth.tx, user_id).await?;
     sqlx::query!(
         r#"UPDATE users SET totp_enabled_at = now() WHERE id = $1"#,
         user_id
@@ -257,16 +183,16 @@ pub async fn verify_two_factor(
     }))
 }
 
-/// Turn 2FA off with a current code or a recovery code. Every session of the account ends.
-#[utoipa::path(post, path = "/auth/2fa/disable", tag = "auth", security(("bearer" = [])), request_body = CodeRequest,
-    responses((status = 204), (status = 409, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+/// Turn 2FA off. Step-up: the current password and a current code or a recovery code; else 401
+/// `auth.reauth_required` and 2FA stays on. Every session of the account ends.
+#[utoipa::path(post, path = "/auth/2fa/disable", tag = "auth", security(("bearer" = [])), request_body = DisableRequest,
+    responses((status = 204), (status = 401, body = crate::infra::error::Problem), (status = 409, body = crate::infra::error::Problem)))]
 pub async fn disable_two_factor(
     State(state): State<AppState>,
     client: ClientMeta,
     mut auth: Auth,
-    ApiJson(body): ApiJson<CodeRequest>,
+    ApiJson(body): ApiJson<DisableRequest>,
 ) -> ApiResult<StatusCode> {
-    guarded(&mut auth, &state).await?;
     let user_id = auth.principal.user_id;
     if !load(&mut auth.tx, user_id).await?.enabled {
         return Err(ApiError::conflict(
@@ -274,10 +200,11 @@ pub async fn disable_two_factor(
             "Two-factor sign-in is not on.",
         ));
     }
-    if !check_code(&mut auth.tx, &state.keyring, user_id, &body.code, true).await? {
-        auth.commit().await?;
-        return Err(count_failure(&state, user_id).await);
-    }
+    let proof = StepUp {
+        current_password: body.current_password,
+        totp_code: body.totp_code.or(body.code),
+    };
+    step_up::confirm(&state, &mut auth, Some(&proof)).await?;
     sqlx::query!(
         r#"UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL
            WHERE id = $1"#,
@@ -298,8 +225,63 @@ pub async fn disable_two_factor(
     .await?;
     auth.commit().await?;
     let mut conn = state.db.system.acquire().await?;
-    sessions::revoke_all(&mut conn, user_id, "2fa disabled").await?;
+    let ended = sessions::revoke_all(&mut conn, user_id, "2fa disabled").await?;
+    state.realtime.end_sessions(&ended).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace the recovery codes: the earlier ones stop working, ten new ones are shown once.
+/// Step-up: the current password and a current TOTP or recovery code.
+#[utoipa::path(post, path = "/auth/2fa/recovery-codes", tag = "auth", security(("bearer" = [])), request_body = StepUp,
+    responses((status = 200, body = RecoveryCodes), (status = 401, body = crate::infra::error::Problem),
+              (status = 409, body = crate::infra::error::Problem)))]
+pub async fn regenerate_recovery_codes(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth,
+    body: Option<ApiJson<StepUp>>,
+) -> ApiResult<Json<RecoveryCodes>> {
+    let user_id = auth.principal.user_id;
+    if !load(&mut auth.tx, user_id).await?.enabled {
+        return Err(ApiError::conflict(
+            "auth.2fa_not_enabled",
+            "Two-factor sign-in is not on.",
+        ));
+    }
+    step_up::confirm(&state, &mut auth, body.as_ref().map(|b| &b.0)).await?;
+    let codes = replace_recovery_codes(&mut auth.tx, user_id).await?;
+    auth.audit(
+        &client,
+        Action::Security,
+        "user",
+        Some(user_id),
+        Some(serde_json::json!({ "event": "recovery_codes_replaced" })),
+    )
+    .await?;
+    auth.commit().await?;
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// Deletes the user's recovery codes and stores ten new ones (hashed); returns them.
+async fn replace_recovery_codes(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
+    sqlx::query!(r#"DELETE FROM recovery_codes WHERE user_id = $1"#, user_id)
+        .execute(&mut *conn)
+        .await?;
+    let hashes: Vec<Vec<u8>> = codes.iter().map(|code| hash_token(code)).collect();
+    sqlx::query!(
+        r#"INSERT INTO recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])"#,
+        user_id,
+        &hashes
+    )
+    .execute(conn)
+    .await?;
+    Ok(codes)
 }
 
 /// `xxxxx-xxxxx` from an unambiguous lower-case alphabet.

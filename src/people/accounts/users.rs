@@ -29,6 +29,8 @@ pub struct NewUser<'a> {
     pub awaiting_approval: bool,
     /// `fr` or `en`; `None`: the default (`fr`).
     pub locale: Option<&'a str>,
+    /// Made by `POST /api/auth/register` (replaced by a later creation while unverified).
+    pub self_registered: bool,
 }
 
 impl<'a> NewUser<'a> {
@@ -44,17 +46,25 @@ impl<'a> NewUser<'a> {
             email_verified: false,
             awaiting_approval: false,
             locale: None,
+            self_registered: false,
         }
     }
 }
 
 /// Creates the user in the caller's transaction; 409 `user.email_taken` when an account already
-/// uses the address (`ON CONFLICT DO NOTHING`, so the transaction stays usable).
+/// uses the address (`ON CONFLICT DO NOTHING`, so the transaction stays usable). An unverified
+/// self-registration of the address is replaced (it never granted anything).
 pub async fn create_user(conn: &mut PgConnection, new: &NewUser<'_>) -> ApiResult<Uuid> {
     sqlx::query_scalar!(
+        r#"SELECT release_unverified_registration($1) AS "released!""#,
+        new.email
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query_scalar!(
         r#"INSERT INTO users (email, password_hash, role, company_id, first_name, last_name, email_verified,
-                              awaiting_approval, locale, password_changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, 'fr'), CASE WHEN $2::text IS NOT NULL THEN now() END)
+                              awaiting_approval, locale, password_changed_at, self_registered)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, 'fr'), CASE WHEN $2::text IS NOT NULL THEN now() END, $10)
            ON CONFLICT DO NOTHING
            RETURNING id"#,
         new.email,
@@ -65,7 +75,8 @@ pub async fn create_user(conn: &mut PgConnection, new: &NewUser<'_>) -> ApiResul
         new.last_name,
         new.email_verified,
         new.awaiting_approval,
-        new.locale
+        new.locale,
+        new.self_registered
     )
     .fetch_optional(&mut *conn)
     .await?

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::model::{Company, CompanySize, normalise_domain, slugify};
+use super::model::{Company, CompanySize, normalise_domains, slugify};
 use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{CompanyReader, HrAdmin, PlatformAdmin, PlatformStaff, SuperAdmin};
@@ -36,7 +36,12 @@ pub struct HrAdminInvite {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCompany {
     pub name: String,
+    /// The first email domain (the brief's field); `domains` may list more.
     pub domain: Option<String>,
+    /// Every email domain of its employees.
+    pub domains: Option<Vec<String>>,
+    /// IANA time zone of its reports (default `Europe/Paris`).
+    pub time_zone: Option<String>,
     pub sector: Option<String>,
     pub size: Option<CompanySize>,
     pub address: Option<String>,
@@ -114,7 +119,7 @@ pub(super) async fn find(
 ) -> ApiResult<Company> {
     sqlx::query_as!(
         Company,
-        r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url,
+        r#"SELECT id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url, cover_url,
              primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
              allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
              deleted_at, created_at, updated_at
@@ -137,19 +142,7 @@ pub async fn create_company(
 ) -> ApiResult<(StatusCode, Json<CreatedCompany>)> {
     let mut v = Validator::new();
     let name = required(&mut v, "name", &body.name, 200);
-    let domain = body
-        .domain
-        .as_deref()
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| {
-            let normalised = normalise_domain(d);
-            v.check(
-                normalised.is_some(),
-                "domain",
-                "must be an email domain such as acme.fr",
-            );
-            normalised.unwrap_or_default()
-        });
+    let domains = normalise_domains(&mut v, body.domain.as_deref(), body.domains.as_deref());
     let hr_email = email(&mut v, "hrAdmin.email", &body.hr_admin.email);
     let hr_first = required(&mut v, "hrAdmin.firstName", &body.hr_admin.first_name, 100);
     let hr_last = required(&mut v, "hrAdmin.lastName", &body.hr_admin.last_name, 100);
@@ -160,12 +153,21 @@ pub async fn create_company(
         body.sessions_per_employee_per_year,
     );
     let sector = optional(&mut v, "sector", body.sector.as_deref(), 100);
+    let website =
+        crate::infra::fields::url_field(&mut v, "websiteUrl", body.website_url.as_deref());
+    v.check(
+        body.time_zone
+            .as_deref()
+            .is_none_or(crate::care::practitioners::model::is_time_zone),
+        "timeZone",
+        "must be an IANA time zone such as Europe/Paris",
+    );
     v.finish()?;
 
-    if let Some(domain) = &domain {
+    if !domains.is_empty() {
         let taken: bool = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM companies WHERE lower(domain) = $1 AND deleted_at IS NULL) AS "value!""#,
-            domain
+            r#"SELECT EXISTS (SELECT 1 FROM companies WHERE domains && $1 AND deleted_at IS NULL) AS "value!""#,
+            &domains
         )
         .fetch_one(&mut *auth.tx)
         .await?;
@@ -190,15 +192,15 @@ pub async fn create_company(
     };
     let company = sqlx::query_as!(
         Company,
-        r#"INSERT INTO companies (name, slug, domain, sector, size, address, city, country, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'France'), coalesce($9, '#4A90E2'), $10, $11, $12, coalesce($13, false), coalesce($14, true), $15)
-           RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url,
+        r#"INSERT INTO companies (name, slug, domains, sector, size, address, city, country, primary_color, contact_email, contact_phone, website_url, auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, time_zone)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'France'), coalesce($9, '#4A90E2'), $10, $11, $12, coalesce($13, false), coalesce($14, true), $15, coalesce($16, 'Europe/Paris'))
+           RETURNING id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url,
              cover_url, primary_color, contact_email, contact_phone, website_url,
              auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
              is_active, validated_at, deleted_at, created_at, updated_at"#,
         &name,
         &slug,
-        domain.as_deref(),
+        &domains,
         sector,
         body.size,
         body.address.as_deref().map(str::trim),
@@ -207,10 +209,11 @@ pub async fn create_company(
         body.primary_color.as_deref(),
         body.contact_email.as_deref().map(|e| e.trim().to_lowercase()),
         body.contact_phone.as_deref().map(str::trim),
-        body.website_url.as_deref().map(str::trim),
+        website.as_deref(),
         body.auto_approve_employees,
         body.allow_internal_news,
-        body.sessions_per_employee_per_year
+        body.sessions_per_employee_per_year,
+        body.time_zone.as_deref()
     )
     .fetch_one(&mut *auth.tx)
     .await?;
@@ -258,7 +261,7 @@ pub async fn list_companies(
     let q = contains_pattern(filter.q.as_deref());
     // The page and the total in one statement (a window count), so the record is mapped here.
     let rows: Vec<(Company, i64)> = sqlx::query!(
-        r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url,
+        r#"SELECT id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url, cover_url,
              primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
              allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
              deleted_at, created_at, updated_at, count(*) OVER () AS "total!"
@@ -279,6 +282,8 @@ pub async fn list_companies(
                 name: r.name,
                 slug: r.slug,
                 domain: r.domain,
+                domains: r.domains,
+                time_zone: r.time_zone,
                 sector: r.sector,
                 size: r.size,
                 address: r.address,
@@ -368,7 +373,7 @@ pub async fn validate_company(
         r#"UPDATE companies SET is_active = true, validated_at = coalesce(validated_at, now()),
              validated_by = coalesce(validated_by, $2)
            WHERE id = $1 AND deleted_at IS NULL
-           RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url,
+           RETURNING id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url,
              cover_url, primary_color, contact_email, contact_phone, website_url,
              auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
              is_active, validated_at, deleted_at, created_at, updated_at"#,

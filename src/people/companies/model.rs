@@ -28,8 +28,12 @@ pub struct Company {
     pub id: Uuid,
     pub name: String,
     pub slug: String,
-    /// Email domain of its employees (self-registration).
+    /// The first of `domains` (the brief's single domain).
     pub domain: Option<String>,
+    /// Every email domain of its employees: self-registration, HR creation and import.
+    pub domains: Vec<String>,
+    /// IANA zone of its reports' days and months (default `Europe/Paris`).
+    pub time_zone: String,
     pub sector: Option<String>,
     pub size: Option<CompanySize>,
     pub address: Option<String>,
@@ -79,6 +83,31 @@ pub fn slugify(name: &str) -> String {
     } else {
         slug
     }
+}
+
+/// Normalises a list of domains (`field` names it in errors), the brief's `domain` first.
+pub fn normalise_domains(
+    v: &mut crate::infra::error::Validator,
+    first: Option<&str>,
+    rest: Option<&[String]>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let given = first
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| ("domain", d))
+        .into_iter()
+        .chain(rest.into_iter().flatten().map(|d| ("domains", d.as_str())));
+    for (field, raw) in given {
+        match normalise_domain(raw) {
+            Some(d) if !out.contains(&d) => out.push(d),
+            Some(_) => {}
+            None => {
+                v.check(false, field, "must be email domains such as acme.fr");
+            }
+        }
+    }
+    v.check(out.len() <= 20, "domains", "at most 20 domains");
+    out
 }
 
 /// Normalises and checks an email domain (`acme.fr`, no `@`).

@@ -22,9 +22,15 @@ use crate::infra::state::AppState;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCompany {
     pub name: Option<String>,
-    /// Platform admins only.
+    /// Platform admins only: the first email domain.
     #[serde(default, deserialize_with = "patch")]
     pub domain: Option<Option<String>>,
+    /// Platform admins only: every email domain (replaces the list; its first becomes `domain`).
+    #[serde(default)]
+    pub domains: Option<Vec<String>>,
+    /// IANA time zone of its reports.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     #[serde(default, deserialize_with = "patch")]
     pub sector: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch")]
@@ -66,9 +72,9 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
     let mut v = Validator::new();
     if !platform {
         v.check(
-            body.domain.is_none(),
+            body.domain.is_none() && body.domains.is_none(),
             "domain",
-            "only platform administrators change the email domain",
+            "only platform administrators change the email domains",
         );
         v.check(
             body.sessions_per_employee_per_year.is_none(),
@@ -83,7 +89,7 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
     }
     let mut company = sqlx::query_as!(
         Company,
-        r#"SELECT id, name, slug, domain, sector, size, address, city, country, logo_url, cover_url,
+        r#"SELECT id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url, cover_url,
              primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
              allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
              deleted_at, created_at, updated_at
@@ -112,10 +118,25 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
     } else if let Some(None) = body.domain {
         company.domain = None;
     }
+    if let Some(list) = &body.domains {
+        company.domains = super::model::normalise_domains(&mut v, None, Some(list));
+        company.domain = company.domains.first().cloned();
+    }
+    if let Some(zone) = &body.time_zone {
+        v.check(
+            crate::care::practitioners::model::is_time_zone(zone),
+            "timeZone",
+            "must be an IANA time zone such as Europe/Paris",
+        );
+        company.time_zone = zone.clone();
+    }
     apply(&mut company.sector, body.sector);
     apply(&mut company.size, body.size);
     apply(&mut company.address, body.address);
     apply(&mut company.city, body.city);
+    crate::infra::fields::check_url_patch(&mut v, "logoUrl", &body.logo_url);
+    crate::infra::fields::check_url_patch(&mut v, "coverUrl", &body.cover_url);
+    crate::infra::fields::check_url_patch(&mut v, "websiteUrl", &body.website_url);
     apply(&mut company.logo_url, body.logo_url);
     apply(&mut company.cover_url, body.cover_url);
     apply(&mut company.primary_color, body.primary_color);
@@ -148,9 +169,10 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
              auto_approve_employees = $15, allow_internal_news = $16,
              sessions_per_employee_per_year = $17, is_active = $18,
              validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END,
-             validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END
+             validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END,
+             domains = $20, time_zone = $21
            WHERE id = $1
-           RETURNING id, name, slug, domain, sector, size, address, city, country, logo_url,
+           RETURNING id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url,
              cover_url, primary_color, contact_email, contact_phone, website_url,
              auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
              is_active, validated_at, deleted_at, created_at, updated_at"#,
@@ -172,7 +194,9 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
         company.allow_internal_news,
         company.sessions_per_employee_per_year,
         company.is_active,
-        auth.principal.user_id
+        auth.principal.user_id,
+        &company.domains,
+        &company.time_zone
     )
     .fetch_one(&mut *auth.tx)
     .await

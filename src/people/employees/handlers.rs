@@ -121,6 +121,10 @@ pub async fn create_employee(
     let department = optional(&mut v, "department", body.department.as_deref(), 100);
     let position = optional(&mut v, "position", body.position.as_deref(), 100);
     let phone = optional(&mut v, "phoneNumber", body.phone_number.as_deref(), 40);
+    let domains = super::model::company_domains(&mut auth.tx, company_id).await?;
+    if !email.is_empty() && !super::model::in_domains(&email, &domains) {
+        v.check(false, "email", super::model::outside_domains(&domains));
+    }
     v.finish()?;
     let user_id = create_user(
         &mut auth.tx,
@@ -322,7 +326,8 @@ async fn set_state(
     if change != StateChange::Activate {
         // Every request already checks the account; end its logins as well.
         let mut conn = state.db.system.acquire().await?;
-        sessions::revoke_all(&mut conn, employee.user_id, "deactivated by HR").await?;
+        let ended = sessions::revoke_all(&mut conn, employee.user_id, "deactivated by HR").await?;
+        state.realtime.end_sessions(&ended).await;
     }
     Ok(updated)
 }
@@ -411,6 +416,8 @@ pub async fn update_my_employee_profile(
     apply(&mut employee.position, body.position);
     apply(&mut employee.phone_number, body.phone_number);
     apply(&mut employee.bio, body.bio);
+    crate::infra::fields::check_url_patch(&mut v, "avatarUrl", &body.avatar_url);
+    crate::infra::fields::check_url_patch(&mut v, "coverUrl", &body.cover_url);
     apply(&mut employee.avatar_url, body.avatar_url);
     apply(&mut employee.cover_url, body.cover_url);
     v.check(

@@ -25,6 +25,8 @@ use crate::infra::sessions::ClientMeta;
 pub const MAX_BYTES: usize = 5 * 1024 * 1024;
 /// Most data rows.
 pub const MAX_ROWS: usize = 10_000;
+/// Rows a dry run checks at most (413 beyond).
+pub const DRY_RUN_MAX_ROWS: usize = 1_000;
 
 /// Import options.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -278,6 +280,29 @@ pub async fn import_employees(
         .or_not_found("company.not_found")?;
     let dry_run = query.dry_run.unwrap_or(false);
     let (rows, mut errors) = parse(&bytes)?;
+    if dry_run && rows.len() > DRY_RUN_MAX_ROWS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "import.dry_run_too_large",
+            format!("A dry run checks at most {DRY_RUN_MAX_ROWS} rows; split the file."),
+        ));
+    }
+    // Only the company's own domains are looked at: an import cannot probe other addresses.
+    let domains = super::model::company_domains(&mut auth.tx, company_id).await?;
+    let (rows, outside): (Vec<Row>, Vec<Row>) = rows
+        .into_iter()
+        .partition(|r| super::model::in_domains(&r.email, &domains));
+    errors.extend(outside.into_iter().map(|r| LineError {
+        line: r.line,
+        field: "email".to_owned(),
+        message: super::model::outside_domains(&domains),
+    }));
+    if dry_run {
+        // Everything below is undone; the audit row after it stays.
+        sqlx::raw_sql("SAVEPOINT import_dry_run")
+            .execute(&mut *auth.tx)
+            .await?;
+    }
     let emails: Vec<&str> = rows.iter().map(|r| r.email.as_str()).collect();
     let existing: HashMap<String, Existing> = sqlx::query_as!(
         Existing,
@@ -317,13 +342,22 @@ pub async fn import_employees(
     }
 
     // The batch counterpart of `people::accounts::users::create_user`: one statement for every new
-    // row of the file (addresses already taken were set aside above).
+    // row of the file (addresses already taken were set aside above), after unverified
+    // self-registrations of those addresses gave way.
+    let fresh_emails: Vec<String> = fresh.iter().map(|r| r.email.clone()).collect();
+    sqlx::query_scalar!(
+        r#"SELECT count(*) FILTER (WHERE release_unverified_registration(e)) AS "released!"
+           FROM unnest($1::text[]) AS t(e)"#,
+        &fresh_emails
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
     let created_users: Vec<(Uuid, String)> = sqlx::query!(
         r#"INSERT INTO users (email, role, company_id) SELECT email, 'EMPLOYEE', $2
            FROM unnest($1::text[]) AS t(email)
            ON CONFLICT DO NOTHING
            RETURNING id AS "id!", email AS "email!""#,
-        &fresh.iter().map(|r| r.email.clone()).collect::<Vec<_>>(),
+        &fresh_emails,
         company_id
     )
     .map(|r| (r.id, r.email))
@@ -383,21 +417,24 @@ pub async fn import_employees(
         dry_run,
     };
     if dry_run {
-        auth.tx.rollback().await?;
-    } else {
-        auth.audit(
-            &client,
-            Action::Import,
-            "employee",
-            None,
-            Some(serde_json::json!({
-                "created": report.created, "updated": report.updated,
-                "unchanged": report.unchanged, "errors": report.errors.len()
-            })),
-        )
-        .await?;
-        auth.commit().await?;
+        sqlx::raw_sql("ROLLBACK TO SAVEPOINT import_dry_run")
+            .execute(&mut *auth.tx)
+            .await?;
     }
+    // Counts only, never an address.
+    auth.audit(
+        &client,
+        Action::Import,
+        "employee",
+        None,
+        Some(serde_json::json!({
+            "dryRun": dry_run, "rows": report.created + report.updated + report.unchanged + report.errors.len(),
+            "created": report.created, "updated": report.updated,
+            "unchanged": report.unchanged, "errors": report.errors.len()
+        })),
+    )
+    .await?;
+    auth.commit().await?;
     Ok(Json(report))
 }
 

@@ -52,3 +52,32 @@ pub const SELECT: &str = "SELECT e.id, e.user_id, e.company_id, u.email, e.first
          WHEN u.is_active THEN 'ACTIVE' ELSE 'INACTIVE' END AS status, \
     u.is_active, u.email_verified, u.locale, e.created_at, e.updated_at \
     FROM employees e JOIN users u ON u.id = e.user_id";
+
+/// The email domains of a company (`companies.domains`), as the caller may read them.
+pub async fn company_domains(
+    conn: &mut sqlx::PgConnection,
+    company_id: uuid::Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar!(r#"SELECT domains FROM companies WHERE id = $1"#, company_id)
+            .fetch_optional(conn)
+            .await?
+            .unwrap_or_default(),
+    )
+}
+
+/// Whether `email` (normalised) is at one of `domains`.
+pub fn in_domains(email: &str, domains: &[String]) -> bool {
+    email
+        .rsplit_once('@')
+        .is_some_and(|(_, domain)| domains.iter().any(|d| d == domain))
+}
+
+/// The 422 message for an address outside the company's domains.
+pub fn outside_domains(domains: &[String]) -> String {
+    if domains.is_empty() {
+        "your company lists no email domain yet; ask HuntZen Care to add yours".to_owned()
+    } else {
+        format!("must be an address at {}", domains.join(", "))
+    }
+}
