@@ -107,7 +107,6 @@ mod tests {
             "http://example.com/a.png",
             "//example.com/a.png",
             "https://user:pw@example.com/",
-            "https:///nohost",
             "https://exa mple.com/",
             "/relative/path.png",
             "ftp://example.com/x",
