@@ -851,3 +851,173 @@ async fn hr_creates_and_imports_only_in_its_domains_and_dry_runs_are_audited() {
         .await
         .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "import.dry_run_too_large");
 }
+
+#[tokio::test]
+async fn a_validated_practitioners_credentials_change_only_through_review() {
+    let app = TestApp::spawn().await;
+    let acme = app.seed_company("acme").await;
+    app.seed_employee("emma@acme.test", acme, "Emma").await;
+    let id = app.seed_practitioner("paula@cabinet.test", "Paula").await;
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+        .await;
+    let paula = app.login("paula@cabinet.test").await;
+    let emma = app.login("emma@acme.test").await;
+    let ops = app.login("ops@huntzen.test").await;
+    let profile = format!("/api/practitioners/{id}");
+    let put = |body: Value| {
+        app.call(
+            Method::PUT,
+            "/api/practitioners/me",
+            Some(&paula),
+            Some(body),
+        )
+    };
+
+    // Credentials and a plain field in one request: the bio applies, the credentials wait.
+    let asked = put(json!({
+        "title": "Pr.", "specialty": "COACH_MENTAL", "diplomas": ["DU coaching"],
+        "licenseNumber": "10001234567", "bio": "Nouvelle présentation"
+    }))
+    .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    assert_eq!(asked.body["status"], "pending_review");
+    let account = &asked.body["practitioner"];
+    assert_eq!(
+        (
+            account["title"].as_str(),
+            account["specialty"].as_str(),
+            account["bio"].as_str()
+        ),
+        (
+            Some("Dr."),
+            Some("PSYCHIATRE"),
+            Some("Nouvelle présentation")
+        )
+    );
+    assert_eq!(account["licenseNumber"], Value::Null);
+    assert_eq!(account["pendingReview"]["title"], "Pr.");
+    assert_eq!(account["pendingReview"]["specialty"], "COACH_MENTAL");
+    assert_eq!(account["pendingReview"]["diplomas"], json!(["DU coaching"]));
+    assert_eq!(account["pendingReview"]["licenseNumber"], "10001234567");
+
+    // The public profile and the directory keep the validated values; the practitioner stays listed.
+    let public = app.get(&profile, Some(&emma)).await;
+    assert_eq!(
+        (
+            public.body["title"].as_str(),
+            public.body["specialty"].as_str(),
+            public.body["diplomas"].clone()
+        ),
+        (Some("Dr."), Some("PSYCHIATRE"), json!([]))
+    );
+    assert!(
+        public.body.get("pendingReview").is_none() && public.body.get("licenseNumber").is_none()
+    );
+    let listed = app
+        .get("/api/practitioners?specialty=PSYCHIATRE", Some(&emma))
+        .await;
+    assert_eq!(listed.body["total"], 1, "{}", listed.body);
+
+    // The request role cannot write the vetted columns around the handler either.
+    let session: Uuid = sqlx::query_scalar(
+        "SELECT s.id FROM login_sessions s JOIN practitioners p ON p.user_id = s.user_id \
+         WHERE p.id = $1 ORDER BY s.created_at DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("session");
+    let (mut tx, _) = huntzen::infra::db::context::begin_as(&app.db().app, session)
+        .await
+        .expect("begin")
+        .expect("live session");
+    let direct = sqlx::query("UPDATE practitioners SET title = 'Pr.' WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await;
+    assert!(
+        direct.is_err(),
+        "the guard refuses a validated practitioner's own credential change"
+    );
+    drop(tx);
+
+    // Asking again for the validated title withdraws that part of the request; a plain change is 200.
+    let withdrawn = put(json!({ "title": "Dr." })).await;
+    assert_eq!(withdrawn.status, StatusCode::OK, "{}", withdrawn.body);
+    assert!(withdrawn.body["pendingReview"].get("title").is_none());
+    assert_eq!(withdrawn.body["pendingReview"]["specialty"], "COACH_MENTAL");
+    let plain = put(json!({ "bio": "Encore" })).await;
+    assert_eq!(plain.status, StatusCode::OK, "{}", plain.body);
+    let bad = put(json!({ "licenseNumber": "<script>" })).await;
+    bad.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+    assert_eq!(bad.body["errors"][0]["field"], "licenseNumber");
+
+    // The review queue shows it with what waits; approving applies it to the public profile.
+    let queue = app.get("/api/practitioners/pending", Some(&ops)).await;
+    assert_eq!(queue.body["total"], 1, "{}", queue.body);
+    assert_eq!(queue.body["items"][0]["id"], id.to_string());
+    assert_eq!(
+        queue.body["items"][0]["pendingReview"]["diplomas"],
+        json!(["DU coaching"])
+    );
+    let approved = app
+        .post(
+            &format!("/api/practitioners/{id}/validate"),
+            Some(&ops),
+            json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+    assert_eq!(approved.body["pendingReview"], Value::Null);
+    assert_eq!(approved.body["licenseNumber"], "10001234567");
+    let public = app.get(&profile, Some(&emma)).await;
+    assert_eq!(
+        (
+            public.body["title"].as_str(),
+            public.body["specialty"].as_str(),
+            public.body["diplomas"].clone()
+        ),
+        (Some("Dr."), Some("COACH_MENTAL"), json!(["DU coaching"]))
+    );
+    let queue = app.get("/api/practitioners/pending", Some(&ops)).await;
+    assert_eq!(queue.body["total"], 0, "{}", queue.body);
+    let audited: Vec<Value> = sqlx::query_scalar(
+        "SELECT details FROM audit_logs WHERE resource_id = $1::uuid::text AND action = 'VALIDATE'",
+    )
+    .bind(id)
+    .fetch_all(&app.db().system)
+    .await
+    .expect("audit");
+    assert_eq!(audited.len(), 1);
+    assert_eq!(audited[0]["event"], "credentials_approved");
+    assert_eq!(
+        audited[0]["fields"],
+        json!(["specialty", "diplomas", "licenseNumber"])
+    );
+
+    // Before validation, credentials apply at once (nothing to protect yet).
+    let fresh = app.seed_practitioner("nina@cabinet.test", "Nina").await;
+    sqlx::query("UPDATE practitioners SET is_validated = false WHERE id = $1")
+        .bind(fresh)
+        .execute(&app.db().system)
+        .await
+        .expect("unvalidate");
+    let nina = app.login("nina@cabinet.test").await;
+    let direct = app
+        .call(
+            Method::PUT,
+            "/api/practitioners/me",
+            Some(&nina),
+            Some(json!({ "title": "Mme", "licenseNumber": "ADELI 75 93 1234 5" })),
+        )
+        .await;
+    assert_eq!(direct.status, StatusCode::OK, "{}", direct.body);
+    assert_eq!(
+        (
+            direct.body["title"].as_str(),
+            direct.body["licenseNumber"].as_str()
+        ),
+        (Some("Mme"), Some("ADELI 75 93 1234 5"))
+    );
+    assert_eq!(direct.body["pendingReview"], Value::Null);
+}

@@ -297,3 +297,28 @@ async fn one_user_is_limited_across_sockets_and_nodes() {
     assert_eq!(stored, accepted, "{output}");
     assert!(stored <= 60, "{stored} stored from one user in one burst");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_logins_and_suspension_end_their_sockets_at_once() {
+    let app = TestApp::spawn().await;
+    let s = setup(&app, "CONFIRMED").await;
+    app.create_user(
+        "hr@rt.test",
+        huntzen::infra::identity::Role::AdminRh,
+        Some(s.company),
+    )
+    .await;
+    let employee_user: Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'emma@rt.test'")
+            .fetch_one(&app.db().system)
+            .await
+            .expect("employee user");
+    let url = app.listen().await;
+    // `setup` signed Emma in once (login A); B and C are two more devices.
+    let config = json!({ "url": url, "tokenA": s.employee,
+                         "tokenB": login(&app, "emma@rt.test").await.0,
+                         "tokenC": login(&app, "emma@rt.test").await.0,
+                         "hrToken": login(&app, "hr@rt.test").await.0,
+                         "employeeUserId": employee_user, "password": PASSWORD });
+    scenario("signout.mjs", config).await;
+}

@@ -5,7 +5,13 @@ use axum::Json;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::model::{Account, Format, Profile, Specialty, account_from_record, is_time_zone};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sqlx::types::Json as Db;
+
+use super::model::{
+    Account, Format, PendingReview, Profile, Specialty, account_from_record, is_time_zone,
+};
 use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{AnyRole, PlatformAdmin, Practitioner as PractitionerRole};
@@ -41,6 +47,9 @@ pub struct UpdateProfile {
     #[serde(default, deserialize_with = "patch")]
     pub experience: Option<Option<i32>>,
     pub diplomas: Option<Vec<String>>,
+    /// Professional registration number (RPPS, ADELI…); `null` removes it.
+    #[serde(default, deserialize_with = "patch")]
+    pub license_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch")]
     pub avatar_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch")]
@@ -134,7 +143,8 @@ pub async fn get_practitioner(
     Ok(Json(profile))
 }
 
-/// Practitioners waiting for validation, oldest first.
+/// Practitioners waiting for validation, oldest first, then validated practitioners whose
+/// credential changes wait for review (`pendingReview`).
 #[utoipa::path(get, path = "/practitioners/pending", tag = "practitioners", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Page<Account>)))]
 pub async fn list_pending_practitioners(
@@ -147,11 +157,12 @@ pub async fn list_pending_practitioners(
              p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone,
              p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days,
              p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, p.is_active,
+             p.license_number, p.pending_review AS "pending_review: Db<PendingReview>",
              p.created_at, p.updated_at
            FROM practitioners p
            JOIN users u ON u.id = p.user_id
-           WHERE NOT p.is_validated AND p.is_active AND u.email_verified
-           ORDER BY p.created_at, p.id
+           WHERE (NOT p.is_validated OR p.pending_review IS NOT NULL) AND p.is_active AND u.email_verified
+           ORDER BY p.is_validated, p.created_at, p.id
            LIMIT $1 OFFSET $2"#,
         paging.limit(),
         paging.offset()
@@ -163,7 +174,7 @@ pub async fn list_pending_practitioners(
         r#"SELECT count(*) AS "value!"
                FROM practitioners p
                JOIN users u ON u.id = p.user_id
-               WHERE NOT p.is_validated AND p.is_active AND u.email_verified"#
+               WHERE (NOT p.is_validated OR p.pending_review IS NOT NULL) AND p.is_active AND u.email_verified"#
     )
     .fetch_one(&mut *auth.tx)
     .await?;
@@ -180,6 +191,7 @@ async fn find_account<R: crate::infra::auth::RoleSet>(
              p.experience, p.diplomas, p.avatar_url, p.cover_url, p.offers_video, p.offers_phone,
              p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days,
              p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, p.is_active,
+             p.license_number, p.pending_review AS "pending_review: Db<PendingReview>",
              p.created_at, p.updated_at
            FROM practitioners p
            JOIN users u ON u.id = p.user_id
@@ -216,7 +228,9 @@ async fn platform_change(
     Ok(Json(account))
 }
 
-/// Validate a practitioner: they become listed and bookable.
+/// Validate a practitioner: they become listed and bookable. For a validated practitioner with
+/// credential changes waiting (`pendingReview`), validating again approves them: the public
+/// profile takes the new values.
 #[utoipa::path(post, path = "/practitioners/{id}/validate", tag = "practitioners", security(("bearer" = [])),
     responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn validate_practitioner(
@@ -224,15 +238,53 @@ pub async fn validate_practitioner(
     mut auth: Auth<PlatformAdmin>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Account>> {
-    let changed = sqlx::query!(
-        "UPDATE practitioners SET is_validated = true, validated_at = coalesce(validated_at, now()),
-             validated_by = coalesce(validated_by, app_user_id()) WHERE id = $1",
-        id
+    // The row stays locked to the end, so the review approved is the one read here.
+    sqlx::query!("SELECT id FROM practitioners WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .or_not_found("practitioner.not_found")?;
+    let before = find_account(&mut auth, id).await?;
+    let review = before.pending_review.clone().unwrap_or_default();
+    let (set_license, license) = match &review.license_number {
+        Some(number) => (true, number.clone()),
+        None => (false, None),
+    };
+    sqlx::query!(
+        r#"UPDATE practitioners SET is_validated = true,
+             validated_at = CASE WHEN is_validated AND pending_review IS NULL THEN validated_at ELSE now() END,
+             validated_by = CASE WHEN is_validated AND pending_review IS NULL THEN validated_by ELSE app_user_id() END,
+             title = coalesce($2, title), specialty = coalesce($3, specialty),
+             diplomas = coalesce($4, diplomas),
+             license_number = CASE WHEN $5 THEN $6 ELSE license_number END,
+             pending_review = NULL
+           WHERE id = $1"#,
+        id,
+        review.title.as_deref(),
+        review.specialty as Option<Specialty>,
+        review.diplomas.as_deref(),
+        set_license,
+        license
     )
     .execute(&mut *auth.tx)
-    .await?
-    .rows_affected();
-    platform_change(&client, auth, id, changed, Action::Validate, "validated").await
+    .await?;
+    let event = if !before.is_validated {
+        "validated"
+    } else if review.is_empty() {
+        "revalidated"
+    } else {
+        "credentials_approved"
+    };
+    auth.audit(
+        &client,
+        Action::Validate,
+        "practitioner",
+        Some(id),
+        Some(serde_json::json!({ "event": event, "fields": review.fields() })),
+    )
+    .await?;
+    let account = find_account(&mut auth, id).await?;
+    auth.commit().await?;
+    Ok(Json(account))
 }
 
 /// Record that the practitioner's documents (diplomas, registration) were checked.
@@ -294,15 +346,93 @@ fn check_languages(v: &mut Validator, languages: &[String]) {
     );
 }
 
-/// Update the practitioner's own profile and booking settings.
+/// The answer to a profile update: applied at once, or (credential changes of a validated
+/// practitioner) applied except for the credentials, which wait for review.
+pub enum ProfileUpdate {
+    /// 200 with the account.
+    Applied(Account),
+    /// 202 `{ status: "pending_review", practitioner }`.
+    PendingReview(Account),
+}
+
+/// `202` body of a profile update whose credential changes wait for review.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingReviewAnswer {
+    /// Always `pending_review`.
+    pub status: &'static str,
+    /// The account: the validated values, and `pendingReview` with what waits.
+    pub practitioner: Account,
+}
+
+impl IntoResponse for ProfileUpdate {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Applied(account) => Json(account).into_response(),
+            Self::PendingReview(practitioner) => (
+                StatusCode::ACCEPTED,
+                Json(PendingReviewAnswer {
+                    status: "pending_review",
+                    practitioner,
+                }),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The credentials a validated practitioner asked for, each kept only where it differs from the
+/// validated value, merged over what already waited. `None` when nothing waits any more.
+fn park_credentials(
+    current: &Account,
+    asked: &PendingReview,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<PendingReview> {
+    fn keep<T: PartialEq + Clone>(
+        validated: &T,
+        asked: &Option<T>,
+        waiting: Option<T>,
+    ) -> Option<T> {
+        match asked {
+            Some(value) if value == validated => None,
+            Some(value) => Some(value.clone()),
+            None => waiting,
+        }
+    }
+    let waiting = current.pending_review.clone().unwrap_or_default();
+    let p = &current.profile;
+    let review = PendingReview {
+        title: keep(&p.title, &asked.title, waiting.title),
+        specialty: keep(&p.specialty, &asked.specialty, waiting.specialty),
+        diplomas: keep(&p.diplomas, &asked.diplomas, waiting.diplomas),
+        license_number: keep(
+            &current.license_number,
+            &asked.license_number,
+            waiting.license_number,
+        ),
+        requested_at: now,
+    };
+    (!review.is_empty()).then_some(review)
+}
+
+/// Update the practitioner's own profile and booking settings. Once validated, changes to what
+/// validation vouched for (`title`, `specialty`, `diplomas`, `licenseNumber`) wait for a platform
+/// admin's review (202, `pendingReview`); the other fields apply at once.
 #[utoipa::path(put, path = "/practitioners/me", tag = "practitioners", security(("bearer" = [])), request_body = UpdateProfile,
-    responses((status = 200, body = Account), (status = 422, body = crate::infra::error::Problem)))]
+    responses((status = 200, body = Account), (status = 202, body = PendingReviewAnswer),
+        (status = 422, body = crate::infra::error::Problem)))]
 pub async fn update_my_practitioner_profile(
     mut auth: Auth<PractitionerRole>,
     ApiJson(body): ApiJson<UpdateProfile>,
-) -> ApiResult<Json<Account>> {
+) -> ApiResult<ProfileUpdate> {
     let id = own_id(&auth)?;
-    let mut p = find_account(&mut auth, id).await?.profile;
+    // Locked to the end: two updates at once merge their credential changes one after the other.
+    sqlx::query!("SELECT id FROM practitioners WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .or_not_found("practitioner.not_found")?;
+    let current = find_account(&mut auth, id).await?;
+    let mut p = current.profile.clone();
     let mut v = Validator::new();
     if let Some(x) = &body.first_name {
         p.first_name = required(&mut v, "firstName", x, 100);
@@ -310,27 +440,46 @@ pub async fn update_my_practitioner_profile(
     if let Some(x) = &body.last_name {
         p.last_name = required(&mut v, "lastName", x, 100);
     }
-    if let Some(x) = &body.title {
-        p.title = required(&mut v, "title", x, 40);
-    }
+    let mut asked = PendingReview {
+        title: body
+            .title
+            .as_ref()
+            .map(|x| required(&mut v, "title", x, 40)),
+        specialty: body.specialty,
+        diplomas: body.diplomas.as_ref().map(|diplomas| {
+            v.check(
+                diplomas.len() <= 30 && diplomas.iter().all(|d| d.chars().count() <= 200),
+                "diplomas",
+                "at most 30 entries of 200 characters",
+            );
+            diplomas
+                .iter()
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty())
+                .collect()
+        }),
+        license_number: body.license_number.as_ref().map(|number| {
+            let number = number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+            v.check(
+                number.is_none_or(|n| {
+                    n.len() <= 40
+                        && n.chars().all(|c| {
+                            c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '/' | '.')
+                        })
+                }),
+                "licenseNumber",
+                "at most 40 letters, digits, spaces, '-', '/' or '.'",
+            );
+            number.map(str::to_owned)
+        }),
+        requested_at: chrono::Utc::now(),
+    };
     if let Some(x) = &body.bio {
         p.bio = required(&mut v, "bio", x, 5000);
     }
     if let Some(languages) = body.languages {
         check_languages(&mut v, &languages);
         p.languages = languages.iter().map(|l| l.trim().to_lowercase()).collect();
-    }
-    if let Some(diplomas) = body.diplomas {
-        v.check(
-            diplomas.len() <= 30 && diplomas.iter().all(|d| d.chars().count() <= 200),
-            "diplomas",
-            "at most 30 entries of 200 characters",
-        );
-        p.diplomas = diplomas
-            .iter()
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty())
-            .collect();
     }
     if let Some(zone) = body.time_zone {
         v.check(
@@ -348,7 +497,6 @@ pub async fn update_my_practitioner_profile(
         );
         p.minimum_notice_minutes = minutes;
     }
-    p.specialty = body.specialty.unwrap_or(p.specialty);
     p.offers_video = body.offers_video.unwrap_or(p.offers_video);
     p.offers_phone = body.offers_phone.unwrap_or(p.offers_phone);
     p.offers_in_person = body.offers_in_person.unwrap_or(p.offers_in_person);
@@ -375,11 +523,31 @@ pub async fn update_my_practitioner_profile(
         "offer at least one format",
     );
     v.finish()?;
+    let mut license_number = current.license_number.clone();
+    let parked = if current.is_validated {
+        let review = park_credentials(&current, &asked, asked.requested_at);
+        // Something new waits when the request asked for a value other than the validated one.
+        let waits = review.as_ref().is_some_and(|r| {
+            (asked.title.is_some() && r.title == asked.title)
+                || (asked.specialty.is_some() && r.specialty == asked.specialty)
+                || (asked.diplomas.is_some() && r.diplomas == asked.diplomas)
+                || (asked.license_number.is_some() && r.license_number == asked.license_number)
+        });
+        Some((review, waits))
+    } else {
+        p.title = asked.title.take().unwrap_or(p.title);
+        p.specialty = asked.specialty.unwrap_or(p.specialty);
+        p.diplomas = asked.diplomas.take().unwrap_or(p.diplomas);
+        apply(&mut license_number, asked.license_number.take());
+        None
+    };
+    let review = parked.as_ref().and_then(|(review, _)| review.clone());
     sqlx::query!(
         r#"UPDATE practitioners SET first_name = $2, last_name = $3, title = $4, specialty = $5,
              languages = $6, bio = $7, experience = $8, diplomas = $9, avatar_url = $10,
              cover_url = $11, offers_video = $12, offers_phone = $13, offers_in_person = $14,
-             time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17
+             time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17,
+             license_number = $18, pending_review = $19
            WHERE id = $1"#,
         id,
         &p.first_name,
@@ -397,11 +565,17 @@ pub async fn update_my_practitioner_profile(
         p.offers_in_person,
         &p.time_zone,
         p.minimum_notice_minutes,
-        p.booking_horizon_days
+        p.booking_horizon_days,
+        license_number.as_deref(),
+        review.map(Db) as Option<Db<PendingReview>>
     )
     .execute(&mut *auth.tx)
     .await?;
     let account = find_account(&mut auth, id).await?;
     auth.commit().await?;
-    Ok(Json(account))
+    Ok(if parked.is_some_and(|(_, waits)| waits) {
+        ProfileUpdate::PendingReview(account)
+    } else {
+        ProfileUpdate::Applied(account)
+    })
 }

@@ -90,8 +90,59 @@ pub struct Account {
     pub validated_at: Option<chrono::DateTime<chrono::Utc>>,
     pub documents_verified: bool,
     pub is_active: bool,
+    /// Professional registration number (RPPS, ADELI…), checked at validation.
+    pub license_number: Option<String>,
+    /// Credential changes waiting for a platform admin's review; `null` when none.
+    pub pending_review: Option<PendingReview>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a validated practitioner asked to change among the fields validation vouched for.
+/// The public profile keeps the validated values until a platform admin validates again.
+/// Each field is present only when a change to it is waiting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingReview {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specialty: Option<Specialty>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diplomas: Option<Vec<String>>,
+    /// `Some(None)`: the number is to be removed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::infra::extract::patch"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub license_number: Option<Option<String>>,
+    /// When the latest change was asked for.
+    pub requested_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl PendingReview {
+    /// Whether no change is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none()
+            && self.specialty.is_none()
+            && self.diplomas.is_none()
+            && self.license_number.is_none()
+    }
+
+    /// The names of the fields waiting for review (for audit rows: names, never values).
+    pub fn fields(&self) -> Vec<&'static str> {
+        [
+            ("title", self.title.is_some()),
+            ("specialty", self.specialty.is_some()),
+            ("diplomas", self.diplomas.is_some()),
+            ("licenseNumber", self.license_number.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, waiting)| waiting.then_some(name))
+        .collect()
+    }
 }
 
 /// Builds an [`Account`] from a query record holding its columns (the profile's flattened):
@@ -125,6 +176,8 @@ macro_rules! account_from_record {
             validated_at: r.validated_at,
             documents_verified: r.documents_verified,
             is_active: r.is_active,
+            license_number: r.license_number,
+            pending_review: r.pending_review.map(|j| j.0),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
