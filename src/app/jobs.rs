@@ -265,7 +265,60 @@ fn wake_up(_pool: &sqlx::PgPool, _queue: &str) -> Strategy {
     Strategy::new().interval(Duration::from_millis(500))
 }
 
-/// Runs the job workers (mail, reminders) until `shutdown` resolves.
+type Shutdown = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
+
+/// Keeps one job worker running until `shutdown`: a worker that stops (its database went away,
+/// "pool timed out") is started again with backoff (1 s doubling to 30 s), forever. Each start
+/// registers under a new name (`mailer@<instance>.<n>`): apalis refuses a name already
+/// registered, and jobs the previous one had claimed are re-queued by the queue's heartbeat check.
+async fn supervise<F, Fut>(kind: &'static str, instance: String, shutdown: Shutdown, start: F)
+where
+    F: Fn(String, Shutdown) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut delay = Duration::from_secs(1);
+    for generation in 0u64.. {
+        let name = format!("{kind}@{instance}.{generation}");
+        let started = std::time::Instant::now();
+        let result = start(name.clone(), shutdown.clone()).await;
+        if shutdown.peek().is_some() {
+            return;
+        }
+        match result {
+            Ok(()) => tracing::warn!(worker = %name, "job worker stopped; starting it again"),
+            Err(error) => {
+                tracing::error!(%error, worker = %name, "job worker stopped; starting it again");
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            delay = Duration::from_secs(1);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = shutdown.clone() => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// This process's part of the worker names: every replica runs every worker, under its own names.
+fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_default();
+    let suffix = Uuid::new_v4().simple().to_string();
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
+    if host.is_empty() {
+        format!("{}-{}", std::process::id(), &suffix[..8])
+    } else {
+        format!("{host}-{}-{}", std::process::id(), &suffix[..8])
+    }
+}
+
+/// Runs the job workers (mail, reminders, backups) until `shutdown` resolves, each kept running
+/// by [`supervise`]. Every replica runs all three: the queue hands each job to one of them.
 pub async fn run(
     ctx: JobContext,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -275,60 +328,75 @@ pub async fn run(
         tracing::error!("invalid job retry backoff");
         return;
     };
-    let shutdown = shutdown.boxed().shared();
-    let stop = |shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>| async move {
+    let shutdown: Shutdown = shutdown.boxed().shared();
+    let stop = |shutdown: Shutdown| async move {
         shutdown.await;
         Ok::<(), std::io::Error>(())
     };
     let ctx = Arc::new(ctx);
-    let mail = WorkerBuilder::new("mailer")
-        .backend(
-            PostgresStorage::<MailJob>::new(&ctx.db.system)
-                .with_config(Config::default().queue(MAIL_QUEUE))
-                .poll_with_strategy(wake_up(&ctx.db.system, MAIL_QUEUE)),
-        )
-        .data(ctx.clone())
-        .retry(policy.clone())
-        .build(deliver);
-    let reminders = WorkerBuilder::new("reminders")
-        .backend(
-            PostgresStorage::<ReminderJob>::new(&ctx.db.system)
-                .with_config(Config::default().queue(REMINDER_QUEUE))
-                .poll_with_strategy(wake_up(&ctx.db.system, REMINDER_QUEUE)),
-        )
-        .data(ctx.clone())
-        .retry(policy)
-        .build(remind);
-    let backups = WorkerBuilder::new("backups")
-        .backend(
-            PostgresStorage::<BackupJob>::new(&ctx.db.system)
-                .with_config(Config::default().queue(BACKUP_QUEUE))
-                .poll_with_strategy(wake_up(&ctx.db.system, BACKUP_QUEUE)),
-        )
-        .data(ctx.clone())
-        .build(back_up);
+    let instance = instance_name();
+    tracing::info!(instance = %instance, "job workers starting");
+    let mail = {
+        let (ctx, policy) = (ctx.clone(), policy.clone());
+        move |name: String, shutdown: Shutdown| {
+            let worker = WorkerBuilder::new(name)
+                .backend(
+                    PostgresStorage::<MailJob>::new(&ctx.db.system)
+                        .with_config(Config::default().queue(MAIL_QUEUE))
+                        .poll_with_strategy(wake_up(&ctx.db.system, MAIL_QUEUE)),
+                )
+                .data(ctx.clone())
+                .retry(policy.clone())
+                .build(deliver);
+            worker
+                .run_until(stop(shutdown))
+                .map(|r| r.map_err(|e| e.to_string()))
+        }
+    };
+    let reminders = {
+        let ctx = ctx.clone();
+        move |name: String, shutdown: Shutdown| {
+            let worker = WorkerBuilder::new(name)
+                .backend(
+                    PostgresStorage::<ReminderJob>::new(&ctx.db.system)
+                        .with_config(Config::default().queue(REMINDER_QUEUE))
+                        .poll_with_strategy(wake_up(&ctx.db.system, REMINDER_QUEUE)),
+                )
+                .data(ctx.clone())
+                .retry(policy.clone())
+                .build(remind);
+            worker
+                .run_until(stop(shutdown))
+                .map(|r| r.map_err(|e| e.to_string()))
+        }
+    };
+    let backups = {
+        let ctx = ctx.clone();
+        move |name: String, shutdown: Shutdown| {
+            let worker = WorkerBuilder::new(name)
+                .backend(
+                    PostgresStorage::<BackupJob>::new(&ctx.db.system)
+                        .with_config(Config::default().queue(BACKUP_QUEUE))
+                        .poll_with_strategy(wake_up(&ctx.db.system, BACKUP_QUEUE)),
+                )
+                .data(ctx.clone())
+                .build(back_up);
+            worker
+                .run_until(stop(shutdown))
+                .map(|r| r.map_err(|e| e.to_string()))
+        }
+    };
     // Each worker in a task of its own (a `JoinSet`: dropping `run` aborts them). Joined in one
     // task, any worker's wake-up (its fetch finishing) polled the other two, and a worker polled
     // between ticks fetches again: the three kept each other fetching in a loop, hundreds of
     // `get_jobs` a second on an idle server.
     let mut workers = tokio::task::JoinSet::new();
-    let named = |name: &'static str, worker| async move { (name, worker.await) };
-    workers.spawn(named(
-        "mail",
-        mail.run_until(stop(shutdown.clone())).boxed(),
-    ));
-    workers.spawn(named(
-        "reminders",
-        reminders.run_until(stop(shutdown.clone())).boxed(),
-    ));
-    workers.spawn(named("backups", backups.run_until(stop(shutdown)).boxed()));
+    workers.spawn(supervise("mailer", instance.clone(), shutdown.clone(), mail).boxed());
+    workers.spawn(supervise("reminders", instance.clone(), shutdown.clone(), reminders).boxed());
+    workers.spawn(supervise("backups", instance, shutdown, backups).boxed());
     while let Some(joined) = workers.join_next().await {
-        let (name, result) = match joined {
-            Ok((name, result)) => (name, result.map_err(|error| error.to_string())),
-            Err(error) => ("?", Err(error.to_string())),
-        };
-        if let Err(error) = result {
-            tracing::error!(%error, worker = name, "job worker stopped");
+        if let Err(error) = joined {
+            tracing::error!(%error, "job worker task ended");
         }
     }
 }

@@ -147,11 +147,13 @@ impl ApiError {
 
     /// 503: a dependency (the database) is not available.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
+        let mut error = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service.unavailable",
             detail,
-        )
+        );
+        error.retry_after_secs = Some(2);
+        error
     }
 
     /// The stable code.
@@ -203,6 +205,13 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {
+            let code = db.code().unwrap_or_default();
+            // The server is shutting down, restarting, out of connections, or the connection
+            // broke: nothing is wrong with the request; retrying shortly is.
+            if code.starts_with("08") || code.starts_with("57P") || code == "53300" {
+                tracing::warn!(code = %code, "database unavailable");
+                return Self::unavailable("The database is unavailable; retry shortly.");
+            }
             match db.code().as_deref() {
                 // A row-level-security or privilege refusal on a write: the row is not yours.
                 Some("42501") => return Self::not_found("resource.not_found"),
@@ -226,6 +235,16 @@ impl From<sqlx::Error> for ApiError {
                 db.constraint(),
                 db.message()
             ));
+        }
+        if matches!(
+            error,
+            sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+        ) {
+            tracing::warn!(%error, "database unreachable");
+            return Self::unavailable("The database is unavailable; retry shortly.");
         }
         if matches!(error, sqlx::Error::PoolTimedOut) {
             tracing::error!(%error, "database pool exhausted");

@@ -322,3 +322,27 @@ async fn ending_logins_and_suspension_end_their_sockets_at_once() {
                          "employeeUserId": employee_user, "password": PASSWORD });
     scenario("signout.mjs", config).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acked_message_reaches_a_reconnecting_reader_in_one_order() {
+    let app = TestApp::spawn_configured(
+        huntzen::infra::db::PoolSizes { app: 5, system: 3 },
+        |settings| settings.socket_events_per_second = 100_000,
+    )
+    .await;
+    let s = setup(&app, "CONFIRMED").await;
+    let url = app.listen().await;
+    let config = json!({ "url": url, "consultationId": s.consultation, "employeeToken": s.employee,
+                         "practitionerToken": s.practitioner });
+    let output = scenario("delivery.mjs", config).await;
+    let stored = app.stored_messages(s.consultation).await;
+    assert_eq!(stored, 300 + 450, "each message stored once: {output}");
+    let (positions, top): (i64, i64) = sqlx::query_as(
+        "SELECT count(DISTINCT seq), max(seq) FROM messages WHERE consultation_id = $1",
+    )
+    .bind(s.consultation)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("positions");
+    assert_eq!((positions, top), (750, 750), "positions 1..750, no gaps");
+}

@@ -14,7 +14,12 @@ use crate::helpers::TestApp;
 const DIRECTORY_TABLES: &[&str] = &["practitioners", "availabilities", "articles"];
 
 /// Tables the request role cannot touch at all (the system pool's bookkeeping).
-const SYSTEM_TABLES: &[&str] = &["auth_throttle", "live_calls", "erasures"];
+const SYSTEM_TABLES: &[&str] = &[
+    "auth_throttle",
+    "live_calls",
+    "erasures",
+    "message_sequences",
+];
 
 /// For each tenant-owned table: the ids of the rows that belong to tenant B
 /// (`$1` = B's company, `$2` = B's user ids).

@@ -27,12 +27,15 @@ run(async () => {
 
   const history = once(employee, "chat:history");
   employee.emit("chat:join", { consultationId: id });
-  check(Array.isArray(await history), "chat:history is not a list");
+  const [messages, page] = await history;
+  check(Array.isArray(messages), "chat:history is not a list");
+  check(page && typeof page.hasMore === "boolean", `chat:history came without its page: ${JSON.stringify(page)}`);
   const practitionerHistory = once(practitioner, "chat:history");
   practitioner.emit("chat:join", { consultationId: id });
   await practitionerHistory;
 
-  // A message: acknowledged after storage, broadcast once, retries idempotent.
+  // A message: acknowledged after storage, retries idempotent (stored once; a retry is announced
+  // again, with the same id, in case the first try died between commit and broadcast).
   const received = collect(practitioner, "chat:message:received", 3000);
   const aliasReceived = collect(practitioner, "message:received", 3000);
   const first = await ack(employee, "chat:message", { consultationId: id, content: "Bonjour", clientMessageId: "m-1" });
@@ -40,8 +43,9 @@ run(async () => {
   const retry = await ack(employee, "message:send", { consultationId: id, content: "Bonjour", clientMessageId: "m-1" });
   check(retry.ok && retry.message.id === first.message.id, "retry stored a second message");
   const got = await received;
-  check(got.length === 1 && got[0].id === first.message.id, `broadcasts: ${JSON.stringify(got)}`);
-  check((await aliasReceived).length === 1, "message:received alias not emitted once");
+  check(got.length === 2 && got.every((m) => m.id === first.message.id), `broadcasts: ${JSON.stringify(got)}`);
+  check(new Set(got.map((m) => m.seq)).size === 1, "a retry took a second position");
+  check((await aliasReceived).length === 2, "message:received alias not emitted with each announcement");
   check((await outsiderHeard).length === 0, "the outsider heard the conversation");
 
   // Typing and read receipts.
@@ -67,7 +71,8 @@ run(async () => {
   const back = await connect("/chat", employeeToken);
   const replay = once(back, "chat:history");
   back.emit("chat:join", { consultationId: id, since: first.message.id });
-  const missed = await replay;
+  const [missed, replayPage] = await replay;
+  check(replayPage.hasMore === false && replayPage.cursor === missed[2]?.id, `replay page ${JSON.stringify(replayPage)}`);
   check(JSON.stringify(missed.map((m) => m.content)) === JSON.stringify(["missed 1", "missed 2", "missed 3"]), `replay ${JSON.stringify(missed)}`);
 
   // A REST message reaches sockets too.

@@ -242,7 +242,7 @@
     }
     $("room-body").hidden = false;
     const me = session.user;
-    room = { id, consultation, me: me.id, lastMessageId: null, call: null, otherName: otherParty(consultation) };
+    room = { id, consultation, me: me.id, cursor: null, ahead: new Map(), call: null, otherName: otherParty(consultation) };
     $("room-title").textContent = `${t(`format_${consultation.format}`)} ${t("with")} ${room.otherName}`;
     $("room-meta").textContent = `${when(consultation.scheduledAt)} — ${t(`status_${consultation.status}`)}`;
     $("video-block").hidden = consultation.format !== "VIDEO";
@@ -258,16 +258,23 @@
     window.huntzenRoom.chat = chat;
     chat.on("connect", () => {
       say(t("connected"));
-      chat.emit("chat:join", room.lastMessageId
-        ? { consultationId: room.id, since: room.lastMessageId }
-        : { consultationId: room.id });
+      joinChat();
     });
     chat.on("disconnect", () => say(t("reconnecting")));
     chat.on("connect_error", async (error) => {
       if (error.message === "auth.invalid_token" && (await refreshTokens())) chat.connect();
       else say(error.message);
     });
-    chat.on("chat:history", (messages) => { for (const m of messages) addMessage(m); });
+    // Replays come in pages: follow `hasMore` until caught up (the socket is in the room from
+    // the first join, so later messages arrive live meanwhile).
+    chat.on("chat:history", (messages, page) => {
+      for (const m of messages) addMessage(m);
+      if (page && page.cursorSeq != null && (!room.cursor || page.cursorSeq > room.cursor.seq)) {
+        room.cursor = { id: page.cursor, seq: page.cursorSeq };
+      }
+      advanceCursor();
+      if (page?.hasMore) joinChat();
+    });
     chat.on("chat:message:received", (m) => addMessage(m));
     chat.on("chat:message:read", ({ messageId }) => {
       const item = document.querySelector(`[data-message-id="${CSS.escape(messageId)}"] .receipt`);
@@ -286,8 +293,28 @@
     chat.on("chat:error", ({ code, message }) => { $("room-error").textContent = `${message} (${code})`; });
   }
 
+  // The replay cursor is the last position received with nothing missing before it: live messages
+  // may arrive out of order, so one ahead of a gap waits in `ahead` until the gap is filled.
+  function joinChat() {
+    room.chat.emit("chat:join", room.cursor
+      ? { consultationId: room.id, since: room.cursor.id, sinceSeq: room.cursor.seq }
+      : { consultationId: room.id });
+  }
+
+  function advanceCursor() {
+    if (!room.cursor) return;
+    for (const [seq] of room.ahead) if (seq <= room.cursor.seq) room.ahead.delete(seq);
+    while (room.ahead.has(room.cursor.seq + 1)) {
+      const seq = room.cursor.seq + 1;
+      room.cursor = { id: room.ahead.get(seq), seq };
+      room.ahead.delete(seq);
+    }
+  }
+
   function addMessage(m) {
     if (!room || m.consultationId !== room.id) return;
+    if (typeof m.seq === "number") room.ahead.set(m.seq, m.id);
+    advanceCursor();
     if (document.querySelector(`[data-message-id="${CSS.escape(m.id)}"]`)) return;
     const mine = m.senderId === room.me;
     const li = document.createElement("li");
@@ -308,9 +335,12 @@
     } else if (!m.readAt) {
       room.chat.emit("chat:read", { messageId: m.id });
     }
-    $("messages").append(li);
+    // One order for everyone: by position, whatever order the messages arrived in.
+    li.dataset.seq = String(m.seq);
+    const later = [...$("messages").children].find((x) => Number(x.dataset.seq) > m.seq);
+    if (later) $("messages").insertBefore(li, later);
+    else $("messages").append(li);
     li.scrollIntoView({ block: "nearest" });
-    room.lastMessageId = m.id;
   }
 
   let lastTyping = 0;

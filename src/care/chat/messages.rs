@@ -51,6 +51,8 @@ pub struct Message {
     /// The text (`null` once its keys were destroyed by an erasure).
     pub content: Option<String>,
     pub client_message_id: Option<String>,
+    /// Position in the consultation (1, 2, …): commit order, no gaps; replay cursors use it.
+    pub seq: i64,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
     pub attachment: Option<Attachment>,
@@ -69,6 +71,7 @@ struct Row {
     content: Vec<u8>,
     key_id: Uuid,
     client_message_id: Option<String>,
+    seq: i64,
     created_at: DateTime<Utc>,
     read_at: Option<DateTime<Utc>>,
     attachment_file_id: Option<Uuid>,
@@ -115,6 +118,7 @@ async fn decrypt(tx: &mut Tx, keyring: &Keyring, rows: Vec<Row>) -> ApiResult<Ve
             sender_role: row.sender_role,
             content,
             client_message_id: row.client_message_id,
+            seq: row.seq,
             created_at: row.created_at,
             read_at: row.read_at,
             attachment,
@@ -244,11 +248,11 @@ pub async fn send(
     };
     let id = Uuid::new_v4();
     let sealed = key.seal("messages", "content", id, content.as_bytes());
-    let created_at: Option<DateTime<Utc>> = sqlx::query_scalar!(
+    let stored = sqlx::query!(
         r#"INSERT INTO messages (id, consultation_id, sender_id, sender_role, content, key_id, client_message_id, attachment_file_id)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (consultation_id, sender_id, client_message_id) DO NOTHING
-           RETURNING created_at"#,
+           RETURNING created_at, seq"#,
         id,
         consultation_id,
         sender.user_id,
@@ -260,8 +264,8 @@ pub async fn send(
     )
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(created_at) = created_at else {
-        // A concurrent retry stored it first.
+    let Some(stored) = stored else {
+        // Already stored by an earlier try (the `messages_seq` trigger skips the retry).
         let client_id = client_message_id.unwrap_or_default();
         let first = by_client_id(tx, keyring, consultation_id, sender.user_id, client_id).await?;
         return first
@@ -280,7 +284,8 @@ pub async fn send(
         sender_role: sender.role,
         content: Some(content),
         client_message_id: client_message_id.map(str::to_owned),
-        created_at,
+        seq: stored.seq,
+        created_at: stored.created_at,
         read_at: None,
         attachment: None,
         attachment_url: None,
@@ -299,7 +304,7 @@ async fn by_client_id(
     let rows: Vec<Row> = sqlx::query_as!(
         Row,
         r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id,
-             m.client_message_id, m.created_at, m.read_at, m.attachment_file_id,
+             m.client_message_id, m.seq, m.created_at, m.read_at, m.attachment_file_id,
              f.content_type AS attachment_type, f.size AS attachment_size
            FROM messages m
              LEFT
@@ -319,7 +324,7 @@ pub async fn one(tx: &mut Tx, keyring: &Keyring, id: Uuid) -> ApiResult<Message>
     let rows: Vec<Row> = sqlx::query_as!(
         Row,
         r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id,
-             m.client_message_id, m.created_at, m.read_at, m.attachment_file_id,
+             m.client_message_id, m.seq, m.created_at, m.read_at, m.attachment_file_id,
              f.content_type AS attachment_type, f.size AS attachment_size
            FROM messages m
              LEFT
@@ -348,14 +353,14 @@ pub async fn history(
     let mut rows: Vec<Row> = sqlx::query_as!(
         Row,
         r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id,
-             m.client_message_id, m.created_at, m.read_at, m.attachment_file_id,
+             m.client_message_id, m.seq, m.created_at, m.read_at, m.attachment_file_id,
              f.content_type AS "attachment_type?", f.size AS "attachment_size?"
            FROM messages m
              LEFT
            JOIN files f ON f.id = m.attachment_file_id
            WHERE m.consultation_id = $1
-             AND ($2::uuid IS NULL OR (m.created_at, m.id) < (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1))
-           ORDER BY m.created_at DESC, m.id DESC
+             AND ($2::uuid IS NULL OR m.seq < (SELECT seq FROM messages WHERE id = $2 AND consultation_id = $1))
+           ORDER BY m.seq DESC
            LIMIT $3"#,
         consultation_id,
         before,
@@ -374,31 +379,53 @@ pub async fn history(
     Ok((decrypt(tx, keyring, rows).await?, next))
 }
 
-/// Messages after `since` (a message id the client saw last), oldest first: what a client missed.
+/// Most messages one replay answers; `hasMore` says when more wait after it.
+pub const REPLAY_PAGE: i64 = 200;
+
+/// Where a replay starts: after a message the client saw, or after a position.
+#[derive(Debug, Clone, Copy)]
+pub enum After {
+    /// After this message (its position is looked up; an unknown id replays nothing).
+    Message(Uuid),
+    /// After this position (`seq`).
+    Seq(i64),
+}
+
+/// Messages after `after`, oldest first (what a client missed), at most `limit`; and whether
+/// more wait after them (ask again from the last one).
 pub async fn since(
     tx: &mut Tx,
     keyring: &Keyring,
     consultation_id: Uuid,
-    since: Uuid,
-) -> ApiResult<Vec<Message>> {
-    let rows: Vec<Row> = sqlx::query_as!(
+    after: After,
+    limit: i64,
+) -> ApiResult<(Vec<Message>, bool)> {
+    let (message, position) = match after {
+        After::Message(id) => (Some(id), None),
+        After::Seq(seq) => (None, Some(seq)),
+    };
+    let mut rows: Vec<Row> = sqlx::query_as!(
         Row,
         r#"SELECT m.id, m.consultation_id, m.sender_id, m.sender_role, m.content, m.key_id,
-             m.client_message_id, m.created_at, m.read_at, m.attachment_file_id,
+             m.client_message_id, m.seq, m.created_at, m.read_at, m.attachment_file_id,
              f.content_type AS "attachment_type?", f.size AS "attachment_size?"
            FROM messages m
              LEFT
            JOIN files f ON f.id = m.attachment_file_id
            WHERE m.consultation_id = $1
-             AND (m.created_at, m.id) > (SELECT created_at, id FROM messages WHERE id = $2 AND consultation_id = $1)
-           ORDER BY m.created_at, m.id
-           LIMIT 500"#,
+             AND m.seq > coalesce($3, (SELECT seq FROM messages WHERE id = $2 AND consultation_id = $1))
+           ORDER BY m.seq
+           LIMIT $4"#,
         consultation_id,
-        since
+        message,
+        position,
+        limit + 1
     )
     .fetch_all(&mut **tx)
     .await?;
-    decrypt(tx, keyring, rows).await
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((decrypt(tx, keyring, rows).await?, more))
 }
 
 /// Marks a message read by its recipient (the sender's own messages stay as they are).

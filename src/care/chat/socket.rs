@@ -26,7 +26,23 @@ pub fn room(consultation_id: Uuid) -> String {
 #[serde(rename_all = "camelCase")]
 struct Join {
     consultation_id: Uuid,
+    /// The last message the client has (replay what follows it).
     since: Option<Uuid>,
+    /// Or the last position (`seq`) the client has, contiguously.
+    since_seq: Option<i64>,
+}
+
+/// Sent with `chat:history` (second argument, and in the `chat:join` ack): where the client
+/// stands after this page.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    /// The last message of the page (pass as `since` next time); the previous one when empty.
+    cursor: Option<Uuid>,
+    /// Its position (`sinceSeq`).
+    cursor_seq: Option<i64>,
+    /// More messages wait after this page: join again with `since: cursor`.
+    has_more: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,6 +176,56 @@ async fn announce<A: Adapter>(s: &SocketRef<A>, partners: &[Uuid], user_id: Uuid
     }
 }
 
+/// `chat:join`: checks the caller takes part, joins the room *then* reads, so that a message
+/// committed meanwhile is in the page or arrives live (or both: clients de-duplicate by id).
+async fn join_room<A: Adapter>(
+    state: &AppState,
+    s: &SocketRef<A>,
+    user: &SocketUser,
+    join: &Join,
+) -> Result<(Vec<Message>, Page), serde_json::Value> {
+    let (mut tx, principal) = open(state, s, user).await?;
+    let id = join.consultation_id;
+    if let Err(error) = messages::ensure_participant(&mut tx, id).await {
+        // Dropping the transaction rolls it back.
+        return Err(refuse_error(s, &error));
+    }
+    s.join(room(id));
+    let after = match (join.since_seq, join.since) {
+        (Some(seq), _) => Some(messages::After::Seq(seq)),
+        (None, Some(message)) => Some(messages::After::Message(message)),
+        (None, None) => None,
+    };
+    let result = match after {
+        Some(after) => {
+            messages::since(&mut tx, &state.keyring, id, after, messages::REPLAY_PAGE).await
+        }
+        None => messages::history(&mut tx, &state.keyring, id, None, 50)
+            .await
+            .map(|(history, _)| (history, false)),
+    };
+    // Every read of a conversation is audited, as over REST.
+    let result = match result {
+        Ok(read) => Entry::new(Action::Read, "messages")
+            .by_principal(&principal)
+            .target(state.pseudonyms.of(principal.user_id, id))
+            .details(json!({ "via": "socket" }))
+            .record(&mut tx)
+            .await
+            .map(|()| read)
+            .map_err(ApiError::from),
+        Err(error) => Err(error),
+    };
+    let (history, has_more) = finish(s, tx, result).await?;
+    let last = history.last();
+    let page = Page {
+        cursor: last.map(|m| m.id).or(join.since),
+        cursor_seq: last.map(|m| m.seq).or(join.since_seq),
+        has_more,
+    };
+    Ok((history, page))
+}
+
 /// Joins the user's room and registers the event handlers. Called from the connect middleware,
 /// before socketioxide sends CONNECT: the client may emit the moment it is connected, and the
 /// connect handler itself runs later on a spawned task.
@@ -169,54 +235,23 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
     let (st, u) = (state.clone(), user.clone());
     s.on(
         "chat:join",
-        move |s: SocketRef<A>, TryData(join): TryData<Join>| {
+        move |s: SocketRef<A>, TryData(join): TryData<Join>, ack: AckSender<A>| {
             let (state, user) = (st.clone(), u.clone());
             async move {
                 let Ok(join) = join else {
-                    refuse(&s, "validation.failed", "chat:join needs {consultationId}");
+                    let body = refuse(&s, "validation.failed", "chat:join needs {consultationId}");
+                    ack.send(&json!({ "ok": false, "error": body })).ok();
                     return;
                 };
-                let Ok((mut tx, principal)) = open(&state, &s, &user).await else {
-                    return;
-                };
-                let result = match join.since {
-                    Some(since) => {
-                        match messages::ensure_participant(&mut tx, join.consultation_id).await {
-                            Ok(()) => {
-                                messages::since(
-                                    &mut tx,
-                                    &state.keyring,
-                                    join.consultation_id,
-                                    since,
-                                )
-                                .await
-                            }
-                            Err(error) => Err(error),
-                        }
+                let answer = match join_room(&state, &s, &user, &join).await {
+                    Ok((history, page)) => {
+                        s.emit("chat:history", &(&history, &page)).ok();
+                        json!({ "ok": true, "messages": history, "cursor": page.cursor,
+                                "cursorSeq": page.cursor_seq, "hasMore": page.has_more })
                     }
-                    None => {
-                        messages::history(&mut tx, &state.keyring, join.consultation_id, None, 50)
-                            .await
-                            .map(|h| h.0)
-                    }
+                    Err(refusal) => json!({ "ok": false, "error": refusal }),
                 };
-                // Every read of a conversation is audited, as over REST.
-                let result = match result {
-                    Ok(history) => Entry::new(Action::Read, "messages")
-                        .by_principal(&principal)
-                        .target(state.pseudonyms.of(principal.user_id, join.consultation_id))
-                        .details(json!({ "via": "socket" }))
-                        .record(&mut tx)
-                        .await
-                        .map(|()| history)
-                        .map_err(ApiError::from),
-                    Err(error) => Err(error),
-                };
-                let history = finish(&s, tx, result).await;
-                if let Ok(history) = history {
-                    s.join(room(join.consultation_id));
-                    s.emit("chat:history", &(history,)).ok();
-                }
+                ack.send(&answer).ok();
             }
         },
     );
@@ -246,16 +281,16 @@ pub fn listen<A: Adapter>(state: &AppState, s: &SocketRef<A>) {
                 Err(refusal) => Err(refusal),
             };
             match stored {
-                Ok((message, fresh)) => {
+                Ok((message, _first_time)) => {
                     ack.send(&json!({ "ok": true, "message": message })).ok();
-                    if fresh {
-                        s.join(room(message.consultation_id));
-                        for event in RECEIVED {
-                            s.to(room(message.consultation_id))
-                                .emit(event, &message)
-                                .await
-                                .ok();
-                        }
+                    // A resend of a stored message is announced again: the first try may have
+                    // committed and died before its broadcast (receivers de-duplicate by id).
+                    s.join(room(message.consultation_id));
+                    for event in RECEIVED {
+                        s.to(room(message.consultation_id))
+                            .emit(event, &message)
+                            .await
+                            .ok();
                     }
                 }
                 Err(refusal) => {

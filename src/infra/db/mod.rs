@@ -30,6 +30,9 @@ pub struct Db {
     pub system: PgPool,
 }
 
+/// How long readiness may take to decide (a down database answers "not ready" in this time).
+pub const READY_WITHIN: Duration = Duration::from_millis(800);
+
 /// Pool sizes.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolSizes {
@@ -117,7 +120,9 @@ impl Db {
         Ok(Self { app, system })
     }
 
-    /// Whether the database answers and every embedded migration (ours and the job queue's) is applied.
+    /// Whether the database answers and every embedded migration (ours and the job queue's) is
+    /// applied — decided within [`READY_WITHIN`]: a database that does not answer in time is
+    /// not ready (the probe must not hang while it is down).
     pub async fn is_ready(&self) -> bool {
         // Dynamic on purpose: the same statement over the two migration tables (ours, apalis').
         let applied = |table: &'static str| async move {
@@ -126,15 +131,20 @@ impl Db {
                 .fetch_all(&self.system)
                 .await
         };
-        let ping = sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
-            .fetch_one(&self.app)
-            .await;
-        match (
-            applied("_sqlx_migrations").await,
-            applied("apalis._sqlx_migrations").await,
-            ping,
-        ) {
-            (Ok(ours), Ok(queue), Ok(_)) => {
+        let ping = async {
+            sqlx::query_scalar!(r#"SELECT 1 AS "one!""#)
+                .fetch_one(&self.app)
+                .await
+        };
+        let checks = async {
+            tokio::join!(
+                applied("_sqlx_migrations"),
+                applied("apalis._sqlx_migrations"),
+                ping
+            )
+        };
+        match tokio::time::timeout(READY_WITHIN, checks).await {
+            Ok((Ok(ours), Ok(queue), Ok(_))) => {
                 MIGRATOR.iter().all(|m| ours.contains(&m.version))
                     && job_queue_migrations()
                         .iter()
