@@ -348,3 +348,56 @@ fn production_refuses_missing_or_weak_secrets() {
         "production generated secrets"
     );
 }
+
+/// As root in a home that others cannot enter (`/root` is 0700 on Debian), the embedded default
+/// still works: the cluster moves where `postgres` can reach it, and says so.
+#[test]
+fn the_embedded_default_works_under_a_directory_postgres_cannot_enter() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::Builder::new()
+        .prefix("huntzen-home-")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let data = home.path().join("huntzen/data");
+    let addr = free_addr();
+    let server = start(&data, addr, None);
+    create_admin(&data, addr, "root@huntzen.example");
+    assert!(can_login(addr, "root@huntzen.example"));
+    terminate(server);
+    let mode = std::fs::metadata(home.path())
+        .expect("home")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o700, "the home's permissions were changed");
+    let cluster = huntzen::infra::db::embedded::EmbeddedPostgres::new(&data)
+        .expect("cluster")
+        .cluster_dir()
+        .to_path_buf();
+    assert!(
+        cluster.join("PG_VERSION").exists(),
+        "no cluster at {}",
+        cluster.display()
+    );
+    let running_as_root = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    if running_as_root {
+        assert!(
+            cluster.starts_with("/var/lib/huntzen/embedded"),
+            "as root the cluster leaves the 0700 home: {}",
+            cluster.display()
+        );
+        assert!(
+            postgres_processes_under(&cluster).is_empty(),
+            "PostgreSQL outlived huntzen"
+        );
+        std::fs::remove_dir_all(cluster.parent().expect("base")).ok();
+    } else {
+        assert!(
+            cluster.starts_with(&data),
+            "a user's own cluster stays in DATA_DIR"
+        );
+    }
+}

@@ -20,7 +20,13 @@ pub struct EmbeddedPostgres {
     cluster_dir: PathBuf,
     socket_dir: PathBuf,
     run_as_postgres: bool,
+    /// The directory `postgres` cannot enter, when the cluster was moved out of DATA_DIR for it.
+    relocated_because: Option<PathBuf>,
 }
+
+/// Where the cluster lives, as root, when `postgres` cannot enter DATA_DIR (a 0700 home such as
+/// Debian's `/root`): one directory per DATA_DIR, named by a hash of its path.
+const RELOCATED_ROOT: &str = "/var/lib/huntzen/embedded";
 
 /// A cluster this process started (or found running); `stop` shuts it down if this process started it.
 #[derive(Debug)]
@@ -33,12 +39,28 @@ impl EmbeddedPostgres {
     /// Describes the cluster under `data_dir` (nothing is touched yet).
     pub fn new(data_dir: &Path) -> anyhow::Result<Self> {
         let data_dir = std::path::absolute(data_dir).context("resolving DATA_DIR")?;
+        let run_as_postgres = is_root();
+        let blocked = if run_as_postgres {
+            untraversable_ancestor(&data_dir.join("postgres"))
+        } else {
+            None
+        };
+        let base = match &blocked {
+            Some(_) => relocated_base(&data_dir),
+            None => data_dir,
+        };
         Ok(Self {
             bin_dir: find_binaries()?,
-            cluster_dir: data_dir.join("postgres"),
-            socket_dir: data_dir.join("run"),
-            run_as_postgres: is_root(),
+            cluster_dir: base.join("postgres"),
+            socket_dir: base.join("run"),
+            run_as_postgres,
+            relocated_because: blocked,
         })
+    }
+
+    /// The cluster's data directory (under DATA_DIR, or relocated: see [`RELOCATED_ROOT`]).
+    pub fn cluster_dir(&self) -> &Path {
+        &self.cluster_dir
     }
 
     /// Initialises the cluster on first use, then starts it unless it is already running.
@@ -109,6 +131,30 @@ impl EmbeddedPostgres {
 
     fn prepare_dirs(&self) -> anyhow::Result<()> {
         use std::os::unix::fs::PermissionsExt;
+        if let Some(blocked) = &self.relocated_because {
+            // Root-owned and traversable (not listable) down to the per-DATA_DIR directory; the
+            // cluster's own directories below are postgres's, 0700. Nothing in the home changes.
+            let base = self
+                .cluster_dir
+                .parent()
+                .context("relocated cluster directory")?;
+            std::fs::create_dir_all(base)
+                .with_context(|| format!("creating {}", base.display()))?;
+            for dir in [
+                Path::new("/var/lib/huntzen"),
+                Path::new(RELOCATED_ROOT),
+                base,
+            ] {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
+            }
+            tracing::warn!(
+                blocked = %blocked.display(),
+                cluster = %self.cluster_dir.display(),
+                "the postgres user cannot enter {}: the embedded PostgreSQL cluster of this DATA_DIR lives in {} instead",
+                blocked.display(),
+                base.display()
+            );
+        }
         for dir in [&self.cluster_dir, &self.socket_dir] {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
@@ -366,21 +412,32 @@ fn postgres_ids() -> anyhow::Result<(u32, u32)> {
         .context("running as root needs a `postgres` system user (installed with the postgresql package)")
 }
 
+/// The first existing ancestor of `dir` that others (so `postgres`) cannot search, if any.
+fn untraversable_ancestor(dir: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    dir.ancestors()
+        .skip(1)
+        .find(|ancestor| {
+            std::fs::metadata(ancestor).is_ok_and(|meta| meta.permissions().mode() & 0o001 == 0)
+        })
+        .map(Path::to_path_buf)
+}
+
+/// `RELOCATED_ROOT/<hash of DATA_DIR>`: stable for one DATA_DIR, distinct between two.
+fn relocated_base(data_dir: &Path) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    Path::new(RELOCATED_ROOT).join(&hex::encode(digest)[..16])
+}
+
 /// As root the cluster runs as `postgres`, which must be able to reach its directory.
 fn check_traversable_by_others(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for ancestor in dir.ancestors().skip(1) {
-        if let Ok(meta) = std::fs::metadata(ancestor)
-            && meta.permissions().mode() & 0o001 == 0
-        {
-            bail!(
-                "the postgres user cannot reach {} ({} is not searchable by others): \
-                     choose a DATA_DIR outside it, or `chmod o+x {}`",
-                dir.display(),
-                ancestor.display(),
-                ancestor.display()
-            );
-        }
+    if let Some(ancestor) = untraversable_ancestor(dir) {
+        bail!(
+            "the postgres user cannot reach {} ({} is not searchable by others)",
+            dir.display(),
+            ancestor.display()
+        );
     }
     Ok(())
 }
