@@ -3,5 +3,5 @@
 SET ROLE huntzen_app;
 BEGIN;
 SELECT user_id, role, company_id, employee_id, practitioner_id FROM app_begin(:session);
-SELECT coalesce(json_agg(json_build_object('employeeId', r.employee_id, 'employeeName', r.employee_name, 'period', '2026-06'::text, 'consultationCount', r.consultation_count, 'totalDurationMinutes', r.total_duration_minutes) ORDER BY r.n), '[]')::text FROM report_employee_usage('2026-06-01'::date, '2026-07-01'::date) WITH ORDINALITY AS r(employee_id, employee_name, department, consultation_count, total_duration_minutes, n);
+SELECT '[' || coalesce(string_agg('{"employeeId":' || to_json(r.employee_id)::text || ',"employeeName":' || to_json(r.employee_name)::text || ',"period":' || to_json('2026-06'::text)::text || ',"consultationCount":' || r.consultation_count || ',"totalDurationMinutes":' || r.total_duration_minutes || '}', ',' ORDER BY r.n), '') || ']' FROM report_employee_usage('2026-06-01'::date, '2026-07-01'::date) WITH ORDINALITY AS r(employee_id, employee_name, department, consultation_count, total_duration_minutes, n);
 COMMIT;

@@ -252,8 +252,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::SeedDemo { password } => {
             crate::app::demo::ensure_allowed(&settings)?;
+            let secrets = settings.secrets()?;
             let (db, cluster) = open_database(&settings).await?;
-            let result = crate::app::demo::seed(&db, &password).await;
+            let result = crate::app::demo::seed(&db, &password, &secrets.jitsi_app_secret).await;
             close(db, cluster).await?;
             print!(
                 "{}",
@@ -324,9 +325,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.http_addr)
         .await
         .with_context(|| format!("binding HTTP_ADDR {}", settings.http_addr))?;
-    let (db, cluster) = open_database(&settings).await?;
+    let (db, mut cluster) = open_database(&settings).await?;
+    let embedded_database = cluster.as_mut().map(RunningCluster::supervise);
     let served = async {
-        let state = AppState::new(db.clone(), settings, &secrets).await?;
+        let mut state = AppState::new(db.clone(), settings, &secrets).await?;
+        state.embedded_database = embedded_database;
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
         let jobs = tokio::spawn(crate::app::jobs::run(
             crate::app::jobs::JobContext::new(&state)?,

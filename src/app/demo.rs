@@ -7,6 +7,7 @@ use anyhow::bail;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use crate::care::scheduling::consultations::room_name;
 use crate::infra::audit::{Action, Entry};
 use crate::infra::config::{AppEnv, Settings};
 use crate::infra::db::Db;
@@ -150,8 +151,9 @@ fn all_logins() -> Vec<Login> {
     logins
 }
 
-/// Creates the demo (or resets its passwords when it exists).
-pub async fn seed(db: &Db, password: &str) -> anyhow::Result<Seeded> {
+/// Creates the demo (or resets its passwords when it exists). Consultations get their Jitsi room
+/// name from `jitsi_secret`, as booked ones do, so the Jitsi webhook finds them.
+pub async fn seed(db: &Db, password: &str, jitsi_secret: &[u8]) -> anyhow::Result<Seeded> {
     if password.chars().count() < 12 {
         bail!("the demo password must have at least 12 characters");
     }
@@ -185,8 +187,24 @@ pub async fn seed(db: &Db, password: &str) -> anyhow::Result<Seeded> {
             .details(serde_json::json!({ "via": "seed-demo", "passwordsReset": emails.len() }))
             .record(&mut tx)
             .await?;
+        // Demos seeded before room names were given to them get theirs now.
+        let unnamed: Vec<Uuid> = sqlx::query_scalar!(
+            r#"SELECT id FROM consultations WHERE company_id = $1 AND room_name IS NULL"#,
+            company
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for id in unnamed {
+            sqlx::query!(
+                r#"UPDATE consultations SET room_name = $2 WHERE id = $1"#,
+                id,
+                room_name(jitsi_secret, id)
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
     } else {
-        let company = create(&mut tx, &hash).await?;
+        let company = create(&mut tx, &hash, jitsi_secret).await?;
         Entry::new(Action::Create, "demo")
             .target(company)
             .details(serde_json::json!({ "via": "seed-demo" }))
@@ -246,7 +264,11 @@ async fn user(
     Ok(id)
 }
 
-async fn create(tx: &mut Transaction<'_, Postgres>, hash: &str) -> anyhow::Result<Uuid> {
+async fn create(
+    tx: &mut Transaction<'_, Postgres>,
+    hash: &str,
+    jitsi_secret: &[u8],
+) -> anyhow::Result<Uuid> {
     let company: Uuid = sqlx::query_scalar!(
         r#"INSERT INTO companies (name, slug, domain, sector, city, is_active, validated_at, auto_approve_employees, contact_email)
            VALUES ('Démo HuntZen', $1, $2, 'Logiciel', 'Lyon', true, now(), true, $3)
@@ -302,8 +324,9 @@ async fn create(tx: &mut Transaction<'_, Postgres>, hash: &str) -> anyhow::Resul
         practitioners.push(id);
     }
     for (employee, practitioner, format, status, minutes) in CONSULTATIONS {
+        let id = Uuid::new_v4();
         sqlx::query!(
-            r#"INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, duration, format, status, started_at, ended_at, actual_duration, cancelled_at, cancelled_by, cancel_reason) SELECT $1,
+            r#"INSERT INTO consultations (id, room_name, company_id, employee_id, practitioner_id, scheduled_at, duration, format, status, started_at, ended_at, actual_duration, cancelled_at, cancelled_by, cancel_reason) SELECT $7, $8, $1,
                  $2, $3, at, 50, $4::text::consultation_format, $5::text::consultation_status,
                  CASE WHEN $5 IN ('IN_PROGRESS', 'COMPLETED') THEN at END,
                  CASE WHEN $5 = 'COMPLETED' THEN at + interval '45 minutes' END,
@@ -317,7 +340,9 @@ async fn create(tx: &mut Transaction<'_, Postgres>, hash: &str) -> anyhow::Resul
             practitioners[practitioner],
             format,
             status,
-            minutes
+            minutes,
+            id,
+            room_name(jitsi_secret, id)
         )
         .execute(&mut **tx)
         .await?;

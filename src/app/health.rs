@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::infra::db::embedded::ClusterReport;
 use crate::infra::error::{ApiError, ApiResult};
 use crate::infra::state::AppState;
 
@@ -14,14 +15,22 @@ use crate::infra::state::AppState;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = HealthStatus)]
 pub struct Status {
-    /// `ok`.
+    /// `ok` (liveness) or `ready` (readiness).
     pub status: &'static str,
+    /// The embedded PostgreSQL this server runs and watches (absent with `DATABASE_URL`): whether
+    /// it runs, and how often the server had to restart it.
+    #[serde(rename = "embeddedDatabase", skip_serializing_if = "Option::is_none")]
+    pub embedded_database: Option<ClusterReport>,
 }
 
-/// Liveness: the process is up.
+/// Liveness: the process is up (it answers `ok` while it restarts a dead embedded PostgreSQL, and
+/// says so in `embeddedDatabase`).
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Status)))]
-pub async fn check_liveness() -> Json<Status> {
-    Json(Status { status: "ok" })
+pub async fn check_liveness(State(state): State<AppState>) -> Json<Status> {
+    Json(Status {
+        status: "ok",
+        embedded_database: state.embedded_database.as_ref().map(|h| h.report()),
+    })
 }
 
 /// Readiness: the database is reachable and migrated.
@@ -29,7 +38,10 @@ pub async fn check_liveness() -> Json<Status> {
     responses((status = 200, body = Status), (status = 503, body = crate::infra::error::Problem)))]
 pub async fn check_readiness(State(state): State<AppState>) -> ApiResult<Json<Status>> {
     if state.db.is_ready().await {
-        Ok(Json(Status { status: "ready" }))
+        Ok(Json(Status {
+            status: "ready",
+            embedded_database: None,
+        }))
     } else {
         Err(ApiError::unavailable(
             "The database is not reachable or not migrated.",

@@ -265,6 +265,21 @@ fn wake_up(_pool: &sqlx::PgPool, _queue: &str) -> Strategy {
     Strategy::new().interval(Duration::from_millis(500))
 }
 
+/// How often a worker says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Heartbeats a worker may miss before it counts as dead: the jobs it had claimed go back to the
+/// queue for any replica's worker after `HEARTBEAT × MISSED_HEARTBEATS` (the lease, 30 s).
+const MISSED_HEARTBEATS: usize = 3;
+
+/// A worker's queue settings: the queue, and the lease after which a dead replica's claimed jobs
+/// are re-queued (by the heartbeat of any live worker of that queue).
+fn worker_config(queue: &str) -> Config {
+    Config::default()
+        .queue(queue)
+        .heartbeat_interval(HEARTBEAT)
+        .missed_heartbeats(MISSED_HEARTBEATS)
+}
+
 type Shutdown = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
 
 /// Keeps one job worker running until `shutdown`: a worker that stops (its database went away,
@@ -342,7 +357,7 @@ pub async fn run(
             let worker = WorkerBuilder::new(name)
                 .backend(
                     PostgresStorage::<MailJob>::new(&ctx.db.system)
-                        .with_config(Config::default().queue(MAIL_QUEUE))
+                        .with_config(worker_config(MAIL_QUEUE))
                         .poll_with_strategy(wake_up(&ctx.db.system, MAIL_QUEUE)),
                 )
                 .data(ctx.clone())
@@ -359,7 +374,7 @@ pub async fn run(
             let worker = WorkerBuilder::new(name)
                 .backend(
                     PostgresStorage::<ReminderJob>::new(&ctx.db.system)
-                        .with_config(Config::default().queue(REMINDER_QUEUE))
+                        .with_config(worker_config(REMINDER_QUEUE))
                         .poll_with_strategy(wake_up(&ctx.db.system, REMINDER_QUEUE)),
                 )
                 .data(ctx.clone())
@@ -376,7 +391,7 @@ pub async fn run(
             let worker = WorkerBuilder::new(name)
                 .backend(
                     PostgresStorage::<BackupJob>::new(&ctx.db.system)
-                        .with_config(Config::default().queue(BACKUP_QUEUE))
+                        .with_config(worker_config(BACKUP_QUEUE))
                         .poll_with_strategy(wake_up(&ctx.db.system, BACKUP_QUEUE)),
                 )
                 .data(ctx.clone())

@@ -29,6 +29,8 @@ pub struct AppState {
     pub realtime: crate::infra::realtime::Realtime,
     /// Reader pseudonyms of audited reads.
     pub pseudonyms: Arc<crate::infra::audit::Pseudonyms>,
+    /// The watch over the embedded PostgreSQL, when this server runs on it (set by `serve`).
+    pub embedded_database: Option<Arc<crate::infra::db::embedded::ClusterHealth>>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             )
             .await?,
             pseudonyms: Arc::new(pseudonyms),
+            embedded_database: None,
         })
     }
 }

@@ -20,7 +20,7 @@ async fn sign_in(app: &TestApp, email: &str) -> String {
 #[tokio::test]
 async fn seed_demo_creates_a_usable_tenant_once() {
     let app = TestApp::spawn().await;
-    let seeded = huntzen::app::demo::seed(app.db(), DEMO_PASSWORD)
+    let seeded = huntzen::app::demo::seed(app.db(), DEMO_PASSWORD, &app.state.jitsi_secret)
         .await
         .expect("seed");
     assert!(seeded.created);
@@ -88,7 +88,44 @@ async fn seed_demo_creates_a_usable_tenant_once() {
     assert_eq!(slots.status, StatusCode::OK, "{}", slots.body);
     assert!(!slots.body["slots"].as_array().expect("slots").is_empty());
 
-    let again = huntzen::app::demo::seed(app.db(), DEMO_PASSWORD)
+    // Regression: demo consultations have their Jitsi room (HMAC of the id, as booked ones), so
+    // the Jitsi webhook maps them instead of answering 404.
+    let rooms: Vec<(uuid::Uuid, Option<String>)> = sqlx::query_as(
+        "SELECT c.id, c.room_name FROM consultations c JOIN companies co ON co.id = c.company_id WHERE co.slug = 'demo-huntzen'",
+    )
+    .fetch_all(&app.db().system)
+    .await
+    .expect("rooms");
+    assert_eq!(rooms.len(), seeded.consultations.len());
+    for (id, room) in &rooms {
+        assert_eq!(
+            room.as_deref(),
+            Some(
+                huntzen::care::scheduling::consultations::room_name(&app.state.jitsi_secret, *id)
+                    .as_str()
+            )
+        );
+    }
+    let audio_room = rooms
+        .iter()
+        .find(|(id, _)| audio["id"] == id.to_string())
+        .and_then(|(_, room)| room.clone())
+        .expect("the audio consultation's room");
+    let created = json!({ "event_name": "muc-room-created", "room_name": audio_room,
+                          "room_jid": format!("{audio_room}@conference.meet.test"), "created_at": 1_799_999_990 });
+    let request = axum::http::Request::builder()
+        .method(axum::http::Method::POST)
+        .uri("/api/webhooks/jitsi/events")
+        .header("content-type", "application/json")
+        .header(
+            "authorization",
+            format!("Bearer {}", crate::helpers::JITSI_WEBHOOK_SECRET),
+        )
+        .body(axum::body::Body::from(created.to_string()))
+        .expect("request");
+    assert_eq!(app.send(request).await.status, StatusCode::NO_CONTENT);
+
+    let again = huntzen::app::demo::seed(app.db(), DEMO_PASSWORD, &app.state.jitsi_secret)
         .await
         .expect("second run");
     assert!(!again.created);

@@ -183,14 +183,14 @@ pub fn test_settings(data_dir: PathBuf) -> Settings {
     }
 }
 
+/// The master key of test servers (`ENCRYPTION_KEY` of a test-run binary sharing their data).
+pub const ENCRYPTION_KEY: &str = "6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf";
+
 fn test_secrets() -> Secrets {
     Secrets {
         jwt_secret: Zeroizing::new(JWT_SECRET.as_bytes().to_vec()),
         jitsi_app_secret: Zeroizing::new(JITSI_SECRET.as_bytes().to_vec()),
-        master_keys: parse_keyring(
-            "6f1c2a9e8b7d4c3f5a6e9d8c7b2a1f0e3d4c5b6a79881726354453627180a9bf",
-        )
-        .expect("key"),
+        master_keys: parse_keyring(ENCRYPTION_KEY).expect("key"),
     }
 }
 
@@ -210,6 +210,8 @@ pub struct TestResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body as sent, byte for byte (lossy UTF-8).
+    pub text: String,
 }
 
 impl TestResponse {
@@ -359,12 +361,13 @@ impl TestApp {
             .await
             .expect("body")
             .to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(text.clone()));
         TestResponse {
             status,
             headers,
             body,
+            text,
         }
     }
 

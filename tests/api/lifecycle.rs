@@ -14,7 +14,12 @@ use crate::helpers::{PASSWORD, fresh_database};
 const BIN: &str = env!("CARGO_BIN_EXE_huntzen");
 
 /// A minimal HTTP/1.1 client: (status, body).
-fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
+pub(crate) fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -36,12 +41,12 @@ fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Optio
     Some((status, body))
 }
 
-fn free_addr() -> SocketAddr {
+pub(crate) fn free_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr")
 }
 
-fn data_dir() -> tempfile::TempDir {
+pub(crate) fn data_dir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::Builder::new()
         .prefix("huntzen-life-")
@@ -52,7 +57,7 @@ fn data_dir() -> tempfile::TempDir {
     dir
 }
 
-fn huntzen(data_dir: &Path, addr: SocketAddr, database_url: Option<&str>) -> Command {
+pub(crate) fn huntzen(data_dir: &Path, addr: SocketAddr, database_url: Option<&str>) -> Command {
     let mut command = Command::new(BIN);
     command
         .env_clear()
@@ -67,7 +72,12 @@ fn huntzen(data_dir: &Path, addr: SocketAddr, database_url: Option<&str>) -> Com
 }
 
 fn start(data_dir: &Path, addr: SocketAddr, database_url: Option<&str>) -> Child {
-    let mut child = huntzen(data_dir, addr, database_url)
+    serve(huntzen(data_dir, addr, database_url), addr)
+}
+
+/// Runs `command serve` and waits until it is ready.
+pub(crate) fn serve(mut command: Command, addr: SocketAddr) -> Child {
+    let mut child = command
         .arg("serve")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -88,7 +98,7 @@ fn start(data_dir: &Path, addr: SocketAddr, database_url: Option<&str>) -> Child
     panic!("huntzen serve was not ready within 60 s");
 }
 
-fn terminate(mut child: Child) -> Duration {
+pub(crate) fn terminate(mut child: Child) -> Duration {
     let started = Instant::now();
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -146,7 +156,7 @@ fn can_login(addr: SocketAddr, email: &str) -> bool {
 
 /// A command (here the library call the command line makes) that started the embedded cluster,
 /// and a server that came up on it meanwhile: when the command ends, the cluster stays up for the
-/// server instead of being stopped under it.
+/// server instead of being stopped under it; when the server ends, the last one out, it stops it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_command_ending_leaves_the_cluster_to_the_server_on_it() {
     let dir = data_dir();
@@ -165,22 +175,134 @@ async fn a_command_ending_leaves_the_cluster_to_the_server_on_it() {
         Some((200, _))
     ));
     terminate(server);
-    // Neither stopped it: the server had not started it. Stop it by hand (immediate shutdown).
-    let pid_file = std::fs::read_to_string(dir.path().join("postgres/postmaster.pid"))
-        .expect("postmaster.pid");
-    let pid = pid_file.lines().next().expect("pid").trim().to_owned();
+    assert_eq!(
+        postgres_processes_under(dir.path()),
+        Vec::<String>::new(),
+        "the last process out did not stop the cluster"
+    );
+}
+
+/// The postmaster's pid, from `postmaster.pid`.
+pub(crate) fn postmaster_pid(cluster_dir: &Path) -> String {
+    let pid_file =
+        std::fs::read_to_string(cluster_dir.join("postmaster.pid")).expect("postmaster.pid");
+    pid_file.lines().next().expect("pid").trim().to_owned()
+}
+
+pub(crate) fn kill_9(pid: &str) {
     assert!(
         Command::new("kill")
-            .args(["-QUIT", &pid])
+            .args(["-KILL", pid])
             .status()
             .expect("kill")
             .success()
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !postgres_processes_under(dir.path()).is_empty() {
-        assert!(Instant::now() < deadline, "PostgreSQL did not stop");
-        std::thread::sleep(Duration::from_millis(100));
+}
+
+/// Everything the server logged to its files under DATA_DIR/logs.
+pub(crate) fn logged(data_dir: &Path) -> String {
+    std::fs::read_dir(data_dir.join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .collect()
+}
+
+/// `GET /api/health` as JSON.
+pub(crate) fn health(addr: SocketAddr) -> Option<serde_json::Value> {
+    match http(addr, "GET", "/api/health", None) {
+        Some((200, body)) => serde_json::from_str(&body).ok(),
+        _ => None,
     }
+}
+
+/// A SIGKILL of the server leaves its PostgreSQL running (it is a separate process); the next
+/// server adopts that cluster, says so, and stops it on shutdown like one it started.
+#[test]
+fn a_cluster_left_by_a_killed_server_is_adopted_and_stopped_with_the_next() {
+    let dir = data_dir();
+    let addr = free_addr();
+    let mut killed = start(dir.path(), addr, None);
+    create_admin(dir.path(), addr, "root@huntzen.example");
+    let pid = postmaster_pid(&dir.path().join("postgres"));
+    kill_9(&killed.id().to_string());
+    killed.wait().expect("wait");
+    assert!(
+        !postgres_processes_under(dir.path()).is_empty(),
+        "PostgreSQL is a process of its own and outlives a SIGKILL of the server"
+    );
+
+    let server = start(dir.path(), addr, None);
+    assert_eq!(
+        postmaster_pid(&dir.path().join("postgres")),
+        pid,
+        "the running cluster is reused, not started twice"
+    );
+    assert!(can_login(addr, "root@huntzen.example"));
+    assert!(
+        logged(dir.path()).contains("adopting the embedded PostgreSQL cluster"),
+        "the adoption is not logged"
+    );
+    terminate(server);
+    assert_eq!(
+        postgres_processes_under(dir.path()),
+        Vec::<String>::new(),
+        "the adopted cluster outlived the server"
+    );
+}
+
+/// PostgreSQL killed under a running server: the server starts it again by itself, logs it,
+/// reports it in `/api/health`, and serves again; its shutdown then stops the new cluster.
+#[test]
+fn postgres_dying_under_the_server_is_restarted_and_reported() {
+    let dir = data_dir();
+    let addr = free_addr();
+    let server = start(dir.path(), addr, None);
+    create_admin(dir.path(), addr, "root@huntzen.example");
+    let before = health(addr).expect("health");
+    assert_eq!(before["embeddedDatabase"]["state"], "running");
+    assert_eq!(before["embeddedDatabase"]["restarts"], 0);
+
+    let cluster = dir.path().join("postgres");
+    let pid = postmaster_pid(&cluster);
+    kill_9(&pid);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let report = health(addr).expect("/api/health answers while PostgreSQL is down");
+        if report["embeddedDatabase"]["restarts"] == 1
+            && report["embeddedDatabase"]["state"] == "running"
+            && matches!(http(addr, "GET", "/api/ready", None), Some((200, _)))
+        {
+            assert!(report["embeddedDatabase"]["lastRestartAt"].is_string());
+            assert!(report["embeddedDatabase"]["lastFailureAt"].is_string());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "PostgreSQL was not restarted within 90 s: {report}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_ne!(postmaster_pid(&cluster), pid, "a new postmaster runs");
+    // The pool's broken connections are replaced: logins work again (a few may see 503 first).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !can_login(addr, "root@huntzen.example") {
+        assert!(Instant::now() < deadline, "logins did not come back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = logged(dir.path());
+    assert!(
+        log.contains("died under the server"),
+        "the death is not logged"
+    );
+    assert!(log.contains("was restarted"), "the restart is not logged");
+    terminate(server);
+    assert_eq!(
+        postgres_processes_under(dir.path()),
+        Vec::<String>::new(),
+        "the restarted cluster outlived the server"
+    );
 }
 
 #[test]
@@ -400,4 +522,124 @@ fn the_embedded_default_works_under_a_directory_postgres_cannot_enter() {
             "a user's own cluster stays in DATA_DIR"
         );
     }
+}
+
+/// The URL of a fresh migrated test database (the shared test cluster, over its socket).
+async fn fresh_database_url() -> String {
+    let options = fresh_database().await;
+    let socket = options
+        .get_socket()
+        .expect("socket")
+        .to_string_lossy()
+        .into_owned();
+    format!(
+        "postgres://postgres@localhost/{}?host={socket}&port={}",
+        options.get_database().expect("database"),
+        options.get_port()
+    )
+}
+
+/// Mail files in the outbox whose text names `address`.
+fn outbox_mails_to(data_dir: &Path, address: &str) -> usize {
+    std::fs::read_dir(data_dir.join("outbox"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter(|text| text.contains(&format!("To: {address}")))
+        .count()
+}
+
+/// Two replicas on one database. Replica A claims a password-reset mail and hangs on a stalled SMTP
+/// server; A is killed with SIGKILL. Replica B (its mailer under its own name on the same queue)
+/// delivers a new reset at once, and A's claimed one after the lease, without a restart of anyone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mail_claimed_by_a_killed_replica_is_delivered_by_the_other() {
+    let url = fresh_database_url().await;
+    let dir = data_dir();
+    let (addr_a, addr_b) = (free_addr(), free_addr());
+    // Accepts connections and never greets: a mail being sent through it hangs.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let stalled_port = stalled.local_addr().expect("addr").port();
+    let path = dir.path().to_path_buf();
+    let for_a = url.clone();
+    let replica_a = tokio::task::spawn_blocking(move || {
+        let mut command = huntzen(&path, addr_a, Some(&for_a));
+        command.env("SMTP_URL", format!("smtp://127.0.0.1:{stalled_port}"));
+        serve(command, addr_a)
+    })
+    .await
+    .expect("start A");
+    for email in ["first@huntzen.example", "second@huntzen.example"] {
+        let mut child = huntzen(dir.path(), addr_a, Some(&url))
+            .args(["create-admin", "--email", email, "--role", "SUPER_ADMIN"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("create-admin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .expect("password");
+        assert!(child.wait().expect("wait").success());
+    }
+    let forgot = |addr, email: &str| {
+        let body = format!(r#"{{"email":"{email}"}}"#);
+        http(addr, "POST", "/api/auth/forgot-password", Some(&body)).map(|(status, _)| status)
+    };
+    assert_eq!(forgot(addr_a, "first@huntzen.example"), Some(202));
+    // A's mailer claimed the job: it connected to the stalled server.
+    stalled.set_nonblocking(true).expect("nonblocking");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let _held = loop {
+        match stalled.accept() {
+            Ok((stream, _)) => break stream,
+            Err(_) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "replica A never tried to send the mail"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    let mut replica_a = replica_a;
+    kill_9(&replica_a.id().to_string());
+    replica_a.wait().expect("wait");
+
+    let path = dir.path().to_path_buf();
+    let for_b = url.clone();
+    let replica_b =
+        tokio::task::spawn_blocking(move || serve(huntzen(&path, addr_b, Some(&for_b)), addr_b))
+            .await
+            .expect("start B");
+    assert_eq!(forgot(addr_b, "second@huntzen.example"), Some(202));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while outbox_mails_to(dir.path(), "second@huntzen.example") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "replica B did not deliver a new mail"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The lease is 30 s and B's heartbeat re-queues every 10 s: well within 90 s.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while outbox_mails_to(dir.path(), "first@huntzen.example") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the mail claimed by the killed replica was never delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        outbox_mails_to(dir.path(), "first@huntzen.example"),
+        1,
+        "delivered once"
+    );
+    tokio::task::spawn_blocking(move || terminate(replica_b))
+        .await
+        .expect("stop B");
 }

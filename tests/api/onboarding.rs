@@ -314,6 +314,15 @@ async fn company_rules() {
     assert_eq!(hr.status, StatusCode::OK, "{}", hr.body);
     let hr = hr.body["accessToken"].as_str().expect("token").to_owned();
 
+    let listed = app.get("/api/companies?limit=100", Some(&admin)).await;
+    assert!(
+        listed.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|c| c["id"] == id),
+        "listed before its deletion"
+    );
     let deleted = app
         .call(
             Method::DELETE,
@@ -323,6 +332,27 @@ async fn company_rules() {
         )
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    // Regression: a deleted company leaves both company lists (docs/decisions.md).
+    for list in ["/api/companies", "/api/super-admin/companies"] {
+        let caller = if list.starts_with("/api/super-admin") {
+            let _ = app
+                .create_user("root@platform.test", Role::SuperAdmin, None)
+                .await;
+            app.login("root@platform.test").await
+        } else {
+            admin.clone()
+        };
+        let page = app.get(&format!("{list}?limit=100"), Some(&caller)).await;
+        assert_eq!(page.status, StatusCode::OK, "{list}: {}", page.body);
+        assert!(
+            page.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .all(|c| c["id"] != id),
+            "{list} still lists the deleted company"
+        );
+    }
     app.get("/api/companies/me", Some(&hr))
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "auth.session_ended");

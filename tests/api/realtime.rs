@@ -346,3 +346,138 @@ async fn every_acked_message_reaches_a_reconnecting_reader_in_one_order() {
     .expect("positions");
     assert_eq!((positions, top), (750, 750), "positions 1..750, no gaps");
 }
+
+/// Reads a knob of the chaos test from the environment (`bench/chaos` turns them up).
+fn chaos_knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Chaos, from outside: the release-like binary on its embedded PostgreSQL, both participants
+/// sending and reading with reconnecting `socket.io-client` sockets, while the server is killed with
+/// SIGKILL and restarted (3 times) and PostgreSQL is killed under it (once; the server restarts
+/// it). Every acknowledged message is stored exactly once and reaches both participants, live or
+/// on their next join, with one position for everyone. `bench/chaos` runs it longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acked_messages_survive_server_and_postgres_kills_for_every_participant() {
+    use crate::lifecycle as life;
+    use rand::RngExt;
+    let server_kills = chaos_knob("HUNTZEN_CHAOS_SERVER_KILLS", 3);
+    let postgres_kills = chaos_knob("HUNTZEN_CHAOS_POSTGRES_KILLS", 1);
+    let gap_ms = chaos_knob("HUNTZEN_CHAOS_GAP_MS", 2500);
+    let dir = life::data_dir();
+    let addr = life::free_addr();
+    let path = dir.path().to_path_buf();
+    let command = move || {
+        let mut command = life::huntzen(&path, addr, None);
+        command
+            .env("ENCRYPTION_KEY", crate::helpers::ENCRYPTION_KEY)
+            .env("SOCKET_EVENTS_PER_SECOND", "200");
+        command
+    };
+    let start = {
+        let command = command.clone();
+        move || {
+            let command = command.clone();
+            tokio::task::spawn_blocking(move || life::serve(command(), addr))
+        }
+    };
+    let mut server = start().await.expect("start");
+
+    // People and a consultation, written with the test master key (the binary has the same one);
+    // the participants then sign in to the binary itself.
+    let cluster = huntzen::infra::db::embedded::EmbeddedPostgres::new(dir.path()).expect("cluster");
+    let options = cluster.connect_options(huntzen::infra::db::embedded::DATABASE_NAME);
+    let app = TestApp::spawn_on(
+        options.clone(),
+        huntzen::infra::db::PoolSizes { app: 2, system: 2 },
+        |_| {},
+    )
+    .await;
+    let company = app.seed_company("chaos").await;
+    let people = Participants {
+        company,
+        employee: app.seed_employee("emma@chaos.test", company, "emma").await,
+        practitioner: app.seed_practitioner("paula@cabinet.test", "Paula").await,
+    };
+    let consultation = app.seed_consultation(people, "AUDIO", "CONFIRMED", 1).await;
+    let sign_in = |email: &str| {
+        let body = json!({ "email": email, "password": PASSWORD }).to_string();
+        let (status, answer) =
+            life::http(addr, "POST", "/api/auth/login", Some(&body)).expect("login");
+        assert_eq!(status, 200, "{answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).expect("json");
+        answer["accessToken"].as_str().expect("token").to_owned()
+    };
+    let (employee, practitioner) = (sign_in("emma@chaos.test"), sign_in("paula@cabinet.test"));
+    // This process's sessions would keep the cluster from stopping with the server.
+    app.db().app.close().await;
+    app.db().system.close().await;
+
+    let done = dir.path().join("chaos-done");
+    let config = json!({ "url": format!("http://{addr}"), "consultationId": consultation,
+                         "employeeToken": employee, "practitionerToken": practitioner,
+                         "doneFile": done });
+    let script = tokio::spawn(scenario("chaos.mjs", config));
+    let mut faults: Vec<bool> = (0..server_kills)
+        .map(|_| false)
+        .chain((0..postgres_kills).map(|_| true))
+        .collect();
+    let mut rng = rand::rng();
+    for i in (1..faults.len()).rev() {
+        faults.swap(i, rng.random_range(0..=i));
+    }
+    for kill_postgres in faults {
+        let pause = rng.random_range(gap_ms / 2..=gap_ms * 3 / 2);
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        if kill_postgres {
+            life::kill_9(&life::postmaster_pid(cluster.cluster_dir()));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while !matches!(life::http(addr, "GET", "/api/ready", None), Some((200, _))) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "PostgreSQL was not restarted"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        } else {
+            life::kill_9(&server.id().to_string());
+            server.wait().expect("wait");
+            server = start().await.expect("restart");
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(gap_ms)).await;
+    std::fs::write(&done, "").expect("done file");
+    let output = script.await.expect("scenario");
+    let summary: serde_json::Value = output
+        .lines()
+        .find_map(|line| serde_json::from_str(line).ok())
+        .expect("the scenario's summary line");
+    println!("chaos: {server_kills} server kills, {postgres_kills} PostgreSQL kills: {summary}");
+    assert!(
+        summary["acked"].as_u64().expect("acked") > 50,
+        "too few messages to mean anything"
+    );
+
+    let stored: i64 = {
+        use sqlx::{ConnectOptions, Connection};
+        let mut conn = options.connect().await.expect("connect");
+        let n = sqlx::query_scalar("SELECT count(*) FROM messages WHERE consultation_id = $1")
+            .bind(consultation)
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+        conn.close().await.ok();
+        n
+    };
+    assert_eq!(
+        stored as u64,
+        summary["acked"].as_u64().expect("acked"),
+        "every stored message was acknowledged once"
+    );
+    tokio::task::spawn_blocking(move || life::terminate(server))
+        .await
+        .expect("stop");
+}

@@ -206,6 +206,12 @@ async fn hr_sees_counters_only_for_its_company() {
         seen.iter().all(|k| allowed.contains(&k.as_str())),
         "unexpected keys: {seen:?}"
     );
+    // Regression: spaced like every other answer (compact), not `"employeeId" : …`.
+    assert!(
+        report.text.contains(r#""employeeId":""#) && !report.text.contains(" : "),
+        "{}",
+        report.text
+    );
     let text = report.body.to_string();
     for secret in [
         "Secret",

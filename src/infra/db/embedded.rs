@@ -1,6 +1,11 @@
 //! A private PostgreSQL cluster under `$DATA_DIR/postgres`, run from the system's binaries and
 //! reachable only through a Unix socket in `$DATA_DIR/run` (no TCP listener). As root the cluster
 //! runs as the `postgres` system user, because `initdb` refuses root.
+//!
+//! Lifecycle: the cluster lives as long as some huntzen process uses it. A process that finds it
+//! running uses (adopts) it; the last huntzen process to end stops it, whoever started it, so a
+//! cluster left running by a killed server stops with the next one. A server watches its cluster
+//! and restarts it, with backoff, if PostgreSQL dies under it ([`RunningCluster::supervise`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -28,12 +33,76 @@ pub struct EmbeddedPostgres {
 /// Debian's `/root`): one directory per DATA_DIR, named by a hash of its path.
 const RELOCATED_ROOT: &str = "/var/lib/huntzen/embedded";
 
-/// A cluster this process started (or found running); `stop` shuts it down if this process started it.
+/// A cluster this process started or found running (adopted); `stop` shuts it down unless another
+/// process still uses it.
 #[derive(Debug)]
 pub struct RunningCluster {
     cluster: EmbeddedPostgres,
-    started_here: bool,
+    watch: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// What a server's watch over its embedded cluster has seen, for `/api/health` and the log.
+#[derive(Debug, Default)]
+pub struct ClusterHealth {
+    state: std::sync::Mutex<ClusterReport>,
+}
+
+/// The embedded cluster's state as `/api/health` reports it.
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterReport {
+    /// `running`, or `restarting` while PostgreSQL is down and being started again.
+    pub state: ClusterState,
+    /// How many times this server restarted PostgreSQL after it died.
+    pub restarts: u32,
+    /// When PostgreSQL was last found dead (RFC 3339), if ever.
+    pub last_failure_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it was last restarted (RFC 3339), if ever.
+    pub last_restart_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Whether the embedded PostgreSQL runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterState {
+    /// Up.
+    #[default]
+    Running,
+    /// Found dead; being started again.
+    Restarting,
+}
+
+impl ClusterHealth {
+    /// The current report.
+    pub fn report(&self) -> ClusterReport {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClusterReport> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn failed(&self) {
+        let mut state = self.lock();
+        state.state = ClusterState::Restarting;
+        state.last_failure_at = Some(chrono::Utc::now());
+    }
+
+    fn restarted(&self) -> u32 {
+        let mut state = self.lock();
+        state.state = ClusterState::Running;
+        state.restarts += 1;
+        state.last_restart_at = Some(chrono::Utc::now());
+        state.restarts
+    }
+}
+
+/// How often a server checks that its embedded PostgreSQL still runs.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest wait between two attempts to restart a dead cluster.
+const RESTART_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl EmbeddedPostgres {
     /// Describes the cluster under `data_dir` (nothing is touched yet).
@@ -98,7 +167,7 @@ impl EmbeddedPostgres {
         std::fs::write(&settings_path, settings).context("writing huntzen.conf")?;
         self.give_to_postgres(&settings_path)?;
 
-        if self.is_running()? {
+        if self.postmaster_alive() {
             tracing::warn!("the embedded PostgreSQL cluster was already running; using it");
             return Ok(false);
         }
@@ -119,7 +188,7 @@ impl EmbeddedPostgres {
         match started {
             Ok(_) => Ok(true),
             // Another huntzen process (a server and a command started together) won the race.
-            Err(_) if self.is_running()? => {
+            Err(_) if self.postmaster_alive() => {
                 tracing::warn!(
                     "another process started the embedded PostgreSQL cluster meanwhile; using it"
                 );
@@ -175,11 +244,25 @@ impl EmbeddedPostgres {
             .with_context(|| format!("giving {} to the postgres user", path.display()))
     }
 
-    fn is_running(&self) -> anyhow::Result<bool> {
-        let output = self
-            .command("pg_ctl", &["-D", path_str(&self.cluster_dir)?, "status"])?
-            .output()?;
-        Ok(output.status.success())
+    /// Whether the postmaster named in `postmaster.pid` is alive (not gone, not a zombie). Cheaper
+    /// than `pg_ctl status`, so it can run every second.
+    fn postmaster_alive(&self) -> bool {
+        let Ok(pid_file) = std::fs::read_to_string(self.cluster_dir.join("postmaster.pid")) else {
+            return false;
+        };
+        let Some(pid) = pid_file
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse::<u32>().ok())
+        else {
+            return false;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            // `pid (comm) state …`: the state follows the last parenthesis.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next())
+                .is_some_and(|state| state != 'Z' && state != 'X')
+        })
     }
 
     /// Connection options for `database` as the cluster's superuser, over the Unix socket.
@@ -233,23 +316,35 @@ impl RunningCluster {
         &self.cluster
     }
 
-    /// Stops the cluster (fast shutdown: open sessions are ended, committed data is kept).
-    pub async fn stop(self) -> anyhow::Result<()> {
-        if !self.started_here {
-            return Ok(());
+    /// Watches the cluster for the life of this value (a server's): when PostgreSQL is found dead it
+    /// is started again, with backoff from 1 s to 30 s between attempts, and the log and `health`
+    /// say so. Stopped by [`RunningCluster::stop`].
+    pub fn supervise(&mut self) -> std::sync::Arc<ClusterHealth> {
+        let health = std::sync::Arc::new(ClusterHealth::default());
+        if let Some(previous) = self.watch.take() {
+            previous.abort();
         }
-        // A server started while this process held the cluster is still using it: leave it running
-        // (the server does not stop a cluster it did not start, so it stays up until stopped by hand
-        // or by the next process that starts and stops it).
+        self.watch = Some(tokio::spawn(watch(self.cluster.clone(), health.clone())));
+        health
+    }
+
+    /// Stops the cluster (fast shutdown: open sessions are ended, committed data is kept) unless
+    /// another process still uses it: the last huntzen process to end stops it, whichever started it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(watch) = self.watch.take() {
+            watch.abort();
+        }
+        // A process still on the cluster (a server started while this command ran, a command
+        // running beside this server) keeps it: it stops it when it ends.
         let others = other_clients(&self.cluster).await.unwrap_or(0);
         if others > 0 {
-            tracing::warn!(
+            tracing::info!(
                 others,
-                "the embedded PostgreSQL cluster has other clients; leaving it running"
+                "the embedded PostgreSQL cluster has other clients; leaving it running for them"
             );
             return Ok(());
         }
-        let cluster = self.cluster;
+        let cluster = self.cluster.clone();
         tokio::task::spawn_blocking(move || {
             let dir = path_str(&cluster.cluster_dir)?.to_owned();
             cluster
@@ -274,15 +369,71 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<RunningCluster> {
     let started_here = tokio::task::spawn_blocking(move || this.start_blocking())
         .await
         .context("starting PostgreSQL")??;
+    if !started_here {
+        match other_clients(&cluster).await {
+            Ok(0) => tracing::warn!(
+                cluster = %cluster.cluster_dir.display(),
+                "adopting the embedded PostgreSQL cluster left running by a process that ended (a killed server?); it stops with this process"
+            ),
+            Ok(others) => tracing::info!(
+                others,
+                "the embedded PostgreSQL cluster is running for another process; sharing it"
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "the running embedded PostgreSQL cluster does not answer yet")
+            }
+        }
+    }
     let running = RunningCluster {
         cluster,
-        started_here,
+        watch: None,
     };
     match create_database(&running.cluster).await {
         Ok(()) => Ok(running),
         Err(error) => {
             running.stop().await.ok();
             Err(error)
+        }
+    }
+}
+
+/// The watch loop of [`RunningCluster::supervise`].
+async fn watch(cluster: EmbeddedPostgres, health: std::sync::Arc<ClusterHealth>) {
+    let mut every = tokio::time::interval(WATCH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if cluster.postmaster_alive() {
+            continue;
+        }
+        health.failed();
+        tracing::error!(
+            cluster = %cluster.cluster_dir.display(),
+            "the embedded PostgreSQL died under the server; restarting it"
+        );
+        let mut backoff = std::time::Duration::from_secs(1);
+        loop {
+            let this = cluster.clone();
+            let attempt = tokio::task::spawn_blocking(move || this.start_blocking())
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|started| started);
+            match attempt {
+                Ok(_) => {
+                    let restarts = health.restarted();
+                    tracing::warn!(restarts, "the embedded PostgreSQL was restarted");
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        retry_in_s = backoff.as_secs(),
+                        "restarting the embedded PostgreSQL failed; retrying"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+                }
+            }
         }
     }
 }

@@ -266,7 +266,8 @@ pub async fn list_companies(
              allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
              deleted_at, created_at, updated_at, count(*) OVER () AS "total!"
            FROM companies
-           WHERE ($1::text IS NULL OR lower(name) LIKE $1 OR lower(coalesce(domain, '')) LIKE $1)
+           WHERE deleted_at IS NULL
+             AND ($1::text IS NULL OR lower(name) LIKE $1 OR lower(coalesce(domain, '')) LIKE $1)
              AND ($2::bool IS NULL OR is_active = $2)
            ORDER BY name, id
            LIMIT $3 OFFSET $4"#,
