@@ -59,6 +59,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::governance::reports::router())
         .merge(crate::publishing::blog::router())
         .merge(crate::publishing::news::router())
+        .merge(crate::publishing::crisis::router())
         .merge(crate::governance::gdpr::router())
         .merge(crate::care::files::router())
         .merge(crate::governance::admin::router())

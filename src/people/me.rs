@@ -43,6 +43,11 @@ pub struct Me {
     pub profile: Option<Value>,
     /// Employees and practitioners: completed consultations and their minutes.
     pub usage: Option<crate::care::scheduling::usage::Usage>,
+    /// Employees only: the company allowance this year (`null` when the company sets no limit;
+    /// absent for other roles).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::care::scheduling::usage::Allowance>)]
+    pub allowance: Option<Option<crate::care::scheduling::usage::Allowance>>,
 }
 
 /// The caller's account and profile.
@@ -73,9 +78,13 @@ pub async fn get_me(mut auth: Auth) -> ApiResult<Json<Me>> {
         created_at: row.created_at,
         profile: row.profile,
         usage: None,
+        allowance: None,
     };
     if matches!(me.role, Role::Employee | Role::Practitioner) {
         me.usage = Some(crate::care::scheduling::usage::own_totals(&mut auth.tx).await?);
+    }
+    if me.role == Role::Employee {
+        me.allowance = Some(crate::care::scheduling::usage::own_allowance(&mut auth.tx).await?);
     }
     auth.commit().await?;
     Ok(Json(me))

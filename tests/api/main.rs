@@ -30,3 +30,4 @@ mod scheduling;
 mod seed;
 mod tenancy;
 mod turn;
+mod workflows;

@@ -1149,6 +1149,8 @@ async fn notifications_reminders_and_isolation() {
     app.wait_for_mail("e0@sched.test", 1).await;
     let mail = app.wait_for_mail("doc@cabinet.test", 1).await;
     assert!(mail.subject.contains("Rappel"), "{}", mail.subject);
+    // Crisis help is mentioned (issue 23, point 8), never the motive or content.
+    assert!(mail.body.contains("3114"), "{}", mail.body);
     let reminders: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM notifications WHERE type = 'CONSULTATION_REMINDER'",
     )

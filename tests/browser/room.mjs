@@ -27,6 +27,8 @@ async function signIn(email) {
   const page = await context.newPage();
   page.on("pageerror", (error) => console.error(`[${email}] page error: ${error.message}`));
   await page.goto(`${url}/room`);
+  // Crisis lines are on the page before anyone signs in (GET /api/resources/crisis, public).
+  await page.waitForSelector('#crisis-lines a[href="tel:3114"]', { timeout: 10000 });
   await page.fill("#email", email);
   await page.fill("#password", password);
   await page.click("#login-form button[type=submit]");

@@ -26,6 +26,7 @@
       status_SCHEDULED: "Planifiée", status_CONFIRMED: "Confirmée", status_IN_PROGRESS: "En cours",
       status_COMPLETED: "Terminée", status_CANCELLED: "Annulée", status_NO_SHOW: "Absence",
       format_VIDEO: "Vidéo", format_AUDIO: "Audio", format_IN_PERSON: "En présentiel",
+      crisisTitle: "Besoin d'aide maintenant ?",
     },
     en: {
       skip: "Skip to content", language: "Language", logout: "Sign out", loginTitle: "Sign in",
@@ -47,6 +48,7 @@
       status_SCHEDULED: "Scheduled", status_CONFIRMED: "Confirmed", status_IN_PROGRESS: "In progress",
       status_COMPLETED: "Completed", status_CANCELLED: "Cancelled", status_NO_SHOW: "No-show",
       format_VIDEO: "Video", format_AUDIO: "Audio", format_IN_PERSON: "In person",
+      crisisTitle: "Need help now?",
     },
   };
 
@@ -157,8 +159,28 @@
     lang = $("lang").value;
     localStorage.setItem("huntzen.lang", lang);
     applyLanguage();
+    showCrisisLines();
     if (!$("list-view").hidden) showList();
   });
+
+  // ---- crisis lines (public, shown on every view, in the page's language) ----
+  async function showCrisisLines() {
+    try {
+      const response = await fetch("/api/resources/crisis?country=FR", { headers: { "accept-language": lang } });
+      if (!response.ok) return;
+      const body = await response.json();
+      $("crisis-advice").textContent = body.advice;
+      const list = $("crisis-lines");
+      list.replaceChildren(...body.items.map((line) => {
+        const item = document.createElement("li");
+        const call = document.createElement("a");
+        call.href = `tel:${line.phone.replace(/\s/g, "")}`;
+        call.textContent = line.phone;
+        item.append(call, ` — ${line.name === line.phone ? "" : `${line.name} : `}${line.description}`);
+        return item;
+      }));
+    } catch { /* offline: the page still works */ }
+  }
 
   // ---- consultation list ----
   function otherParty(c) {
@@ -620,5 +642,6 @@
   window.addEventListener("hashchange", route);
   window.addEventListener("pagehide", () => leaveRoom());
   applyLanguage();
+  showCrisisLines();
   route();
 })();

@@ -201,10 +201,10 @@ pub async fn book_consultation(
     let (live, allowance, used): (i64, Option<i32>, i64) = sqlx::query!(
         r#"SELECT (SELECT count(*) FROM consultations WHERE employee_id = $1 AND status IN ('SCHEDULED', 'CONFIRMED') AND scheduled_at > now()) AS "col0!",
              a.allowance AS "allowance?",
-             CASE WHEN a.allowance IS NULL THEN 0 ELSE (SELECT count(*) FROM consultations WHERE employee_id = $1 AND status <> 'CANCELLED' AND extract(year FROM scheduled_at AT TIME ZONE 'UTC') = $2::float8) END AS "col2!"
+             CASE WHEN a.allowance IS NULL THEN 0 ELSE allowance_used($1, $2) END AS "col2!"
            FROM (SELECT (SELECT sessions_per_employee_per_year FROM companies WHERE id = app_company_id()) AS allowance) a"#,
         employee_id,
-        f64::from(year)
+        year
     )
         .map(|r| (r.col0, r.allowance, r.col2))
     .fetch_one(&mut *auth.tx)

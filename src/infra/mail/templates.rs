@@ -210,7 +210,9 @@ pub fn reminder(locale: &str, name: &str, when: &str, hours_before: i64) -> Rend
             subject: format!("Reminder: your consultation {soon} — HuntZen Care"),
             body: format!(
                 "Hello {name},\n\nA reminder: your consultation is on {when}.\n\
-                 Open HuntZen Care a few minutes before to join.\n\nThe HuntZen Care team\n"
+                 Open HuntZen Care a few minutes before to join.\n\n\
+                 If you need help right now, do not wait for the appointment: in France call 3114 \
+                 (suicide prevention, 24/7) or 112 (emergencies).\n\nThe HuntZen Care team\n"
             ),
         }
     } else {
@@ -223,7 +225,9 @@ pub fn reminder(locale: &str, name: &str, when: &str, hours_before: i64) -> Rend
             subject: format!("Rappel : votre consultation {soon} — HuntZen Care"),
             body: format!(
                 "Bonjour {name},\n\nPetit rappel : votre consultation a lieu le {when}.\n\
-                 Ouvrez HuntZen Care quelques minutes avant pour la rejoindre.\n\nL'équipe HuntZen Care\n"
+                 Ouvrez HuntZen Care quelques minutes avant pour la rejoindre.\n\n\
+                 Si vous avez besoin d'aide tout de suite, n'attendez pas le rendez-vous : appelez le 3114 \
+                 (prévention du suicide, 24h/24) ou le 112 (urgences).\n\nL'équipe HuntZen Care\n"
             ),
         }
     }
