@@ -146,6 +146,8 @@ async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynE
         MailKind::ConfirmEmailChange => Some(Purpose::ChangeEmail),
         MailKind::AccountUnlock => Some(Purpose::Unlock),
         MailKind::EmailChangeRequested
+        | MailKind::PractitionerValidated
+        | MailKind::PractitionerRejected
         | MailKind::PasswordChanged
         | MailKind::RegistrationExists
         | MailKind::RegistrationNoCompany => None,
@@ -168,7 +170,19 @@ async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynE
         }
     };
     let name = recipient.name.as_deref().unwrap_or(&recipient.email);
-    let rendered = templates::render(job.kind, &recipient.locale, name, &link, hours);
+    let rendered = if job.kind == MailKind::PractitionerRejected {
+        // The reason is the reviewer's words to this practitioner, read now (the latest one).
+        let reason: Option<String> = sqlx::query_scalar!(
+            r#"SELECT rejection_reason FROM practitioners WHERE user_id = $1"#,
+            job.user_id
+        )
+        .fetch_optional(&ctx.db.system)
+        .await?
+        .flatten();
+        templates::practitioner_rejected(&recipient.locale, name, reason.as_deref(), &link)
+    } else {
+        templates::render(job.kind, &recipient.locale, name, &link, hours)
+    };
     ctx.mailer.send(&to, &rendered).await?;
     tracing::info!(kind = ?job.kind, user_id = %job.user_id, "mail sent");
     Ok(())

@@ -278,12 +278,29 @@ pub async fn store(
             "The image is damaged or not what it claims to be.",
         )
     })?;
+    // A vetting document says what it is (multipart field `kind`, default `OTHER`).
+    let document_kind = if purpose == Purpose::PractitionerDocument {
+        let kind = upload
+            .fields
+            .get("kind")
+            .map_or("OTHER", |k| k.trim())
+            .to_ascii_uppercase();
+        if !crate::care::practitioners::model::DOCUMENT_KINDS.contains(&kind.as_str()) {
+            return Err(ApiError::invalid_field(
+                "kind",
+                "must be DIPLOMA, REGISTRATION, IDENTITY, INSURANCE or OTHER",
+            ));
+        }
+        Some(kind)
+    } else {
+        None
+    };
     let id = Uuid::new_v4();
     let storage_key = id.simple().to_string();
     let size = i64::try_from(cleaned.len()).unwrap_or(i64::MAX);
     sqlx::query!(
-        r#"INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
+        r#"INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public, document_kind)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         id,
         owner.user_id,
         if consultation_id.is_some() { None } else { owner.company_id },
@@ -293,7 +310,8 @@ pub async fn store(
         size,
         &storage_key,
         upload.file_name.as_deref(),
-        purpose.is_public()
+        purpose.is_public(),
+        document_kind
     )
     .execute(&mut **tx)
     .await?;
@@ -460,8 +478,11 @@ picture_routes! {
     /// The practitioner's profile cover.
     upload_practitioner_cover: "/practitioners/me/upload-cover", crate::infra::auth::Practitioner, Purpose::Cover,
         "UPDATE practitioners SET cover_url = $1 WHERE user_id = app_user_id()";
-    /// A diploma or registration document (visible to the practitioner and platform admins).
-    upload_practitioner_document: "/practitioners/me/upload-documents", crate::infra::auth::Practitioner, Purpose::PractitionerDocument;
+    /// A vetting document (multipart field `kind`: DIPLOMA, REGISTRATION, IDENTITY, INSURANCE or
+    /// OTHER), visible to the practitioner and platform admins. A refused application goes back
+    /// to the review queue.
+    upload_practitioner_document: "/practitioners/me/upload-documents", crate::infra::auth::Practitioner, Purpose::PractitionerDocument,
+        "UPDATE practitioners SET rejected_at = NULL WHERE user_id = app_user_id() AND rejected_at IS NOT NULL AND $1::text IS NOT NULL";
     /// The company's logo.
     upload_company_logo: "/companies/me/upload-logo", crate::infra::auth::HrAdmin, Purpose::CompanyLogo,
         "UPDATE companies SET logo_url = $1 WHERE id = app_company_id()";

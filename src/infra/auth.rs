@@ -50,6 +50,8 @@ role_sets! {
     HrAdmin => [AdminRh];
     /// Platform governance.
     PlatformAdmin => [AdminHuntzen];
+    /// A practitioner's vetting file: platform admins, and the practitioner for their own.
+    PractitionerReviewer => [AdminHuntzen, Practitioner];
     /// Platform governance and operators.
     PlatformStaff => [AdminHuntzen, SuperAdmin];
     /// Operators.

@@ -10,11 +10,14 @@ use axum::response::{IntoResponse, Response};
 use sqlx::types::Json as Db;
 
 use super::model::{
-    Account, Format, PendingReview, Profile, Specialty, account_from_record, is_time_zone,
+    Account, DocumentCounts, Format, PendingReview, Profile, Specialty, VettingDocument,
+    account_from_record, is_time_zone,
 };
 use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
-use crate::infra::auth::{AnyRole, PlatformAdmin, Practitioner as PractitionerRole};
+use crate::infra::auth::{
+    AnyRole, PlatformAdmin, Practitioner as PractitionerRole, PractitionerReviewer,
+};
 use crate::infra::error::{ApiError, ApiResult, OrNotFound, Validator};
 use crate::infra::extract::{ApiJson, ApiQuery, Path, apply, patch};
 use crate::infra::fields::required;
@@ -158,10 +161,12 @@ pub async fn list_pending_practitioners(
              p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days,
              p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, p.is_active,
              p.license_number, p.pending_review AS "pending_review: Db<PendingReview>",
+             p.rejected_at, p.rejection_reason,
              p.created_at, p.updated_at
            FROM practitioners p
            JOIN users u ON u.id = p.user_id
-           WHERE (NOT p.is_validated OR p.pending_review IS NOT NULL) AND p.is_active AND u.email_verified
+           WHERE ((NOT p.is_validated AND p.rejected_at IS NULL) OR p.pending_review IS NOT NULL)
+             AND p.is_active AND u.email_verified
            ORDER BY p.is_validated, p.created_at, p.id
            LIMIT $1 OFFSET $2"#,
         paging.limit(),
@@ -170,11 +175,37 @@ pub async fn list_pending_practitioners(
     .map(|r| account_from_record!(r))
     .fetch_all(&mut *auth.tx)
     .await?;
+    let mut items = items;
+    let ids: Vec<Uuid> = items.iter().map(|a| a.profile.id).collect();
+    let counts = sqlx::query!(
+        r#"SELECT p.id, count(f.id) AS "total!", count(f.verified_at) AS "verified!"
+           FROM practitioners p
+           LEFT JOIN files f ON f.owner_user_id = p.user_id AND f.purpose = 'PRACTITIONER_DOCUMENT'
+           WHERE p.id = ANY($1)
+           GROUP BY p.id"#,
+        &ids
+    )
+    .fetch_all(&mut *auth.tx)
+    .await?;
+    for account in &mut items {
+        account.documents = counts
+            .iter()
+            .find(|c| c.id == account.profile.id)
+            .map(|c| DocumentCounts {
+                total: c.total,
+                verified: c.verified,
+            })
+            .or(Some(DocumentCounts {
+                total: 0,
+                verified: 0,
+            }));
+    }
     let total: i64 = sqlx::query_scalar!(
         r#"SELECT count(*) AS "value!"
                FROM practitioners p
                JOIN users u ON u.id = p.user_id
-               WHERE (NOT p.is_validated OR p.pending_review IS NOT NULL) AND p.is_active AND u.email_verified"#
+               WHERE ((NOT p.is_validated AND p.rejected_at IS NULL) OR p.pending_review IS NOT NULL)
+             AND p.is_active AND u.email_verified"#
     )
     .fetch_one(&mut *auth.tx)
     .await?;
@@ -192,6 +223,7 @@ async fn find_account<R: crate::infra::auth::RoleSet>(
              p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days,
              p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, p.is_active,
              p.license_number, p.pending_review AS "pending_review: Db<PendingReview>",
+             p.rejected_at, p.rejection_reason,
              p.created_at, p.updated_at
            FROM practitioners p
            JOIN users u ON u.id = p.user_id
@@ -231,7 +263,8 @@ async fn platform_change(
 /// Validate a practitioner: they become listed and bookable. For a validated practitioner with
 /// credential changes waiting (`pendingReview`), validating again approves them: the public
 /// profile takes the new values.
-#[utoipa::path(post, path = "/practitioners/{id}/validate", tag = "practitioners", security(("bearer" = [])),
+/// `POST` as in the brief; `PUT` as `API.md` writes it.
+#[utoipa::path(method(post, put), path = "/practitioners/{id}/validate", tag = "practitioners", security(("bearer" = [])),
     responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn validate_practitioner(
     client: ClientMeta,
@@ -256,7 +289,7 @@ pub async fn validate_practitioner(
              title = coalesce($2, title), specialty = coalesce($3, specialty),
              diplomas = coalesce($4, diplomas),
              license_number = CASE WHEN $5 THEN $6 ELSE license_number END,
-             pending_review = NULL
+             pending_review = NULL, rejected_at = NULL
            WHERE id = $1"#,
         id,
         review.title.as_deref(),
@@ -274,6 +307,14 @@ pub async fn validate_practitioner(
     } else {
         "credentials_approved"
     };
+    if event == "validated" {
+        crate::infra::jobs::enqueue_mail(
+            &mut auth.tx,
+            crate::infra::mail::MailKind::PractitionerValidated,
+            before.user_id,
+        )
+        .await?;
+    }
     auth.audit(
         &client,
         Action::Validate,
@@ -302,6 +343,15 @@ pub async fn verify_practitioner_documents(
     .execute(&mut *auth.tx)
     .await?
     .rows_affected();
+    // Each document not yet verified is stamped with who verified it, and when.
+    sqlx::query!(
+        r#"UPDATE files SET verified_at = now(), verified_by = app_user_id()
+           WHERE purpose = 'PRACTITIONER_DOCUMENT' AND verified_at IS NULL
+             AND owner_user_id = (SELECT user_id FROM practitioners WHERE id = $1)"#,
+        id
+    )
+    .execute(&mut *auth.tx)
+    .await?;
     platform_change(
         &client,
         auth,
@@ -311,6 +361,129 @@ pub async fn verify_practitioner_documents(
         "documents_verified",
     )
     .await
+}
+
+/// A practitioner's vetting documents, oldest first (platform admins; the practitioner for their
+/// own: anyone else's is a 404).
+#[utoipa::path(get, path = "/practitioners/{id}/documents", tag = "practitioners", security(("bearer" = [])),
+    responses((status = 200, body = DocumentList), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn list_practitioner_documents(
+    mut auth: Auth<PractitionerReviewer>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<DocumentList>> {
+    if auth.principal.role == crate::infra::identity::Role::Practitioner
+        && auth.principal.practitioner_id != Some(id)
+    {
+        return Err(ApiError::not_found("practitioner.not_found"));
+    }
+    sqlx::query!("SELECT id FROM practitioners WHERE id = $1", id)
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .or_not_found("practitioner.not_found")?;
+    let items = sqlx::query!(
+        r#"SELECT f.id, coalesce(f.document_kind, 'OTHER') AS "kind!", f.original_name, f.size,
+             f.content_type, f.created_at, f.verified_at, f.verified_by
+           FROM files f
+           JOIN practitioners p ON p.user_id = f.owner_user_id
+           WHERE p.id = $1 AND f.purpose = 'PRACTITIONER_DOCUMENT'
+           ORDER BY f.created_at, f.id
+           LIMIT 500"#,
+        id
+    )
+    .map(|r| VettingDocument {
+        id: r.id,
+        kind: r.kind,
+        file_name: r.original_name,
+        size: r.size,
+        content_type: r.content_type,
+        url: format!("/api/files/{}", r.id),
+        uploaded_at: r.created_at,
+        verified_at: r.verified_at,
+        verified_by: r.verified_by,
+    })
+    .fetch_all(&mut *auth.tx)
+    .await?;
+    auth.commit().await?;
+    Ok(Json(DocumentList { items }))
+}
+
+/// A practitioner's vetting documents.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct DocumentList {
+    pub items: Vec<VettingDocument>,
+}
+
+/// Why an application (or a credentials review) is refused.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rejection {
+    /// Told to the practitioner by mail (3 to 2,000 characters).
+    pub reason: Option<String>,
+}
+
+/// Refuse a practitioner waiting for validation, or a validated practitioner's credential changes
+/// (`pendingReview`, which is dropped: the validated values stay). The reason is mailed to them;
+/// they are back in the queue once they change their profile or add a document.
+#[utoipa::path(put, path = "/practitioners/{id}/reject", tag = "practitioners", security(("bearer" = [])), request_body = Rejection,
+    responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem),
+              (status = 409, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn reject_practitioner(
+    client: ClientMeta,
+    mut auth: Auth<PlatformAdmin>,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<Rejection>,
+) -> ApiResult<Json<Account>> {
+    let reason = body.reason.as_deref().map(str::trim).unwrap_or_default();
+    let mut v = Validator::new();
+    let length = reason.chars().count();
+    v.check(
+        (3..=2000).contains(&length),
+        "reason",
+        "give the practitioner a reason (3 to 2,000 characters)",
+    );
+    v.finish()?;
+    sqlx::query!("SELECT id FROM practitioners WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .or_not_found("practitioner.not_found")?;
+    let before = find_account(&mut auth, id).await?;
+    let event = match (before.is_validated, &before.pending_review) {
+        (true, Some(_)) => "review_rejected",
+        (false, _) if before.rejected_at.is_none() => "rejected",
+        _ => {
+            return Err(ApiError::conflict(
+                "practitioner.not_pending",
+                "This practitioner has no application or credential change waiting for review.",
+            ));
+        }
+    };
+    sqlx::query!(
+        r#"UPDATE practitioners SET rejected_at = now(), rejected_by = app_user_id(),
+             rejection_reason = $2, pending_review = NULL
+           WHERE id = $1"#,
+        id,
+        reason
+    )
+    .execute(&mut *auth.tx)
+    .await?;
+    crate::infra::jobs::enqueue_mail(
+        &mut auth.tx,
+        crate::infra::mail::MailKind::PractitionerRejected,
+        before.user_id,
+    )
+    .await?;
+    // The reason stays on the practitioner's row (they read it); the audit row says who and what.
+    auth.audit(
+        &client,
+        Action::Validate,
+        "practitioner",
+        Some(id),
+        Some(serde_json::json!({ "event": event, "fields": before.pending_review.as_ref().map(PendingReview::fields) })),
+    )
+    .await?;
+    let account = find_account(&mut auth, id).await?;
+    auth.commit().await?;
+    Ok(Json(account))
 }
 
 fn own_id(auth: &Auth<PractitionerRole>) -> ApiResult<Uuid> {
@@ -547,7 +720,7 @@ pub async fn update_my_practitioner_profile(
              languages = $6, bio = $7, experience = $8, diplomas = $9, avatar_url = $10,
              cover_url = $11, offers_video = $12, offers_phone = $13, offers_in_person = $14,
              time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17,
-             license_number = $18, pending_review = $19
+             license_number = $18, pending_review = $19, rejected_at = NULL
            WHERE id = $1"#,
         id,
         &p.first_name,

@@ -20,4 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(handlers::get_practitioner))
         .routes(routes!(handlers::validate_practitioner))
         .routes(routes!(handlers::verify_practitioner_documents))
+        .routes(routes!(handlers::list_practitioner_documents))
+        .routes(routes!(handlers::reject_practitioner))
 }

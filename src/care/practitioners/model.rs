@@ -94,8 +94,47 @@ pub struct Account {
     pub license_number: Option<String>,
     /// Credential changes waiting for a platform admin's review; `null` when none.
     pub pending_review: Option<PendingReview>,
+    /// When a platform admin last refused the application or a review (`null` once the
+    /// practitioner changes their profile or adds a document: they are back in the queue).
+    pub rejected_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The reason given with the last refusal (also mailed to the practitioner).
+    pub rejection_reason: Option<String>,
+    /// In the review queue (`GET /api/practitioners/pending`): their documents, all and verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documents: Option<DocumentCounts>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// How many vetting documents a practitioner uploaded, and how many were verified.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentCounts {
+    pub total: i64,
+    pub verified: i64,
+}
+
+/// The kinds of vetting documents (multipart field `kind` of the upload; default `OTHER`).
+pub const DOCUMENT_KINDS: &[&str] = &["DIPLOMA", "REGISTRATION", "IDENTITY", "INSURANCE", "OTHER"];
+
+/// One vetting document.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VettingDocument {
+    pub id: uuid::Uuid,
+    /// `DIPLOMA`, `REGISTRATION`, `IDENTITY`, `INSURANCE` or `OTHER`.
+    pub kind: String,
+    /// The name it was uploaded with.
+    pub file_name: Option<String>,
+    /// Bytes.
+    pub size: i64,
+    pub content_type: String,
+    /// Where to read it (`GET /api/files/{id}`).
+    pub url: String,
+    pub uploaded_at: chrono::DateTime<chrono::Utc>,
+    pub verified_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The platform admin who verified it.
+    pub verified_by: Option<uuid::Uuid>,
 }
 
 /// What a validated practitioner asked to change among the fields validation vouched for.
@@ -178,6 +217,9 @@ macro_rules! account_from_record {
             is_active: r.is_active,
             license_number: r.license_number,
             pending_review: r.pending_review.map(|j| j.0),
+            rejected_at: r.rejected_at,
+            rejection_reason: r.rejection_reason,
+            documents: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

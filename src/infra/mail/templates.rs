@@ -22,6 +22,11 @@ pub enum MailKind {
     RegistrationNoCompany,
     /// Sign-ins were slowed by wrong passwords: a link that lets the owner in (link to `/unlock`).
     AccountUnlock,
+    /// A platform admin validated the practitioner: they are listed and bookable (link to `/login`).
+    PractitionerValidated,
+    /// A platform admin refused the application or a credentials change, with a reason (link to
+    /// `/login`). The reason is read when the mail is sent.
+    PractitionerRejected,
 }
 
 impl MailKind {
@@ -34,6 +39,7 @@ impl MailKind {
             MailKind::PasswordChanged | MailKind::RegistrationExists => "forgot-password",
             MailKind::RegistrationNoCompany => "",
             MailKind::AccountUnlock => "unlock",
+            MailKind::PractitionerValidated | MailKind::PractitionerRejected => "login",
         }
     }
 }
@@ -194,8 +200,59 @@ pub fn render(kind: MailKind, locale: &str, name: &str, link: &str, hours_valid:
                  password and turn on two-factor sign-in.\n\nThe HuntZen Care team\n"
             ),
         ),
+        (MailKind::PractitionerValidated, false) => (
+            "Votre profil est validé — HuntZen Care".to_owned(),
+            format!(
+                "Bonjour {name},\n\nVotre profil de praticien a été validé : il apparaît dans l'annuaire \
+                 et les salariés peuvent réserver vos créneaux.\n\n{link}\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::PractitionerValidated, true) => (
+            "Your profile is validated — HuntZen Care".to_owned(),
+            format!(
+                "Hello {name},\n\nYour practitioner profile was validated: it is listed and employees can \
+                 book your slots.\n\n{link}\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::PractitionerRejected, english) => {
+            let rendered =
+                practitioner_rejected(if english { "en" } else { "fr" }, name, None, link);
+            (rendered.subject, rendered.body)
+        }
     };
     Rendered { subject, body }
+}
+
+/// A refusal of a practitioner's application or credentials change, with the admin's `reason`.
+pub fn practitioner_rejected(
+    locale: &str,
+    name: &str,
+    reason: Option<&str>,
+    link: &str,
+) -> Rendered {
+    if locale == "en" {
+        let reason = reason.map_or(String::new(), |r| {
+            format!("The reviewer's reason:\n\n{r}\n\n")
+        });
+        Rendered {
+            subject: "Your practitioner profile needs changes — HuntZen Care".to_owned(),
+            body: format!(
+                "Hello {name},\n\nYour practitioner profile (or the change you asked for) was not accepted \
+                 as it is.\n\n{reason}Once you have updated your profile or added the missing documents, it \
+                 goes back for review.\n\n{link}\n\nThe HuntZen Care team\n"
+            ),
+        }
+    } else {
+        let reason = reason.map_or(String::new(), |r| format!("Le motif indiqué :\n\n{r}\n\n"));
+        Rendered {
+            subject: "Votre profil de praticien est à compléter — HuntZen Care".to_owned(),
+            body: format!(
+                "Bonjour {name},\n\nVotre profil de praticien (ou la modification demandée) n'a pas été \
+                 accepté en l'état.\n\n{reason}Dès que vous aurez mis à jour votre profil ou ajouté les \
+                 documents manquants, il repartira en vérification.\n\n{link}\n\nL'équipe HuntZen Care\n"
+            ),
+        }
+    }
 }
 
 /// A consultation reminder in `locale` for `name`: `when` is already formatted with its zone.
