@@ -318,7 +318,7 @@ async fn a_reviewer_sees_the_documents_refuses_with_a_reason_and_validates() {
     assert!(waiting["rejectedAt"].is_null());
     assert_eq!(waiting["documents"]["total"], 3);
 
-    // Verification stamps each document; validation (PUT, as API.md writes it) mails them.
+    // Verification stamps each document; validation mails them.
     let verified = app
         .call(
             Method::PUT,
@@ -335,7 +335,7 @@ async fn a_reviewer_sees_the_documents_refuses_with_a_reason_and_validates() {
     }
     let validated = app
         .call(
-            Method::PUT,
+            Method::POST,
             &format!("/api/practitioners/{practitioner}/validate"),
             Some(&admin),
             None,

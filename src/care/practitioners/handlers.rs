@@ -263,8 +263,7 @@ async fn platform_change(
 /// Validate a practitioner: they become listed and bookable. For a validated practitioner with
 /// credential changes waiting (`pendingReview`), validating again approves them: the public
 /// profile takes the new values.
-/// `POST` as in the brief; `PUT` as `API.md` writes it.
-#[utoipa::path(method(post, put), path = "/practitioners/{id}/validate", tag = "practitioners", security(("bearer" = [])),
+#[utoipa::path(post, path = "/practitioners/{id}/validate", tag = "practitioners", security(("bearer" = [])),
     responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn validate_practitioner(
     client: ClientMeta,
