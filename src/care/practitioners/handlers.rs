@@ -236,6 +236,18 @@ async fn find_account<R: crate::infra::auth::RoleSet>(
     .or_not_found("practitioner.not_found")
 }
 
+/// The account, its row locked until the transaction ends (so what is read is what is changed).
+async fn locked_account<R: crate::infra::auth::RoleSet>(
+    auth: &mut Auth<R>,
+    id: Uuid,
+) -> ApiResult<Account> {
+    sqlx::query!("SELECT id FROM practitioners WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .or_not_found("practitioner.not_found")?;
+    find_account(auth, id).await
+}
+
 async fn platform_change(
     client: &ClientMeta,
     mut auth: Auth<PlatformAdmin>,
@@ -271,11 +283,7 @@ pub async fn validate_practitioner(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Account>> {
     // The row stays locked to the end, so the review approved is the one read here.
-    sqlx::query!("SELECT id FROM practitioners WHERE id = $1 FOR UPDATE", id)
-        .fetch_optional(&mut *auth.tx)
-        .await?
-        .or_not_found("practitioner.not_found")?;
-    let before = find_account(&mut auth, id).await?;
+    let before = locked_account(&mut auth, id).await?;
     let review = before.pending_review.clone().unwrap_or_default();
     let (set_license, license) = match &review.license_number {
         Some(number) => (true, number.clone()),
@@ -441,11 +449,7 @@ pub async fn reject_practitioner(
         "give the practitioner a reason (3 to 2,000 characters)",
     );
     v.finish()?;
-    sqlx::query!("SELECT id FROM practitioners WHERE id = $1 FOR UPDATE", id)
-        .fetch_optional(&mut *auth.tx)
-        .await?
-        .or_not_found("practitioner.not_found")?;
-    let before = find_account(&mut auth, id).await?;
+    let before = locked_account(&mut auth, id).await?;
     let event = match (before.is_validated, &before.pending_review) {
         (true, Some(_)) => "review_rejected",
         (false, _) if before.rejected_at.is_none() => "rejected",
@@ -599,11 +603,7 @@ pub async fn update_my_practitioner_profile(
 ) -> ApiResult<ProfileUpdate> {
     let id = own_id(&auth)?;
     // Locked to the end: two updates at once merge their credential changes one after the other.
-    sqlx::query!("SELECT id FROM practitioners WHERE id = $1 FOR UPDATE", id)
-        .fetch_optional(&mut *auth.tx)
-        .await?
-        .or_not_found("practitioner.not_found")?;
-    let current = find_account(&mut auth, id).await?;
+    let current = locked_account(&mut auth, id).await?;
     let mut p = current.profile.clone();
     let mut v = Validator::new();
     if let Some(x) = &body.first_name {
