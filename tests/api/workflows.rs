@@ -346,3 +346,401 @@ async fn a_reviewer_sees_the_documents_refuses_with_a_reason_and_validates() {
     let mail = app.wait_for_mail("new@cabinet.test", 2).await;
     assert!(mail.subject.contains("valid"), "{}", mail.subject);
 }
+
+/// Opens every morning of `token`'s practitioner, 09:00–12:00 local, 60-minute slots.
+async fn open_mornings(app: &TestApp, token: &str) {
+    for day in 0..7 {
+        let created = app
+            .post(
+                "/api/availability",
+                Some(token),
+                serde_json::json!({ "dayOfWeek": day, "startTime": "09:00", "endTime": "12:00", "slotDuration": 60 }),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    }
+}
+
+/// Free slot starts (as sent) from `from_days` to `to_days` days ahead.
+async fn free_slots(
+    app: &TestApp,
+    token: &str,
+    practitioner: Uuid,
+    from_days: i64,
+    to_days: i64,
+) -> Vec<String> {
+    let today = chrono::Utc::now().date_naive();
+    let from = today + chrono::Duration::days(from_days);
+    let to = today + chrono::Duration::days(to_days);
+    let response = app
+        .get(
+            &format!("/api/practitioners/{practitioner}/availability?from={from}&to={to}"),
+            Some(token),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    response.body["slots"]
+        .as_array()
+        .expect("slots")
+        .iter()
+        .map(|s| s["startsAt"].as_str().expect("startsAt").to_owned())
+        .collect()
+}
+
+fn same_instant(a: &Value, b: &str) -> bool {
+    let a: chrono::DateTime<chrono::Utc> = a.as_str().expect("instant").parse().expect("a");
+    let b: chrono::DateTime<chrono::Utc> = b.parse().expect("b");
+    a == b
+}
+
+async fn book_at(app: &TestApp, token: &str, practitioner: Uuid, at: &str, format: &str) -> Value {
+    let booked = app
+        .post(
+            "/api/consultations",
+            Some(token),
+            serde_json::json!({ "practitionerId": practitioner, "scheduledAt": at, "format": format }),
+        )
+        .await;
+    assert_eq!(booked.status, StatusCode::CREATED, "{}", booked.body);
+    booked.body
+}
+
+async fn reschedule(
+    app: &TestApp,
+    token: &str,
+    id: &Value,
+    at: &str,
+) -> crate::helpers::TestResponse {
+    app.post(
+        &format!("/api/consultations/{}/reschedule", id.as_str().expect("id")),
+        Some(token),
+        serde_json::json!({ "scheduledAt": at }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_consultation_moves_to_a_free_slot_or_stays_and_late_changes_use_the_allowance() {
+    let app = TestApp::spawn().await;
+    let company = app.seed_company("move").await;
+    let ana_employee = app.seed_employee("ana@move.test", company, "Ana").await;
+    app.seed_employee("bob@move.test", company, "Bob").await;
+    let practitioner = app.seed_practitioner("pia@move.test", "Pia").await;
+    let pia = app.login("pia@move.test").await;
+    open_mornings(&app, &pia).await;
+    let ana = app.login("ana@move.test").await;
+    let bob = app.login("bob@move.test").await;
+    let free = free_slots(&app, &ana, practitioner, 3, 6).await;
+    assert!(free.len() >= 6, "{free:?}");
+
+    let mine = book_at(&app, &ana, practitioner, &free[0], "VIDEO").await;
+    let id = &mine["id"];
+    book_at(&app, &bob, practitioner, &free[1], "VIDEO").await;
+    let confirmed = app
+        .call(
+            Method::PUT,
+            &format!("/api/consultations/{}/confirm", id.as_str().expect("id")),
+            Some(&pia),
+            None,
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+
+    // A taken slot, a past time, a time that is no slot: 409, and the booking keeps its time.
+    for at in [
+        free[1].as_str(),
+        "2020-01-06T08:00:00Z",
+        "2099-01-06T08:17:00Z",
+    ] {
+        reschedule(&app, &ana, id, at)
+            .await
+            .assert_problem(StatusCode::CONFLICT, "consultation.slot_unavailable");
+    }
+    reschedule(&app, &ana, id, &free[0])
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+    // Someone else's consultation: 404.
+    reschedule(&app, &bob, id, &free[2])
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "consultation.not_found");
+    let unchanged = app
+        .get(
+            &format!("/api/consultations/{}", id.as_str().expect("id")),
+            Some(&ana),
+        )
+        .await;
+    assert!(same_instant(&unchanged.body["scheduledAt"], &free[0]));
+    assert_eq!(unchanged.body["status"], "CONFIRMED");
+
+    // A free slot: moved, back to SCHEDULED (the practitioner confirms the new time), one event,
+    // both told, the old slot free again and the new one taken.
+    let moved = reschedule(&app, &ana, id, &free[2]).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert!(same_instant(&moved.body["scheduledAt"], &free[2]));
+    assert_eq!(moved.body["status"], "SCHEDULED");
+    assert_eq!(
+        moved.body["lateChanges"], 0,
+        "3 days ahead is outside the 24 h rule"
+    );
+    let now_free = free_slots(&app, &ana, practitioner, 3, 6).await;
+    assert!(now_free.contains(&free[0]));
+    assert!(!now_free.contains(&free[2]));
+    let consultation: Uuid = id.as_str().expect("id").parse().expect("uuid");
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT event_type::text FROM consultation_events WHERE consultation_id = $1 ORDER BY timestamp",
+    )
+    .bind(consultation)
+    .fetch_all(&app.db().system)
+    .await
+    .expect("events");
+    assert_eq!(
+        events.iter().filter(|e| *e == "RESCHEDULED").count(),
+        1,
+        "{events:?}"
+    );
+    let told: Vec<String> = sqlx::query_scalar(
+        "SELECT u.email FROM notifications n JOIN users u ON u.id = n.user_id \
+         WHERE n.type = 'CONSULTATION_RESCHEDULED' ORDER BY u.email",
+    )
+    .fetch_all(&app.db().system)
+    .await
+    .expect("notifications");
+    assert_eq!(told, ["ana@move.test", "pia@move.test"]);
+    // The practitioner may move it too.
+    let back = reschedule(&app, &pia, id, &free[3]).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    assert_eq!(back.body["lateChanges"], 0);
+
+    // Inside the company's lateCancellationHours, the employee's changes use the allowance; the
+    // practitioner's never do.
+    app.create_user("ops@move.test", Role::AdminHuntzen, None)
+        .await;
+    let ops = app.login("ops@move.test").await;
+    let updated = app
+        .call(
+            Method::PUT,
+            &format!("/api/companies/{company}"),
+            Some(&ops),
+            Some(serde_json::json!({ "lateCancellationHours": 336, "sessionsPerEmployeePerYear": 10 })),
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    assert_eq!(updated.body["lateCancellationHours"], 336);
+    let wrong = app
+        .call(
+            Method::PUT,
+            &format!("/api/companies/{company}"),
+            Some(&ops),
+            Some(serde_json::json!({ "lateCancellationHours": 1000 })),
+        )
+        .await;
+    wrong.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+    let year: i32 = sqlx::query_scalar(
+        "SELECT extract(year FROM scheduled_at)::int FROM consultations WHERE id = $1",
+    )
+    .bind(consultation)
+    .fetch_one(&app.db().system)
+    .await
+    .expect("year");
+    let used = || async {
+        sqlx::query_scalar::<_, i64>("SELECT allowance_used($1, $2)")
+            .bind(ana_employee)
+            .bind(year)
+            .fetch_one(&app.db().system)
+            .await
+            .expect("used")
+    };
+    assert_eq!(used().await, 1);
+    let late = reschedule(&app, &ana, id, &free[4]).await;
+    assert_eq!(late.status, StatusCode::OK, "{}", late.body);
+    assert_eq!(late.body["lateChanges"], 1);
+    assert_eq!(used().await, 2, "the consultation and its late change");
+    let by_practitioner = reschedule(&app, &pia, id, &free[5]).await;
+    assert_eq!(by_practitioner.body["lateChanges"], 1);
+    let cancelled = app
+        .call(
+            Method::PUT,
+            &format!("/api/consultations/{}/cancel", id.as_str().expect("id")),
+            Some(&ana),
+            None,
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.body);
+    assert_eq!(cancelled.body["lateChanges"], 2);
+    assert_eq!(
+        used().await,
+        2,
+        "cancelled: only its two late changes count"
+    );
+    // A practitioner's late cancellation costs the employee nothing.
+    let other = book_at(&app, &ana, practitioner, &free[0], "VIDEO").await;
+    let cancelled = app
+        .call(
+            Method::PUT,
+            &format!(
+                "/api/consultations/{}/cancel",
+                other["id"].as_str().expect("id")
+            ),
+            Some(&pia),
+            None,
+        )
+        .await;
+    assert_eq!(cancelled.body["lateChanges"], 0);
+    assert_eq!(used().await, 2);
+    // Past its start, nothing moves.
+    sqlx::query("UPDATE consultations SET status = 'CONFIRMED', scheduled_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(consultation)
+        .execute(&app.db().system)
+        .await
+        .expect("past");
+    reschedule(&app, &ana, id, &free[1])
+        .await
+        .assert_problem(StatusCode::CONFLICT, "consultation.invalid_transition");
+}
+
+#[tokio::test]
+async fn of_parallel_moves_into_one_slot_exactly_one_wins_and_the_others_keep_their_time() {
+    let app = TestApp::spawn().await;
+    let company = app.seed_company("race").await;
+    let practitioner = app.seed_practitioner("pia@race.test", "Pia").await;
+    let pia = app.login("pia@race.test").await;
+    open_mornings(&app, &pia).await;
+    let movers = 16;
+    let mut people = Vec::new();
+    for i in 0..movers {
+        let email = format!("e{i}@race.test");
+        app.seed_employee(&email, company, "Emp").await;
+        people.push(app.login(&email).await);
+    }
+    let free = free_slots(&app, &people[0], practitioner, 2, 9).await;
+    assert!(free.len() > movers, "{free:?}");
+    let target = free[movers].clone();
+    let mut booked = Vec::new();
+    for (token, at) in people.iter().zip(&free) {
+        booked.push((
+            book_at(&app, token, practitioner, at, "VIDEO").await,
+            at.clone(),
+        ));
+    }
+    let answers = futures::future::join_all(
+        people
+            .iter()
+            .zip(&booked)
+            .map(|(token, (consultation, _))| {
+                reschedule(&app, token, &consultation["id"], &target)
+            }),
+    )
+    .await;
+    let won = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .count();
+    assert_eq!(
+        won,
+        1,
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    for answer in answers.iter().filter(|a| a.status != StatusCode::OK) {
+        answer.assert_problem(StatusCode::CONFLICT, "consultation.slot_unavailable");
+    }
+    // Every loser still holds its own slot; the slot is held once.
+    let mut at_target = 0;
+    for (token, (consultation, at)) in people.iter().zip(&booked) {
+        let now = app
+            .get(
+                &format!(
+                    "/api/consultations/{}",
+                    consultation["id"].as_str().expect("id")
+                ),
+                Some(token),
+            )
+            .await;
+        if same_instant(&now.body["scheduledAt"], &target) {
+            at_target += 1;
+        } else {
+            assert!(same_instant(&now.body["scheduledAt"], at), "{}", now.body);
+        }
+    }
+    assert_eq!(at_target, 1);
+}
+
+#[tokio::test]
+async fn the_office_address_reaches_in_person_bookings_only() {
+    let app = TestApp::spawn().await;
+    let company = app.seed_company("office").await;
+    app.seed_employee("ana@office.test", company, "Ana").await;
+    let practitioner = app.seed_practitioner("pia@office.test", "Pia").await;
+    let pia = app.login("pia@office.test").await;
+    open_mornings(&app, &pia).await;
+    let address = "12 rue de la Paix, 75002 Paris";
+    let set = app
+        .call(
+            Method::PUT,
+            "/api/practitioners/me",
+            Some(&pia),
+            Some(serde_json::json!({ "offersInPerson": true, "officeAddress": address, "officeAccessNotes": "3e étage, code 4821" })),
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.body["officeAddress"], address);
+    let too_long = app
+        .call(
+            Method::PUT,
+            "/api/practitioners/me",
+            Some(&pia),
+            Some(serde_json::json!({ "officeAddress": "x".repeat(301) })),
+        )
+        .await;
+    too_long.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+
+    let ana = app.login("ana@office.test").await;
+    // Never in the directory or the public profile.
+    for path in [
+        format!("/api/practitioners/{practitioner}"),
+        "/api/practitioners?q=Pia".to_owned(),
+    ] {
+        let public = app.get(&path, Some(&ana)).await;
+        assert_eq!(public.status, StatusCode::OK, "{path}: {}", public.body);
+        assert!(
+            !public.text.contains("rue de la Paix"),
+            "{path}: {}",
+            public.text
+        );
+        assert!(!public.text.contains("4821"), "{path}");
+    }
+    let free = free_slots(&app, &ana, practitioner, 3, 6).await;
+    let video = book_at(&app, &ana, practitioner, &free[0], "VIDEO").await;
+    assert!(video.get("officeAddress").is_none(), "{video}");
+    let in_person = book_at(&app, &ana, practitioner, &free[1], "IN_PERSON").await;
+    assert_eq!(in_person["officeAddress"], address);
+    assert_eq!(in_person["officeAccessNotes"], "3e étage, code 4821");
+    let id = in_person["id"].as_str().expect("id");
+    let list = app.get("/api/consultations/mine", Some(&ana)).await;
+    assert!(list.text.contains("rue de la Paix"));
+    // Once cancelled, the booking no longer carries it.
+    let cancelled = app
+        .call(
+            Method::PUT,
+            &format!("/api/consultations/{id}/cancel"),
+            Some(&ana),
+            None,
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK);
+    assert!(
+        cancelled.body.get("officeAddress").is_none(),
+        "{}",
+        cancelled.body
+    );
+    // `null` removes it.
+    let cleared = app
+        .call(
+            Method::PUT,
+            "/api/practitioners/me",
+            Some(&pia),
+            Some(serde_json::json!({ "officeAddress": null })),
+        )
+        .await;
+    assert!(cleared.body["officeAddress"].is_null());
+}

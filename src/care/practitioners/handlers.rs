@@ -66,6 +66,13 @@ pub struct UpdateProfile {
     /// How far ahead bookings are open, in days (`null`: as far as availability goes).
     #[serde(default, deserialize_with = "patch")]
     pub booking_horizon_days: Option<Option<i32>>,
+    /// Where IN_PERSON sessions happen (at most 300 characters; `null` removes it). Shown only to
+    /// employees with an IN_PERSON booking, in that consultation.
+    #[serde(default, deserialize_with = "patch")]
+    pub office_address: Option<Option<String>>,
+    /// Access notes for the office (at most 1000 characters; `null` removes them).
+    #[serde(default, deserialize_with = "patch")]
+    pub office_access_notes: Option<Option<String>>,
 }
 
 /// Search the directory of validated, active practitioners.
@@ -161,7 +168,7 @@ pub async fn list_pending_practitioners(
              p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days,
              p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, p.is_active,
              p.license_number, p.pending_review AS "pending_review: Db<PendingReview>",
-             p.rejected_at, p.rejection_reason,
+             p.rejected_at, p.rejection_reason, p.office_address, p.office_access_notes,
              p.created_at, p.updated_at
            FROM practitioners p
            JOIN users u ON u.id = p.user_id
@@ -223,7 +230,7 @@ async fn find_account<R: crate::infra::auth::RoleSet>(
              p.offers_in_person, p.time_zone, p.minimum_notice_minutes, p.booking_horizon_days,
              p.user_id, u.email, p.is_validated, p.validated_at, p.documents_verified, p.is_active,
              p.license_number, p.pending_review AS "pending_review: Db<PendingReview>",
-             p.rejected_at, p.rejection_reason,
+             p.rejected_at, p.rejection_reason, p.office_address, p.office_access_notes,
              p.created_at, p.updated_at
            FROM practitioners p
            JOIN users u ON u.id = p.user_id
@@ -557,6 +564,15 @@ impl IntoResponse for ProfileUpdate {
     }
 }
 
+/// A patch of free text, trimmed; blank clears it like `null`.
+fn optional_text(patch: Option<Option<String>>) -> Option<Option<String>> {
+    patch.map(|value| {
+        value
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+    })
+}
+
 /// The credentials a validated practitioner asked for, each kept only where it differs from the
 /// validated value, merged over what already waited. `None` when nothing waits any more.
 fn park_credentials(
@@ -678,6 +694,27 @@ pub async fn update_my_practitioner_profile(
     apply(&mut p.avatar_url, body.avatar_url);
     apply(&mut p.cover_url, body.cover_url);
     apply(&mut p.booking_horizon_days, body.booking_horizon_days);
+    let mut office_address = current.office_address.clone();
+    let mut office_access_notes = current.office_access_notes.clone();
+    apply(&mut office_address, optional_text(body.office_address));
+    apply(
+        &mut office_access_notes,
+        optional_text(body.office_access_notes),
+    );
+    v.check(
+        office_address
+            .as_ref()
+            .is_none_or(|a| a.chars().count() <= 300),
+        "officeAddress",
+        "must have at most 300 characters",
+    );
+    v.check(
+        office_access_notes
+            .as_ref()
+            .is_none_or(|a| a.chars().count() <= 1000),
+        "officeAccessNotes",
+        "must have at most 1000 characters",
+    );
     v.check(
         p.experience.is_none_or(|e| (0..=80).contains(&e)),
         "experience",
@@ -719,7 +756,8 @@ pub async fn update_my_practitioner_profile(
              languages = $6, bio = $7, experience = $8, diplomas = $9, avatar_url = $10,
              cover_url = $11, offers_video = $12, offers_phone = $13, offers_in_person = $14,
              time_zone = $15, minimum_notice_minutes = $16, booking_horizon_days = $17,
-             license_number = $18, pending_review = $19, rejected_at = NULL
+             license_number = $18, pending_review = $19, rejected_at = NULL,
+             office_address = $20, office_access_notes = $21
            WHERE id = $1"#,
         id,
         &p.first_name,
@@ -739,7 +777,9 @@ pub async fn update_my_practitioner_profile(
         p.minimum_notice_minutes,
         p.booking_horizon_days,
         license_number.as_deref(),
-        review.map(Db) as Option<Db<PendingReview>>
+        review.map(Db) as Option<Db<PendingReview>>,
+        office_address.as_deref(),
+        office_access_notes.as_deref()
     )
     .execute(&mut *auth.tx)
     .await?;

@@ -99,6 +99,11 @@ pub struct Account {
     pub rejected_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The reason given with the last refusal (also mailed to the practitioner).
     pub rejection_reason: Option<String>,
+    /// Where IN_PERSON sessions happen. Shown to the practitioner, to platform admins and, in the
+    /// consultation, to an employee with an IN_PERSON booking; never in the public profile.
+    pub office_address: Option<String>,
+    /// How to get in (floor, door code…), shown with the address.
+    pub office_access_notes: Option<String>,
     /// In the review queue (`GET /api/practitioners/pending`): their documents, all and verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub documents: Option<DocumentCounts>,
@@ -219,6 +224,8 @@ macro_rules! account_from_record {
             pending_review: r.pending_review.map(|j| j.0),
             rejected_at: r.rejected_at,
             rejection_reason: r.rejection_reason,
+            office_address: r.office_address,
+            office_access_notes: r.office_access_notes,
             documents: None,
             created_at: r.created_at,
             updated_at: r.updated_at,

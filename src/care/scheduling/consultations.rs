@@ -38,6 +38,14 @@ pub struct CancelRequest {
     pub reason: Option<String>,
 }
 
+/// A new time for a consultation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RescheduleRequest {
+    /// The start of a free slot of the same practitioner.
+    pub scheduled_at: DateTime<Utc>,
+}
+
 /// List filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
@@ -64,7 +72,8 @@ pub async fn load(tx: &mut Tx, id: Uuid, lock: bool) -> ApiResult<Row> {
             r#"SELECT c.id, c.employee_id, c.practitioner_id, c.scheduled_at, c.duration, c.format,
                  c.status, c.started_at, c.ended_at, c.actual_duration, c.cancelled_at,
                  c.cancelled_by, c.cancel_reason, c.created_at, c.updated_at, c.room_name,
-                 p.first_name AS p_first_name, p.last_name AS p_last_name, p.title AS p_title,
+                 c.late_changes, p.office_address AS p_office_address,
+                 p.office_access_notes AS p_office_access_notes, p.first_name AS p_first_name, p.last_name AS p_last_name, p.title AS p_title,
                  p.user_id AS p_user_id, e.first_name AS e_first_name, e.last_name AS e_last_name,
                  e.user_id AS e_user_id
                FROM consultations c
@@ -82,7 +91,8 @@ pub async fn load(tx: &mut Tx, id: Uuid, lock: bool) -> ApiResult<Row> {
             r#"SELECT c.id, c.employee_id, c.practitioner_id, c.scheduled_at, c.duration, c.format,
                  c.status, c.started_at, c.ended_at, c.actual_duration, c.cancelled_at,
                  c.cancelled_by, c.cancel_reason, c.created_at, c.updated_at, c.room_name,
-                 p.first_name AS p_first_name, p.last_name AS p_last_name, p.title AS p_title,
+                 c.late_changes, p.office_address AS p_office_address,
+                 p.office_access_notes AS p_office_access_notes, p.first_name AS p_first_name, p.last_name AS p_last_name, p.title AS p_title,
                  p.user_id AS p_user_id, e.first_name AS e_first_name, e.last_name AS e_last_name,
                  e.user_id AS e_user_id
                FROM consultations c
@@ -190,12 +200,7 @@ pub async fn book_consultation(
 
     // One booking at a time per employee, until this transaction ends: the counts below then see
     // every booking committed before, so the cap and the allowance hold under parallel requests.
-    sqlx::query!(
-        "SELECT pg_advisory_xact_lock(hashtextextended('huntzen.booking:' || $1::uuid::text, 0))",
-        employee_id
-    )
-    .execute(&mut *auth.tx)
-    .await?;
+    booking_lock(&mut auth, employee_id).await?;
     // The employee's upcoming bookings, the company's yearly allowance and its use: one round trip.
     let year = body.scheduled_at.year();
     let (live, allowance, used): (i64, Option<i32>, i64) = sqlx::query!(
@@ -221,10 +226,7 @@ pub async fn book_consultation(
     if let Some(allowance) = allowance
         && used >= i64::from(allowance)
     {
-        return Err(ApiError::conflict(
-            "consultation.allowance_exhausted",
-            format!("Your company's allowance of {allowance} consultations for {year} is used up."),
-        ));
+        return Err(allowance_exhausted(allowance, year));
     }
 
     let id = Uuid::new_v4();
@@ -324,6 +326,11 @@ async fn transition<R: RoleSet>(
         }
     };
     let actual = row.started_at.map(|started| whole_minutes(started, now));
+    let late = if step == Move::Cancel {
+        late_change(&mut auth, &row, now).await?
+    } else {
+        0
+    };
     // One statement for every move: each column changes only for the status that sets it.
     sqlx::query!(
         "UPDATE consultations SET status = $2::consultation_status,
@@ -332,21 +339,25 @@ async fn transition<R: RoleSet>(
              actual_duration = CASE WHEN $2::consultation_status = 'COMPLETED' THEN $4 ELSE actual_duration END,
              cancelled_at = CASE WHEN $2::consultation_status = 'CANCELLED' THEN $3 ELSE cancelled_at END,
              cancelled_by = CASE WHEN $2::consultation_status = 'CANCELLED' THEN $5 ELSE cancelled_by END,
-             cancel_reason = CASE WHEN $2::consultation_status = 'CANCELLED' THEN $6 ELSE cancel_reason END
+             cancel_reason = CASE WHEN $2::consultation_status = 'CANCELLED' THEN $6 ELSE cancel_reason END,
+             late_changes = late_changes + $7
          WHERE id = $1",
         id,
         target,
         now,
         actual,
         auth.principal.user_id,
-        reason.as_deref()
+        reason.as_deref(),
+        late
     )
     .execute(&mut *auth.tx)
     .await?;
     let actor = (auth.principal.user_id, auth.principal.role);
     let metadata = match step {
         Move::End => Some(serde_json::json!({ "actualDuration": actual })),
-        Move::Cancel if reason.is_some() => Some(serde_json::json!({ "reason": reason })),
+        Move::Cancel if reason.is_some() || late > 0 => {
+            Some(serde_json::json!({ "reason": reason, "lateChange": late > 0 }))
+        }
         _ => None,
     };
     record_event(&mut auth.tx, id, event, actor, metadata).await?;
@@ -376,6 +387,184 @@ async fn transition<R: RoleSet>(
     let updated = load(&mut auth.tx, id, false).await?;
     auth.commit().await?;
     Ok(Json(updated.view()))
+}
+
+/// 1 when the caller is the employee and `now` is inside the company's `lateCancellationHours`
+/// before the start (the change then uses one session of the allowance), else 0. A
+/// practitioner's change never counts.
+async fn late_change<R: RoleSet>(
+    auth: &mut Auth<R>,
+    row: &Row,
+    now: DateTime<Utc>,
+) -> ApiResult<i16> {
+    if auth.principal.role != Role::Employee {
+        return Ok(0);
+    }
+    let hours: i32 = sqlx::query_scalar!(
+        r#"SELECT coalesce((SELECT late_cancellation_hours FROM companies WHERE id = app_company_id()), 24) AS "hours!""#
+    )
+    .fetch_one(&mut *auth.tx)
+    .await?;
+    Ok(i16::from(
+        now > row.scheduled_at - Duration::hours(i64::from(hours)),
+    ))
+}
+
+/// Move a consultation to another free slot of the same practitioner (either participant, before
+/// the start). Atomic: the new slot is taken under the same no-overlap guarantee as a booking, or
+/// nothing changes. An employee's move puts it back to SCHEDULED (the practitioner confirms the
+/// new time) and, inside the company's `lateCancellationHours`, uses one session of the allowance.
+/// The other participant is notified, both get a notification, and the reminders follow.
+#[utoipa::path(post, path = "/consultations/{id}/reschedule", tag = "consultations", security(("bearer" = [])),
+    request_body = RescheduleRequest,
+    responses((status = 200, body = Consultation), (status = 404, body = crate::infra::error::Problem),
+              (status = 409, body = crate::infra::error::Problem), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn reschedule_consultation(
+    mut auth: Auth<Participant>,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<RescheduleRequest>,
+) -> ApiResult<Json<Consultation>> {
+    let row = load(&mut auth.tx, id, true).await?;
+    let now = Utc::now();
+    if !matches!(row.status, Status::Scheduled | Status::Confirmed) || now >= row.scheduled_at {
+        return Err(invalid(
+            "Only a scheduled or confirmed consultation is rescheduled, before it starts.",
+        ));
+    }
+    let mut v = Validator::new();
+    v.check(
+        body.scheduled_at != row.scheduled_at,
+        "scheduledAt",
+        "is already the consultation's time",
+    );
+    v.finish()?;
+    let utc_day = body.scheduled_at.date_naive();
+    let p = schedule::load(
+        &mut auth.tx,
+        row.practitioner_id,
+        utc_day - Duration::days(2),
+        utc_day + Duration::days(2),
+    )
+    .await?;
+    let day = body.scheduled_at.with_timezone(&p.zone).date_naive();
+    let slot = p
+        .free(day - Duration::days(1), day + Duration::days(1))
+        .into_iter()
+        .find(|s| s.starts_at == body.scheduled_at)
+        .ok_or_else(slot_unavailable)?;
+    let duration = i32::try_from((slot.ends_at - slot.starts_at).num_minutes()).unwrap_or(50);
+    let employee = auth.principal.role == Role::Employee;
+    let late = late_change(&mut auth, &row, now).await?;
+    if employee && body.scheduled_at.year() != row.scheduled_at.year() {
+        // Moving into another year takes a session of that year's allowance: checked under the
+        // booking lock, as a booking is.
+        check_allowance(&mut auth, row.employee_id, body.scheduled_at.year()).await?;
+    }
+    let moved = sqlx::query!(
+        r#"UPDATE consultations SET scheduled_at = $2, duration = $3,
+             status = CASE WHEN $4 THEN 'SCHEDULED'::consultation_status ELSE status END,
+             late_changes = late_changes + $5
+           WHERE id = $1"#,
+        id,
+        body.scheduled_at,
+        duration,
+        employee,
+        late
+    )
+    .execute(&mut *auth.tx)
+    .await;
+    if let Err(error) = moved {
+        // Another booking took the slot first (see `book_consultation`); the transaction is
+        // rolled back and the consultation keeps its time.
+        return Err(
+            match error.as_database_error().and_then(|e| e.code()).as_deref() {
+                Some("23P01" | "40P01") => slot_unavailable(),
+                _ => ApiError::from(error),
+            },
+        );
+    }
+    let actor = (auth.principal.user_id, auth.principal.role);
+    let metadata = serde_json::json!({
+        "from": row.scheduled_at,
+        "to": body.scheduled_at,
+        "lateChange": late > 0,
+    });
+    record_event(
+        &mut auth.tx,
+        id,
+        EventType::Rescheduled,
+        actor,
+        Some(metadata),
+    )
+    .await?;
+    let message = format!(
+        "Consultation déplacée du {} au {}",
+        at(row.scheduled_at),
+        at(body.scheduled_at)
+    );
+    notify_other(
+        &mut auth.tx,
+        id,
+        "CONSULTATION_RESCHEDULED",
+        "Consultation déplacée",
+        message.clone(),
+    )
+    .await?;
+    sqlx::query!(
+        r#"INSERT INTO notifications (user_id, type, title, message, link_url)
+           VALUES (app_user_id(), 'CONSULTATION_RESCHEDULED', 'Consultation déplacée', $1, $2)"#,
+        message,
+        format!("/consultations/{id}")
+    )
+    .execute(&mut *auth.tx)
+    .await?;
+    // The reminders for the old time see a different `scheduled_at` and send nothing.
+    crate::infra::jobs::schedule_reminders(&mut auth.tx, id, body.scheduled_at).await?;
+    let updated = load(&mut auth.tx, id, false).await?;
+    auth.commit().await?;
+    Ok(Json(updated.view()))
+}
+
+/// Refuses (409 `consultation.allowance_exhausted`) when the employee has no session of `year`'s
+/// allowance left; takes the employee's booking lock first, so parallel requests count in turn.
+async fn check_allowance<R: RoleSet>(
+    auth: &mut Auth<R>,
+    employee_id: Uuid,
+    year: i32,
+) -> ApiResult<()> {
+    booking_lock(auth, employee_id).await?;
+    let (allowance, used): (Option<i32>, i64) = sqlx::query!(
+        r#"SELECT (SELECT sessions_per_employee_per_year FROM companies WHERE id = app_company_id()) AS allowance,
+             allowance_used($1, $2) AS "used!""#,
+        employee_id,
+        year
+    )
+    .map(|r| (r.allowance, r.used))
+    .fetch_one(&mut *auth.tx)
+    .await?;
+    match allowance {
+        Some(allowance) if used >= i64::from(allowance) => {
+            Err(allowance_exhausted(allowance, year))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn booking_lock<R: RoleSet>(auth: &mut Auth<R>, employee_id: Uuid) -> ApiResult<()> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('huntzen.booking:' || $1::uuid::text, 0))",
+        employee_id
+    )
+    .execute(&mut *auth.tx)
+    .await?;
+    Ok(())
+}
+
+fn allowance_exhausted(allowance: i32, year: i32) -> ApiError {
+    ApiError::conflict(
+        "consultation.allowance_exhausted",
+        format!("Your company's allowance of {allowance} consultations for {year} is used up."),
+    )
 }
 
 /// Confirm a booking (practitioner). Alias: `accept`.

@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(consultations::start_consultation))
         .routes(routes!(consultations::end_consultation))
         .routes(routes!(consultations::cancel_consultation))
+        .routes(routes!(consultations::reschedule_consultation))
         .routes(routes!(consultations::mark_no_show))
         .routes(routes!(consultations::record_attendance))
         .routes(routes!(room::get_room))

@@ -44,6 +44,7 @@ pub enum EventType {
     RoomDestroyed,
     CallStarted,
     CallEnded,
+    Rescheduled,
 }
 
 /// The other party, as a participant sees them.
@@ -81,6 +82,16 @@ pub struct Consultation {
     pub updated_at: DateTime<Utc>,
     pub practitioner: Party,
     pub employee: Party,
+    /// Sessions of the company allowance this consultation used by being cancelled or
+    /// rescheduled by the employee inside the company's `lateCancellationHours`.
+    pub late_changes: i16,
+    /// IN_PERSON and not cancelled: where it happens (the practitioner's office). Never in a
+    /// public profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office_address: Option<String>,
+    /// IN_PERSON and not cancelled: how to get in (floor, code…), when the practitioner gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub office_access_notes: Option<String>,
 }
 
 /// A stored row with the parties' names.
@@ -102,6 +113,9 @@ pub struct Row {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub room_name: Option<String>,
+    pub late_changes: i16,
+    pub p_office_address: Option<String>,
+    pub p_office_access_notes: Option<String>,
     pub p_first_name: String,
     pub p_last_name: String,
     pub p_title: String,
@@ -114,13 +128,15 @@ pub struct Row {
 /// `SELECT` of `Row`; the caller appends `WHERE …`.
 pub const SELECT: &str = "SELECT c.id, c.employee_id, c.practitioner_id, c.scheduled_at, c.duration, c.format, c.status, \
     c.started_at, c.ended_at, c.actual_duration, c.cancelled_at, c.cancelled_by, c.cancel_reason, c.created_at, \
-    c.updated_at, c.room_name, p.first_name AS p_first_name, p.last_name AS p_last_name, p.title AS p_title, \
+    c.updated_at, c.room_name, c.late_changes, p.office_address AS p_office_address, \
+    p.office_access_notes AS p_office_access_notes, p.first_name AS p_first_name, p.last_name AS p_last_name, p.title AS p_title, \
     p.user_id AS p_user_id, e.first_name AS e_first_name, e.last_name AS e_last_name, e.user_id AS e_user_id \
     FROM consultations c JOIN practitioners p ON p.id = c.practitioner_id JOIN employees e ON e.id = c.employee_id";
 
 impl Row {
     /// The participant's view.
     pub fn view(&self) -> Consultation {
+        let office = self.format == Format::InPerson && self.status != Status::Cancelled;
         Consultation {
             id: self.id,
             employee_id: self.employee_id,
@@ -149,6 +165,9 @@ impl Row {
                 last_name: self.e_last_name.clone(),
                 title: None,
             },
+            late_changes: self.late_changes,
+            office_address: self.p_office_address.clone().filter(|_| office),
+            office_access_notes: self.p_office_access_notes.clone().filter(|_| office),
         }
     }
 

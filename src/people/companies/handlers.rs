@@ -121,7 +121,7 @@ pub(super) async fn find(
         Company,
         r#"SELECT id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url, cover_url,
              primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
-             allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
+             allow_internal_news, sessions_per_employee_per_year, late_cancellation_hours, is_active, validated_at,
              deleted_at, created_at, updated_at
            FROM companies
            WHERE id = $1"#,
@@ -196,7 +196,7 @@ pub async fn create_company(
            VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, 'France'), coalesce($9, '#4A90E2'), $10, $11, $12, coalesce($13, false), coalesce($14, true), $15, coalesce($16, 'Europe/Paris'))
            RETURNING id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url,
              cover_url, primary_color, contact_email, contact_phone, website_url,
-             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
+             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, late_cancellation_hours,
              is_active, validated_at, deleted_at, created_at, updated_at"#,
         &name,
         &slug,
@@ -263,7 +263,7 @@ pub async fn list_companies(
     let rows: Vec<(Company, i64)> = sqlx::query!(
         r#"SELECT id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url, cover_url,
              primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
-             allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
+             allow_internal_news, sessions_per_employee_per_year, late_cancellation_hours, is_active, validated_at,
              deleted_at, created_at, updated_at, count(*) OVER () AS "total!"
            FROM companies
            WHERE deleted_at IS NULL
@@ -299,6 +299,7 @@ pub async fn list_companies(
                 auto_approve_employees: r.auto_approve_employees,
                 allow_internal_news: r.allow_internal_news,
                 sessions_per_employee_per_year: r.sessions_per_employee_per_year,
+                late_cancellation_hours: r.late_cancellation_hours,
                 is_active: r.is_active,
                 validated_at: r.validated_at,
                 deleted_at: r.deleted_at,
@@ -376,7 +377,7 @@ pub async fn validate_company(
            WHERE id = $1 AND deleted_at IS NULL
            RETURNING id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url,
              cover_url, primary_color, contact_email, contact_phone, website_url,
-             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
+             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, late_cancellation_hours,
              is_active, validated_at, deleted_at, created_at, updated_at"#,
         id,
         auth.principal.user_id

@@ -50,6 +50,9 @@ pub struct Company {
     pub allow_internal_news: bool,
     /// Yearly consultation allowance per employee (null: unlimited).
     pub sessions_per_employee_per_year: Option<i32>,
+    /// An employee's cancellation or reschedule less than this many hours before the start uses
+    /// one session of the allowance (default 24; 0 turns the rule off).
+    pub late_cancellation_hours: i32,
     /// False until validated by the platform, and after deletion.
     pub is_active: bool,
     pub validated_at: Option<DateTime<Utc>>,

@@ -57,6 +57,9 @@ pub struct UpdateCompany {
     /// Platform admins only.
     #[serde(default, deserialize_with = "patch")]
     pub sessions_per_employee_per_year: Option<Option<i32>>,
+    /// Hours before the start inside which an employee's cancellation or reschedule uses one
+    /// session of the allowance (0–336; HR admins and platform admins).
+    pub late_cancellation_hours: Option<i32>,
     /// Platform admins only. `false` suspends the company: its users are refused from their next
     /// request and their logins end. `true` makes it usable again (validating it if it was not).
     pub is_active: Option<bool>,
@@ -91,7 +94,7 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
         Company,
         r#"SELECT id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url, cover_url,
              primary_color, contact_email, contact_phone, website_url, auto_approve_employees,
-             allow_internal_news, sessions_per_employee_per_year, is_active, validated_at,
+             allow_internal_news, sessions_per_employee_per_year, late_cancellation_hours, is_active, validated_at,
              deleted_at, created_at, updated_at
            FROM companies
            WHERE id = $1 AND deleted_at IS NULL
@@ -154,6 +157,14 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
         .allow_internal_news
         .unwrap_or(company.allow_internal_news);
     company.is_active = body.is_active.unwrap_or(company.is_active);
+    if let Some(hours) = body.late_cancellation_hours {
+        v.check(
+            (0..=336).contains(&hours),
+            "lateCancellationHours",
+            "must be between 0 and 336 (14 days)",
+        );
+        company.late_cancellation_hours = hours;
+    }
     check_common(
         &mut v,
         company.contact_email.as_deref(),
@@ -170,11 +181,11 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
              sessions_per_employee_per_year = $17, is_active = $18,
              validated_at = CASE WHEN $18 THEN coalesce(validated_at, now()) ELSE validated_at END,
              validated_by = CASE WHEN $18 AND validated_at IS NULL THEN $19 ELSE validated_by END,
-             domains = $20, time_zone = $21
+             domains = $20, time_zone = $21, late_cancellation_hours = $22
            WHERE id = $1
            RETURNING id, name, slug, domain, domains, time_zone, sector, size, address, city, country, logo_url,
              cover_url, primary_color, contact_email, contact_phone, website_url,
-             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year,
+             auto_approve_employees, allow_internal_news, sessions_per_employee_per_year, late_cancellation_hours,
              is_active, validated_at, deleted_at, created_at, updated_at"#,
         id,
         &company.name,
@@ -196,7 +207,8 @@ async fn apply_update<R: crate::infra::auth::RoleSet>(
         company.is_active,
         auth.principal.user_id,
         &company.domains,
-        &company.time_zone
+        &company.time_zone,
+        company.late_cancellation_hours
     )
     .fetch_one(&mut *auth.tx)
     .await
