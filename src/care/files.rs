@@ -212,6 +212,22 @@ pub enum Purpose {
     CompanyCover,
     /// A practitioner's diploma or registration: the owner and platform admins.
     PractitionerDocument,
+    /// A company news item's image: whoever reads the news (its company's members).
+    NewsImage,
+    /// A blog article's cover: whoever reads the article (anyone once it is published).
+    ArticleCover,
+}
+
+/// What a file belongs to, besides its owner (decides who else reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    None,
+    /// A chat attachment's consultation.
+    Consultation(Uuid),
+    /// A news item (its image).
+    News(Uuid),
+    /// An article (its cover).
+    Article(Uuid),
 }
 
 impl Purpose {
@@ -225,6 +241,8 @@ impl Purpose {
             Purpose::CompanyLogo => "COMPANY_LOGO",
             Purpose::CompanyCover => "COMPANY_COVER",
             Purpose::PractitionerDocument => "PRACTITIONER_DOCUMENT",
+            Purpose::NewsImage => "NEWS_IMAGE",
+            Purpose::ArticleCover => "ARTICLE_COVER",
         }
     }
 
@@ -253,9 +271,15 @@ pub async fn store(
     tx: &mut Tx,
     owner: &Principal,
     upload: &Upload,
-    consultation_id: Option<Uuid>,
+    link: Link,
     purpose: Purpose,
 ) -> ApiResult<StoredFile> {
+    let (consultation_id, news_id, article_id) = match link {
+        Link::None => (None, None, None),
+        Link::Consultation(id) => (Some(id), None, None),
+        Link::News(id) => (None, Some(id), None),
+        Link::Article(id) => (None, None, Some(id)),
+    };
     let content_type = sniff(&upload.bytes).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -299,8 +323,8 @@ pub async fn store(
     let storage_key = id.simple().to_string();
     let size = i64::try_from(cleaned.len()).unwrap_or(i64::MAX);
     sqlx::query!(
-        r#"INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public, document_kind)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
+        r#"INSERT INTO files (id, owner_user_id, company_id, consultation_id, purpose, content_type, size, storage_key, original_name, is_public, document_kind, news_id, article_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"#,
         id,
         owner.user_id,
         if consultation_id.is_some() { None } else { owner.company_id },
@@ -311,7 +335,9 @@ pub async fn store(
         &storage_key,
         upload.file_name.as_deref(),
         purpose.is_public(),
-        document_kind
+        document_kind,
+        news_id,
+        article_id
     )
     .execute(&mut **tx)
     .await?;
@@ -326,6 +352,114 @@ pub async fn store(
     })
 }
 
+/// A file row the caller may see, and its data key: what reading it needs.
+pub struct Located {
+    pub id: Uuid,
+    storage_key: String,
+    pub content_type: String,
+    pub name: Option<String>,
+    /// A chat attachment (clinical content: its reads are audited).
+    pub in_a_consultation: bool,
+    key: data_keys::DataKey,
+}
+
+/// Finds a file the caller's transaction may see (RLS), or 404 `file.not_found`.
+pub async fn locate(state: &AppState, tx: &mut Tx, id: Uuid) -> ApiResult<Located> {
+    let row = sqlx::query!(
+        r#"SELECT storage_key AS "storage_key!", content_type AS "content_type!",
+             original_name AS "original_name?", consultation_id IS NOT NULL AS "in_a_consultation!"
+           FROM files
+           WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .or_not_found("file.not_found")?;
+    let key = data_keys::find(tx, &state.keyring, Subject::File, id)
+        .await?
+        .or_not_found("file.not_found")?;
+    Ok(Located {
+        id,
+        storage_key: row.storage_key,
+        content_type: row.content_type,
+        name: row.original_name,
+        in_a_consultation: row.in_a_consultation,
+        key,
+    })
+}
+
+impl Located {
+    /// Reads and opens the bytes (after the transaction ended: no lock is held during I/O) and
+    /// answers them with `cache_control`.
+    pub async fn respond(self, state: &AppState, cache_control: &str) -> ApiResult<Response> {
+        let sealed = state.store.get(&self.storage_key).await?;
+        let id = self.id;
+        let bytes = self
+            .key
+            .open("files", "content", id, &sealed)
+            .map_err(|e| ApiError::internal(format!("file {id}: {e}")))?;
+        let disposition = format!(
+            "attachment; filename=\"{}\"",
+            self.name
+                .unwrap_or_else(|| id.to_string())
+                .replace(['"', '\\', '\r', '\n'], "_")
+        );
+        Response::builder()
+            .header(header::CONTENT_TYPE, self.content_type)
+            .header(header::CONTENT_DISPOSITION, disposition)
+            .header("x-content-type-options", "nosniff")
+            .header(header::CACHE_CONTROL, cache_control)
+            .body(Body::from(bytes.to_vec()))
+            .map_err(ApiError::internal)
+    }
+}
+
+/// Deletes the images of a news item or the covers of an article (`link`), all but `keep`, as
+/// far as the caller may (RLS); returns them for [`discard`] once the transaction has committed.
+pub async fn detach(tx: &mut Tx, link: Link, keep: Option<Uuid>) -> ApiResult<Vec<(Uuid, String)>> {
+    let (news, article) = match link {
+        Link::News(id) => (Some(id), None),
+        Link::Article(id) => (None, Some(id)),
+        Link::None | Link::Consultation(_) => return Ok(Vec::new()),
+    };
+    Ok(sqlx::query!(
+        r#"DELETE FROM files
+           WHERE ((purpose = 'NEWS_IMAGE' AND news_id = $1) OR (purpose = 'ARTICLE_COVER' AND article_id = $2))
+             AND id IS DISTINCT FROM $3
+           RETURNING id, storage_key"#,
+        news,
+        article,
+        keep
+    )
+    .map(|r| (r.id, r.storage_key))
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// The body limit of upload routes (the server's default is 1 MiB).
+pub fn upload_body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(MAX_BYTES + 256 * 1024)
+}
+
+/// Destroys the keys and removes the bytes of deleted files (after their rows' deletion committed).
+pub async fn discard(state: &AppState, files: &[(Uuid, String)]) -> ApiResult<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = files.iter().map(|(id, _)| *id).collect();
+    sqlx::query!(
+        r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now()
+           WHERE subject_type = 'FILE' AND subject_id = ANY($1)"#,
+        &ids
+    )
+    .execute(&state.db.system)
+    .await?;
+    for (_, key) in files {
+        state.store.delete(key).await?;
+    }
+    Ok(())
+}
+
 /// Download a file you may see.
 #[utoipa::path(get, path = "/files/{id}", tag = "files", security(("bearer" = [])),
     responses((status = 200, description = "The file's bytes"), (status = 404, body = crate::infra::error::Problem)))]
@@ -335,22 +469,8 @@ pub async fn download_file(
     mut auth: Auth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
-    let row: Option<(String, String, Option<String>, bool)> = sqlx::query!(
-        r#"SELECT storage_key AS "storage_key!", content_type AS "content_type!",
-             original_name AS "original_name?", consultation_id IS NOT NULL AS "col3!"
-           FROM files
-           WHERE id = $1"#,
-        id
-    )
-    .map(|r| (r.storage_key, r.content_type, r.original_name, r.col3))
-    .fetch_optional(&mut *auth.tx)
-    .await?;
-    let (storage_key, content_type, name, in_a_consultation) =
-        row.or_not_found("file.not_found")?;
-    let key = data_keys::find(&mut auth.tx, &state.keyring, Subject::File, id)
-        .await?
-        .or_not_found("file.not_found")?;
-    if in_a_consultation {
+    let file = locate(&state, &mut auth.tx, id).await?;
+    if file.in_a_consultation {
         // A chat attachment is clinical content: its reads are audited like the messages'.
         // Named by the reader's pseudonym: nothing in the trail pairs the uploader and the reader.
         let pseudonym = state.pseudonyms.of(auth.principal.user_id, id);
@@ -358,22 +478,7 @@ pub async fn download_file(
             .await?;
     }
     auth.commit().await?;
-    let sealed = state.store.get(&storage_key).await?;
-    let bytes = key
-        .open("files", "content", id, &sealed)
-        .map_err(|e| ApiError::internal(format!("file {id}: {e}")))?;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        name.unwrap_or_else(|| id.to_string())
-            .replace(['"', '\\', '\r', '\n'], "_")
-    );
-    Response::builder()
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CONTENT_DISPOSITION, disposition)
-        .header("x-content-type-options", "nosniff")
-        .header(header::CACHE_CONTROL, "private, no-store")
-        .body(Body::from(bytes.to_vec()))
-        .map_err(ApiError::internal)
+    file.respond(&state, "private, no-store").await
 }
 
 /// Upload a private file (PNG, JPEG, WebP or PDF, at most 10 MiB), multipart field `file`.
@@ -391,7 +496,7 @@ pub async fn upload_file(
         &mut auth.tx,
         &owner,
         &upload,
-        None,
+        Link::None,
         Purpose::Generic,
     )
     .await?;
@@ -418,22 +523,16 @@ pub async fn delete_file(
     .await?;
     let key = key.or_not_found("file.not_found")?;
     auth.commit().await?;
-    sqlx::query!(
-        r#"UPDATE data_keys SET wrapped_key = NULL, destroyed_at = now()
-           WHERE subject_type = 'FILE' AND subject_id = $1"#,
-        id
-    )
-    .execute(&state.db.system)
-    .await?;
-    state.store.delete(&key).await?;
+    discard(&state, &[(id, key)]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Stores a picture (the caller then points its profile at the URL, in the same transaction).
-async fn picture<R: crate::infra::auth::RoleSet>(
+pub async fn picture<R: crate::infra::auth::RoleSet>(
     state: &AppState,
     auth: &mut Auth<R>,
     upload: Upload,
+    link: Link,
     purpose: Purpose,
 ) -> ApiResult<StoredFile> {
     let owner = auth.principal.clone();
@@ -444,7 +543,7 @@ async fn picture<R: crate::infra::auth::RoleSet>(
             "Pictures are PNG, JPEG or WebP.",
         ));
     }
-    store(state, &mut auth.tx, &owner, &upload, None, purpose).await
+    store(state, &mut auth.tx, &owner, &upload, link, purpose).await
 }
 
 macro_rules! picture_routes {
@@ -456,7 +555,7 @@ macro_rules! picture_routes {
                 responses((status = 201, body = StoredFile), (status = 413, body = crate::infra::error::Problem),
                           (status = 415, body = crate::infra::error::Problem)))]
             pub async fn $name(State(state): State<AppState>, mut auth: Auth<$role>, upload: Upload) -> ApiResult<(StatusCode, axum::Json<StoredFile>)> {
-                let stored = picture(&state, &mut auth, upload, $purpose).await?;
+                let stored = picture(&state, &mut auth, upload, Link::None, $purpose).await?;
                 $(sqlx::query!($sql, stored.url).execute(&mut *auth.tx).await?;)?
                 auth.commit().await?;
                 Ok((StatusCode::CREATED, axum::Json(stored)))
@@ -503,7 +602,7 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
         .routes(routes!(upload_practitioner_document))
         .routes(routes!(upload_company_logo))
         .routes(routes!(upload_company_cover))
-        .route_layer(axum::extract::DefaultBodyLimit::max(MAX_BYTES + 256 * 1024))
+        .route_layer(upload_body_limit())
 }
 
 #[cfg(test)]

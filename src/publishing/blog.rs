@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::care::files::{self, Link, Purpose, StoredFile, Upload};
 use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{AnyRole, Deletable, PlatformStaff};
@@ -413,13 +414,98 @@ const ARTICLE: Deletable = Deletable {
 #[utoipa::path(delete, path = "/articles/{id}", tag = "blog", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn delete_article(
+    State(state): State<AppState>,
     client: ClientMeta,
     mut auth: Auth<PlatformStaff>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
+    let covers = files::detach(&mut auth.tx, Link::Article(id), None).await?;
     auth.delete_audited(&client, &ARTICLE, id).await?;
     auth.commit().await?;
+    files::discard(&state, &covers).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Give an article its cover (PNG, JPEG or WebP, at most 10 MiB, multipart field `file`; its
+/// metadata stripped, sealed like every file). Its `coverUrl` becomes `/api/articles/{id}/cover`,
+/// readable by anyone once the article is published (a draft's only by platform staff); a
+/// previous cover is deleted.
+#[utoipa::path(post, path = "/articles/{id}/cover", tag = "blog", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", content = String),
+    responses((status = 201, body = StoredFile), (status = 404, body = crate::infra::error::Problem),
+              (status = 413, body = crate::infra::error::Problem), (status = 415, body = crate::infra::error::Problem)))]
+pub async fn upload_article_cover(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth<PlatformStaff>,
+    Path(id): Path<Uuid>,
+    upload: Upload,
+) -> ApiResult<(StatusCode, Json<StoredFile>)> {
+    sqlx::query!("SELECT id FROM articles WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .or_not_found("article.not_found")?;
+    let mut stored = files::picture(
+        &state,
+        &mut auth,
+        upload,
+        Link::Article(id),
+        Purpose::ArticleCover,
+    )
+    .await?;
+    stored.url = format!("/api/articles/{id}/cover");
+    sqlx::query!(
+        "UPDATE articles SET cover_url = $2 WHERE id = $1",
+        id,
+        &stored.url
+    )
+    .execute(&mut *auth.tx)
+    .await?;
+    let replaced = files::detach(&mut auth.tx, Link::Article(id), Some(stored.id)).await?;
+    auth.audit(
+        &client,
+        Action::Update,
+        "article",
+        Some(id),
+        Some(serde_json::json!({ "cover": stored.id })),
+    )
+    .await?;
+    auth.commit().await?;
+    files::discard(&state, &replaced).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// An article's cover image: anyone for a published article (no login needed), platform staff
+/// for a draft; otherwise 404.
+#[utoipa::path(get, path = "/articles/{id}/cover", tag = "blog", security((), ("bearer" = [])),
+    responses((status = 200, description = "The image's bytes"), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn get_article_cover(
+    State(state): State<AppState>,
+    auth: Option<Auth<AnyRole>>,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::response::Response> {
+    let (mut tx, _) = tx_for(&state, auth).await?;
+    let cover = sqlx::query!(
+        r#"SELECT f.id, a.status = 'PUBLISHED' AS "published!"
+           FROM files f
+           JOIN articles a ON a.id = f.article_id
+           WHERE f.article_id = $1 AND f.purpose = 'ARTICLE_COVER'
+           ORDER BY f.created_at DESC
+           LIMIT 1"#,
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .or_not_found("file.not_found")?;
+    let file = files::locate(&state, &mut tx, cover.id).await?;
+    tx.commit().await?;
+    // A published cover may be cached by browsers and proxies for a short while; a draft's not.
+    let cache = if cover.published {
+        "public, max-age=300"
+    } else {
+        "private, no-store"
+    };
+    file.respond(&state, cache).await
 }
 
 /// Routes of this feature.
@@ -429,4 +515,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_article, update_article, delete_article))
         .routes(routes!(count_article_view))
         .routes(routes!(publish_article))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(upload_article_cover, get_article_cover))
+                .route_layer(files::upload_body_limit()),
+        )
 }

@@ -2,6 +2,7 @@
 //! employees read; publishing notifies them. Another company's news is never visible (RLS).
 
 use axum::Json;
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::care::files::{self, Link, Purpose, StoredFile, Upload};
 use crate::infra::audit::Action;
 use crate::infra::auth::Auth;
 use crate::infra::auth::{Deletable, HrAdmin, RoleSet};
@@ -201,17 +203,68 @@ const NEWS: Deletable = Deletable {
     not_found: "news.not_found",
 };
 
-/// Delete a news item.
+/// Delete a news item (and its images).
 #[utoipa::path(delete, path = "/news/{id}", tag = "news", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = crate::infra::error::Problem)))]
 pub async fn delete_news(
+    State(state): State<AppState>,
     client: ClientMeta,
     mut auth: Auth<HrAdmin>,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
+    let images = files::detach(&mut auth.tx, Link::News(id), None).await?;
     auth.delete_audited(&client, &NEWS, id).await?;
     auth.commit().await?;
+    files::discard(&state, &images).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Give a news item its image (PNG, JPEG or WebP, at most 10 MiB, multipart field `file`; its
+/// metadata stripped, sealed like every file). The company's employees read it at the returned
+/// `url`, which becomes the item's `imageUrl`; a previous image is deleted.
+#[utoipa::path(post, path = "/news/{id}/image", tag = "news", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", content = String),
+    responses((status = 201, body = StoredFile), (status = 404, body = crate::infra::error::Problem),
+              (status = 413, body = crate::infra::error::Problem), (status = 415, body = crate::infra::error::Problem)))]
+pub async fn upload_news_image(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth<HrAdmin>,
+    Path(id): Path<Uuid>,
+    upload: Upload,
+) -> ApiResult<(StatusCode, Json<StoredFile>)> {
+    // Locked: two uploads at once leave one image, the later one.
+    sqlx::query!("SELECT id FROM news WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *auth.tx)
+        .await?
+        .or_not_found("news.not_found")?;
+    let stored = files::picture(
+        &state,
+        &mut auth,
+        upload,
+        Link::News(id),
+        Purpose::NewsImage,
+    )
+    .await?;
+    sqlx::query!(
+        "UPDATE news SET image_url = $2 WHERE id = $1",
+        id,
+        &stored.url
+    )
+    .execute(&mut *auth.tx)
+    .await?;
+    let replaced = files::detach(&mut auth.tx, Link::News(id), Some(stored.id)).await?;
+    auth.audit(
+        &client,
+        Action::Update,
+        "news",
+        Some(id),
+        Some(serde_json::json!({ "image": stored.id })),
+    )
+    .await?;
+    auth.commit().await?;
+    files::discard(&state, &replaced).await?;
+    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 /// Routes of this feature.
@@ -220,4 +273,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_news, create_news))
         .routes(routes!(list_company_news))
         .routes(routes!(update_news, delete_news))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(upload_news_image))
+                .route_layer(files::upload_body_limit()),
+        )
 }

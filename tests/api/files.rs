@@ -13,18 +13,7 @@ fn png() -> Vec<u8> {
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj diploma";
 
 async fn upload(app: &TestApp, token: &str, uri: &str, bytes: &[u8]) -> TestResponse {
-    let mut body =
-        b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n".to_vec();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(b"\r\n--B--\r\n");
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=B")
-        .body(Body::from(body))
-        .expect("request");
-    app.send(request).await
+    app.upload(token, uri, bytes).await
 }
 
 async fn fetch(app: &TestApp, token: Option<&str>, url: &str) -> StatusCode {

@@ -418,6 +418,23 @@ impl TestApp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// `POST` `bytes` as the multipart field `file`, with a token.
+    pub async fn upload(&self, token: &str, uri: &str, bytes: &[u8]) -> TestResponse {
+        let mut body =
+            b"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n"
+                .to_vec();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n--B--\r\n");
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=B")
+            .body(Body::from(body))
+            .expect("request");
+        self.send(request).await
+    }
+
     /// Creates an active, verified user directly (system pool) and returns its id.
     pub async fn create_user(&self, email: &str, role: Role, company_id: Option<Uuid>) -> Uuid {
         let hash = self.state.passwords.hash(PASSWORD).await.expect("hash");

@@ -4,7 +4,7 @@ pub mod messages;
 pub mod socket;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -143,7 +143,7 @@ pub async fn upload_chat_attachment(
         &mut auth.tx,
         &principal,
         &upload,
-        Some(consultation_id),
+        files::Link::Consultation(consultation_id),
         files::Purpose::ChatAttachment,
     )
     .await?;
@@ -171,7 +171,7 @@ pub async fn upload_chat_attachment(
 pub fn router() -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(upload_chat_attachment))
-        .route_layer(DefaultBodyLimit::max(files::MAX_BYTES + 256 * 1024));
+        .route_layer(files::upload_body_limit());
     OpenApiRouter::new()
         .merge(uploads)
         .routes(routes!(list_messages, send_message))
