@@ -148,6 +148,7 @@ async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynE
         MailKind::EmailChangeRequested
         | MailKind::PractitionerValidated
         | MailKind::PractitionerRejected
+        | MailKind::SupportReply
         | MailKind::PasswordChanged
         | MailKind::RegistrationExists
         | MailKind::RegistrationNoCompany => None,

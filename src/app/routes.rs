@@ -63,6 +63,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::governance::gdpr::router())
         .merge(crate::care::files::router())
         .merge(crate::governance::admin::router())
+        .merge(crate::governance::support::router())
 }
 
 /// The OpenAPI document of every route, aliases included.

@@ -203,6 +203,7 @@ pub fn covered() -> Vec<&'static str> {
         .iter()
         .map(|(t, _)| *t)
         .chain(SEALED.iter().map(|(t, _)| *t))
+        .chain(super::support::EXPORTED.iter().copied())
         .collect()
 }
 
@@ -245,6 +246,15 @@ pub async fn export_my_data(
         }
         document.insert(camel_case(table), Value::Array(out));
     }
+    let (tickets, replies) = super::support::export_own(&state, &mut auth.tx).await?;
+    document.insert(
+        "supportTickets".to_owned(),
+        Value::Array(tickets.into_iter().map(api_row).collect()),
+    );
+    document.insert(
+        "supportTicketReplies".to_owned(),
+        Value::Array(replies.into_iter().map(api_row).collect()),
+    );
     // Their own reads of chats, notes and files are stored under their pseudonym: shown here with
     // the real ids. An employee's export also lists who read their items.
     let candidates: Vec<Uuid> = ["consultations", "files", "clinicalNotes"]
@@ -458,7 +468,9 @@ pub async fn erase_in(
                 OR (subject_type = 'USER' AND subject_id = $2 AND $3::uuid IS NULL)
                 OR (subject_type = 'FILE' AND subject_id = ANY($4))
                 OR (subject_type = 'CONSULTATION'
-                    AND subject_id IN (SELECT id FROM consultations WHERE employee_id = $1)))
+                    AND subject_id IN (SELECT id FROM consultations WHERE employee_id = $1))
+                OR (subject_type = 'TICKET'
+                    AND subject_id IN (SELECT id FROM support_tickets WHERE creator_id = $2)))
            RETURNING id"#,
         employee,
         user_id,

@@ -15,3 +15,5 @@ pub mod reports;
 pub mod restore;
 /// Retention: purging old chat content and audit rows.
 pub mod retention;
+/// Support tickets: opened by anyone signed in, answered by platform admins, sealed at rest.
+pub mod support;

@@ -28,6 +28,7 @@ mod role_matrix;
 mod s3;
 mod scheduling;
 mod seed;
+mod support;
 mod tenancy;
 mod turn;
 mod workflows;

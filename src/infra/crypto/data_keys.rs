@@ -23,6 +23,8 @@ pub enum Subject {
     File,
     /// Reserved for per-user secrets.
     User,
+    /// A support ticket's subject, body and replies.
+    Ticket,
 }
 
 /// An unwrapped data key.
@@ -187,6 +189,34 @@ pub async fn get_or_create(
                 "The keys of this content were destroyed.",
             )
         })
+}
+
+/// A new data key for a subject whose id was just generated (so no key can exist for it yet).
+/// Unlike [`get_or_create`] it needs no `ON CONFLICT`, which PostgreSQL checks against the read
+/// policies: a subject's key may be created before the subject's row exists (a ticket names its
+/// key).
+pub async fn create_for_new_subject(
+    conn: &mut PgConnection,
+    keyring: &Keyring,
+    subject: Subject,
+    subject_id: Uuid,
+) -> Result<DataKey, ApiError> {
+    let id = Uuid::new_v4();
+    let mut raw = Zeroizing::new([0u8; 32]);
+    rand::rng().fill_bytes(raw.as_mut());
+    let wrapped = keyring.seal(&wrap_aad(id), raw.as_ref());
+    sqlx::query!(
+        r#"INSERT INTO data_keys (id, subject_type, subject_id, master_key_id, wrapped_key)
+           VALUES ($1, $2, $3, $4, $5)"#,
+        id,
+        subject,
+        subject_id,
+        keyring.current_id(),
+        wrapped
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(DataKey { id, key: raw })
 }
 
 /// Re-wraps `wrapped` (a data key's row) under the current master key; `None` if it already is.

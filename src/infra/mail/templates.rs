@@ -27,6 +27,9 @@ pub enum MailKind {
     /// A platform admin refused the application or a credentials change, with a reason (link to
     /// `/login`). The reason is read when the mail is sent.
     PractitionerRejected,
+    /// A support ticket of theirs was answered, resolved or closed (link to `/support`). Never
+    /// what was written.
+    SupportReply,
 }
 
 impl MailKind {
@@ -40,6 +43,7 @@ impl MailKind {
             MailKind::RegistrationNoCompany => "",
             MailKind::AccountUnlock => "unlock",
             MailKind::PractitionerValidated | MailKind::PractitionerRejected => "login",
+            MailKind::SupportReply => "support",
         }
     }
 }
@@ -212,6 +216,20 @@ pub fn render(kind: MailKind, locale: &str, name: &str, link: &str, hours_valid:
             format!(
                 "Hello {name},\n\nYour practitioner profile was validated: it is listed and employees can \
                  book your slots.\n\n{link}\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::SupportReply, false) => (
+            "Votre demande d'assistance a avancé — HuntZen Care".to_owned(),
+            format!(
+                "Bonjour {name},\n\nL'équipe HuntZen Care a répondu à votre demande d'assistance, ou l'a \
+                 traitée. Pour la lire, connectez-vous :\n\n{link}\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::SupportReply, true) => (
+            "Your support request has news — HuntZen Care".to_owned(),
+            format!(
+                "Hello {name},\n\nThe HuntZen Care team answered or handled your support request. Sign in \
+                 to read it:\n\n{link}\n\nThe HuntZen Care team\n"
             ),
         ),
         (MailKind::PractitionerRejected, english) => {
