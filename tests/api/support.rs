@@ -21,8 +21,7 @@ async fn a_ticket_is_followed_answered_and_closed_by_its_two_sides_only() {
     app.create_user("rh@help.test", Role::AdminRh, Some(company))
         .await;
     app.seed_practitioner("pia@help.test", "Pia").await;
-    let agent = app
-        .create_user("ops@huntzen.test", Role::AdminHuntzen, None)
+    app.create_user("ops@huntzen.test", Role::AdminHuntzen, None)
         .await;
     let second_agent = app
         .create_user("ops2@huntzen.test", Role::AdminHuntzen, None)
