@@ -149,6 +149,7 @@ async fn deliver(job: MailJob, ctx: Data<Arc<JobContext>>) -> Result<(), BoxDynE
         | MailKind::PractitionerValidated
         | MailKind::PractitionerRejected
         | MailKind::SupportReply
+        | MailKind::ReportReady
         | MailKind::PasswordChanged
         | MailKind::RegistrationExists
         | MailKind::RegistrationNoCompany => None,
@@ -295,6 +296,9 @@ fn worker_config(queue: &str) -> Config {
         .missed_heartbeats(MISSED_HEARTBEATS)
 }
 
+/// How often the monthly report notices are checked.
+const REPORT_NOTICE_EVERY: Duration = Duration::from_secs(15 * 60);
+
 type Shutdown = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
 
 /// Keeps one job worker running until `shutdown`: a worker that stops (its database went away,
@@ -416,6 +420,27 @@ pub async fn run(
                 .map(|r| r.map_err(|e| e.to_string()))
         }
     };
+    // Not a queue: a check every few minutes that enqueues the monthly "report ready" mails once
+    // per company and month (governance::reports::notify_reports_ready is idempotent).
+    let notices = {
+        let ctx = ctx.clone();
+        move |_name: String, shutdown: Shutdown| {
+            let db = ctx.db.system.clone();
+            async move {
+                loop {
+                    match crate::governance::reports::notify_reports_ready(&db).await {
+                        Ok(0) => {}
+                        Ok(mails) => tracing::info!(mails, "monthly report notices enqueued"),
+                        Err(error) => return Err(format!("{error:?}")),
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(REPORT_NOTICE_EVERY) => {}
+                        () = shutdown.clone() => return Ok(()),
+                    }
+                }
+            }
+        }
+    };
     // Each worker in a task of its own (a `JoinSet`: dropping `run` aborts them). Joined in one
     // task, any worker's wake-up (its fetch finishing) polled the other two, and a worker polled
     // between ticks fetches again: the three kept each other fetching in a loop, hundreds of
@@ -423,7 +448,8 @@ pub async fn run(
     let mut workers = tokio::task::JoinSet::new();
     workers.spawn(supervise("mailer", instance.clone(), shutdown.clone(), mail).boxed());
     workers.spawn(supervise("reminders", instance.clone(), shutdown.clone(), reminders).boxed());
-    workers.spawn(supervise("backups", instance, shutdown, backups).boxed());
+    workers.spawn(supervise("backups", instance.clone(), shutdown.clone(), backups).boxed());
+    workers.spawn(supervise("report-notices", instance, shutdown, notices).boxed());
     while let Some(joined) = workers.join_next().await {
         if let Err(error) = joined {
             tracing::error!(%error, "job worker task ended");

@@ -26,52 +26,154 @@ use crate::infra::state::AppState;
 /// Smallest group a department total may describe.
 pub const MIN_GROUP: i64 = 5;
 
-/// A month, `YYYY-MM`.
+/// The months a report covers: one `period`, or `from` to `to` (both included).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// `YYYY-MM`: the month of completion. HR reports read it in the company's `timeZone` and count
     /// a consultation from the day after it ended there; practitioners' billing reads it in UTC.
+    /// Give either `period` or `from` and `to`.
     #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-01")]
-    pub period: String,
+    pub period: Option<String>,
+    /// First month of a range, `YYYY-MM` (with `to`; at most 36 months).
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-01")]
+    pub from: Option<String>,
+    /// Last month of a range, `YYYY-MM`, included.
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-03")]
+    pub to: Option<String>,
 }
 
-/// A month, `YYYY-MM`, and the CSV separator.
+/// The months of a report, and the CSV separator.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct CsvQuery {
-    /// `YYYY-MM` (UTC month of completion).
+    /// `YYYY-MM`, as in the JSON report; or `from` and `to`.
     #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-01")]
-    pub period: String,
+    pub period: Option<String>,
+    /// First month of a range, `YYYY-MM`.
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-01")]
+    pub from: Option<String>,
+    /// Last month of a range, `YYYY-MM`, included.
+    #[param(pattern = r"^[0-9]{4}-(0[1-9]|1[0-2])$", example = "2026-03")]
+    pub to: Option<String>,
     /// `;` (default) or `,`.
     #[param(pattern = "^[;,]$")]
     pub sep: Option<String>,
 }
 
-/// Parses `YYYY-MM` into its UTC bounds.
-pub fn month(period: &str) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
-    let (start, next) = month_days(period)?;
-    let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
-    Ok((at(start), at(next)))
+/// Longest range a report covers, in months.
+pub const MAX_MONTHS: i32 = 36;
+
+/// The months a report covers: `label` is the `period` (`2026-01`) or the range
+/// (`2026-01/2026-03`, ISO 8601), `first` the first day of the first month and `next` the first
+/// day after the last.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Months {
+    pub label: String,
+    pub first: NaiveDate,
+    pub next: NaiveDate,
 }
 
-/// Parses `YYYY-MM` into its first day and the next month's first day (HR reports read them in
-/// the company's time zone).
-pub fn month_days(period: &str) -> ApiResult<(NaiveDate, NaiveDate)> {
+impl Months {
+    /// From a report's query: exactly one of `period` or `from` + `to` (422 naming the field).
+    pub fn of(period: Option<&str>, from: Option<&str>, to: Option<&str>) -> ApiResult<Self> {
+        match (period, from, to) {
+            (Some(period), None, None) => {
+                let (first, next) = month_days_of("period", period)?;
+                Ok(Self {
+                    label: period.to_owned(),
+                    first,
+                    next,
+                })
+            }
+            (None, Some(from), Some(to)) => {
+                let (first, _) = month_days_of("from", from)?;
+                let (last, next) = month_days_of("to", to)?;
+                if last < first {
+                    return Err(ApiError::invalid_field("to", "must not be before from"));
+                }
+                let months = (last.year() - first.year()) * 12 + last.month0() as i32
+                    - first.month0() as i32
+                    + 1;
+                if months > MAX_MONTHS {
+                    return Err(ApiError::invalid_field(
+                        "to",
+                        "a range covers at most 36 months",
+                    ));
+                }
+                let label = if from == to {
+                    from.to_owned()
+                } else {
+                    format!("{from}/{to}")
+                };
+                Ok(Self { label, first, next })
+            }
+            (None, None, None) => Err(ApiError::invalid_field(
+                "period",
+                "give a month YYYY-MM as period, or from and to",
+            )),
+            (Some(_), _, _) => Err(ApiError::invalid_field(
+                "period",
+                "give either period or from and to, not both",
+            )),
+            (None, None, Some(_)) => Err(ApiError::invalid_field("from", "is required with to")),
+            (None, Some(_), None) => Err(ApiError::invalid_field("to", "is required with from")),
+        }
+    }
+
+    /// The same bounds as UTC instants (practitioners' billing).
+    pub fn utc(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+        (at(self.first), at(self.next))
+    }
+
+    /// A file name part (`2026-01`, `2026-01_2026-03`).
+    pub fn file_part(&self) -> String {
+        self.label.replace('/', "_")
+    }
+}
+
+impl PeriodQuery {
+    /// The months asked for.
+    pub fn months(&self) -> ApiResult<Months> {
+        Months::of(
+            self.period.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+        )
+    }
+}
+
+impl CsvQuery {
+    /// The months asked for.
+    pub fn months(&self) -> ApiResult<Months> {
+        Months::of(
+            self.period.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+        )
+    }
+}
+
+/// Parses `YYYY-MM` into its UTC bounds.
+pub fn month(period: &str) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+    Months::of(Some(period), None, None).map(|m| m.utc())
+}
+
+/// Parses `YYYY-MM` (the query field `field`) into its first day and the next month's first day.
+fn month_days_of(field: &str, period: &str) -> ApiResult<(NaiveDate, NaiveDate)> {
     let start = NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d")
         .ok()
         .filter(|_| period.len() == 7)
-        .ok_or_else(|| {
-            ApiError::invalid_field("period", "must be a month YYYY-MM, e.g. 2026-01")
-        })?;
+        .ok_or_else(|| ApiError::invalid_field(field, "must be a month YYYY-MM, e.g. 2026-01"))?;
     let next = if start.month() == 12 {
         NaiveDate::from_ymd_opt(start.year() + 1, 1, 1)
     } else {
         NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1)
     }
-    .ok_or_else(|| ApiError::invalid_field("period", "is out of range"))?;
+    .ok_or_else(|| ApiError::invalid_field(field, "is out of range"))?;
     Ok((start, next))
 }
 
@@ -111,8 +213,8 @@ struct UsageRow {
     total_duration_minutes: i64,
 }
 
-async fn usage_rows(auth: &mut Auth<HrAdmin>, period: &str) -> ApiResult<Vec<UsageRow>> {
-    let (from, to) = month_days(period)?;
+async fn usage_rows(auth: &mut Auth<HrAdmin>, months: &Months) -> ApiResult<Vec<UsageRow>> {
+    let (from, to) = (months.first, months.next);
     Ok(sqlx::query_as!(
         UsageRow,
         r#"SELECT employee_id AS "employee_id!", employee_name AS "employee_name!", department,
@@ -143,14 +245,16 @@ async fn audit_export(
     Ok(())
 }
 
-/// Completed consultations and minutes per employee of your company, for a month.
+/// Completed consultations and minutes per employee of your company, for a month (or a range of
+/// months: `from`, `to`; `period` then reads `2026-01/2026-03`).
 #[utoipa::path(get, path = "/reports/employee-usage", tag = "reports", security(("bearer" = [])), params(PeriodQuery),
     responses((status = 200, body = UsageReport), (status = 422, body = crate::infra::error::Problem)))]
 pub async fn get_employee_usage(
     mut auth: Auth<HrAdmin>,
     ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> ApiResult<Response> {
-    let (from, to) = month_days(&q.period)?;
+    let months = q.months()?;
+    let (from, to) = (months.first, months.next);
     // The report as JSON items, built by PostgreSQL in the same statement that computes it: the
     // rows never become Rust values, and `bench/pgbench/report.sql` times exactly this statement.
     // Written compact by hand (`to_json` escapes each value): `json_build_object`'s text has
@@ -160,12 +264,12 @@ pub async fn get_employee_usage(
            FROM report_employee_usage($1, $2) WITH ORDINALITY AS r(employee_id, employee_name, department, consultation_count, total_duration_minutes, n)"#,
         from,
         to,
-        &q.period
+        &months.label
     )
         .fetch_one(&mut *auth.tx)
         .await?;
     auth.commit().await?;
-    let period = serde_json::to_string(&q.period).map_err(ApiError::internal)?;
+    let period = serde_json::to_string(&months.label).map_err(ApiError::internal)?;
     let body = format!("{{\"period\":{period},\"items\":{items}}}");
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
@@ -260,8 +364,9 @@ pub async fn export_usage_csv(
     ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let sep = separator(q.sep.as_deref())?;
-    let rows = usage_rows(&mut auth, &q.period).await?;
-    audit_export(&mut auth, &client, "employee_usage", &q.period).await?;
+    let months = q.months()?;
+    let rows = usage_rows(&mut auth, &months).await?;
+    audit_export(&mut auth, &client, "employee_usage", &months.label).await?;
     auth.commit().await?;
     let lines = rows
         .into_iter()
@@ -269,7 +374,7 @@ pub async fn export_usage_csv(
             vec![
                 r.employee_id.to_string(),
                 r.employee_name,
-                q.period.clone(),
+                months.label.clone(),
                 r.consultation_count.to_string(),
                 r.total_duration_minutes.to_string(),
             ]
@@ -283,7 +388,7 @@ pub async fn export_usage_csv(
         "totalDurationMinutes",
     ];
     Ok(csv_response(
-        &format!("employee-usage-{}.csv", q.period),
+        &format!("employee-usage-{}.csv", months.file_part()),
         sep,
         &header,
         lines,
@@ -388,12 +493,13 @@ pub fn fold_departments(groups: Vec<DepartmentUsage>) -> (Vec<DepartmentUsage>, 
 
 #[utoipa::path(get, path = "/reports/department-usage", tag = "reports", security(("bearer" = [])), params(PeriodQuery),
     responses((status = 200, body = DepartmentReport), (status = 422, body = crate::infra::error::Problem)))]
-/// Department totals for a month, never describing fewer than 5 people.
+/// Department totals for a month (or `from`–`to`), never describing fewer than 5 people.
 pub async fn get_department_usage(
     mut auth: Auth<HrAdmin>,
     ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> ApiResult<Json<DepartmentReport>> {
-    let rows = usage_rows(&mut auth, &q.period).await?;
+    let months = q.months()?;
+    let rows = usage_rows(&mut auth, &months).await?;
     auth.commit().await?;
     let mut groups: std::collections::BTreeMap<String, DepartmentUsage> =
         std::collections::BTreeMap::new();
@@ -411,7 +517,7 @@ pub async fn get_department_usage(
     }
     let (items, suppressed_employees) = fold_departments(groups.into_values().collect());
     Ok(Json(DepartmentReport {
-        period: q.period,
+        period: months.label,
         items,
         suppressed_employees,
     }))
@@ -457,8 +563,11 @@ macro_rules! billing_lines_query {
     };
 }
 
-async fn billing_lines(auth: &mut Auth<Practitioner>, period: &str) -> ApiResult<Vec<BillingLine>> {
-    let (from, to) = month(period)?;
+async fn billing_lines(
+    auth: &mut Auth<Practitioner>,
+    months: &Months,
+) -> ApiResult<Vec<BillingLine>> {
+    let (from, to) = months.utc();
     Ok(billing_lines_query!(from, to)
         .fetch_all(&mut *auth.tx)
         .await?)
@@ -471,11 +580,12 @@ pub async fn get_practitioner_billing(
     mut auth: Auth<Practitioner>,
     ApiQuery(q): ApiQuery<PeriodQuery>,
 ) -> ApiResult<Json<Billing>> {
-    let items = billing_lines(&mut auth, &q.period).await?;
+    let months = q.months()?;
+    let items = billing_lines(&mut auth, &months).await?;
     auth.commit().await?;
     let total = items.iter().map(|l| i64::from(l.duration_minutes)).sum();
     Ok(Json(Billing {
-        period: q.period,
+        period: months.label,
         consultation_count: items.len(),
         total_duration_minutes: total,
         items,
@@ -494,25 +604,96 @@ pub async fn export_practitioner_billing_csv(
     ApiQuery(q): ApiQuery<CsvQuery>,
 ) -> ApiResult<Response> {
     let sep = separator(q.sep.as_deref())?;
-    let (from, to) = month(&q.period)?;
+    let months = q.months()?;
+    let (from, to) = months.utc();
     let session = auth.session_id;
-    audit_export(&mut auth, &client, "practitioner_billing", &q.period).await?;
+    audit_export(&mut auth, &client, "practitioner_billing", &months.label).await?;
     auth.commit().await?;
     let (tx, _) = crate::infra::db::context::begin_as(&state.db.app, session)
         .await?
         .ok_or_else(|| ApiError::unauthorized("auth.session_ended", "This session has ended."))?;
+    Ok(csv_stream(
+        &format!("billing-{}.csv", months.file_part()),
+        move |chunks| stream_billing(tx, from, to, sep, chunks),
+    ))
+}
+
+/// A CSV body written line by line into 64 KiB chunks sent to the response (UTF-8 with BOM).
+struct CsvChunks {
+    writer: Vec<u8>,
+    sep: u8,
+    chunks: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl CsvChunks {
+    const CHUNK: usize = 64 * 1024;
+
+    fn new(
+        sep: u8,
+        header: &[&str],
+        chunks: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    ) -> Self {
+        let mut writer = Self::fresh();
+        writer.extend_from_slice(b"\xEF\xBB\xBF");
+        write_csv_line(&mut writer, sep, header);
+        Self {
+            writer,
+            sep,
+            chunks,
+        }
+    }
+
+    fn fresh() -> Vec<u8> {
+        Vec::with_capacity(Self::CHUNK + 4096)
+    }
+
+    /// Adds a line; `false` once the client went away (stop reading rows).
+    async fn line<S: AsRef<str>>(&mut self, cells: &[S]) -> bool {
+        write_csv_line(&mut self.writer, self.sep, cells);
+        if self.writer.len() >= Self::CHUNK {
+            let chunk = std::mem::replace(&mut self.writer, Self::fresh());
+            return self.chunks.send(Ok(Bytes::from(chunk))).await.is_ok();
+        }
+        true
+    }
+
+    /// Ends the body: the rest on success; on an error, a failed body (the client sees a
+    /// truncated download, never a silent partial file).
+    async fn finish(self, result: Result<(), sqlx::Error>, what: &str) {
+        match result {
+            Ok(()) => {
+                if !self.writer.is_empty() {
+                    self.chunks.send(Ok(Bytes::from(self.writer))).await.ok();
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, export = what, "export stopped");
+                self.chunks
+                    .send(Err(std::io::Error::other("export failed")))
+                    .await
+                    .ok();
+            }
+        }
+    }
+}
+
+/// Streams what `fill` writes as the CSV answer `file_name`, from its own task.
+fn csv_stream<F, Fut>(file_name: &str, fill: F) -> Response
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let (chunks, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(stream_billing(tx, from, to, sep, chunks));
+    tokio::spawn(fill(chunks));
     let body = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|chunk| (chunk, receiver))
     });
-    Ok(csv_headers(&format!("billing-{}.csv", q.period))
+    csv_headers(file_name)
         .body(Body::from_stream(body))
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
-/// Writes the billing CSV of `[from, to)` into `chunks`; a database error ends the body early
-/// (the client sees a truncated download, never a silent partial file: no final CRLF line).
+/// Writes the billing CSV of `[from, to)` into `chunks`.
 async fn stream_billing(
     mut tx: crate::infra::db::Tx,
     from: DateTime<Utc>,
@@ -521,52 +702,167 @@ async fn stream_billing(
     chunks: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) {
     use futures::TryStreamExt as _;
-    const CHUNK: usize = 64 * 1024;
-    // One writer for the whole export: its buffer is drained into a chunk every 64 KiB.
-    let fresh = || Vec::with_capacity(CHUNK + 4096);
-    let mut bom = fresh();
-    bom.extend_from_slice(b"\xEF\xBB\xBF");
-    let mut writer = bom;
+    let mut csv = CsvChunks::new(
+        sep,
+        &["date", "durationMinutes", "format", "company"],
+        chunks,
+    );
     let result: Result<(), sqlx::Error> = async {
-        write_csv_line(
-            &mut writer,
-            sep,
-            &["date", "durationMinutes", "format", "company"],
-        );
         let mut rows = billing_lines_query!(from, to).fetch(&mut *tx);
         while let Some(l) = rows.try_next().await? {
             let (date, duration) = (l.date.to_string(), l.duration_minutes.to_string());
-            write_csv_line(
-                &mut writer,
-                sep,
-                &[&date, &duration, l.format.as_str(), &l.company_name],
-            );
-            if writer.len() >= CHUNK {
-                let chunk = std::mem::replace(&mut writer, fresh());
-                if chunks.send(Ok(Bytes::from(chunk))).await.is_err() {
-                    return Ok(()); // the client went away
-                }
+            if !csv
+                .line(&[&date, &duration, l.format.as_str(), &l.company_name])
+                .await
+            {
+                return Ok(()); // the client went away
             }
         }
         Ok(())
     }
     .await;
-    match result {
-        Ok(()) => {
-            let rest = writer;
-            if !rest.is_empty() {
-                chunks.send(Ok(Bytes::from(rest))).await.ok();
-            }
-            tx.commit().await.ok();
-        }
-        Err(error) => {
-            tracing::error!(%error, "billing export stopped");
-            chunks
-                .send(Err(std::io::Error::other("export failed")))
-                .await
-                .ok();
-        }
+    if result.is_ok() {
+        tx.commit().await.ok();
     }
+    csv.finish(result, "practitioner_billing").await;
+}
+
+/// The columns of the platform usage export.
+const PLATFORM_USAGE_HEADER: &[&str] = &[
+    "companyId",
+    "companyName",
+    "period",
+    "consultations",
+    "minutes",
+    "activeEmployees",
+    "videoConsultations",
+    "videoMinutes",
+    "audioConsultations",
+    "audioMinutes",
+    "inPersonConsultations",
+    "inPersonMinutes",
+];
+
+/// Usage of every company per month, streamed as CSV (ADMIN_HUNTZEN, SUPER_ADMIN): completed
+/// consultations and their minutes, active employees (those with one at least), and the same by
+/// format. Months of each company's `timeZone`, counted from the day after a consultation ended,
+/// as HR's counters are; every live company and month appear, zeros included. No person, ever.
+#[utoipa::path(get, path = "/admin-huntzen/exports/usage.csv", tag = "reports", security(("bearer" = [])), params(CsvQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = crate::infra::error::Problem)))]
+pub async fn export_platform_usage_csv(
+    State(state): State<AppState>,
+    client: ClientMeta,
+    mut auth: Auth<PlatformStaff>,
+    ApiQuery(q): ApiQuery<CsvQuery>,
+) -> ApiResult<Response> {
+    let sep = separator(q.sep.as_deref())?;
+    let months = q.months()?;
+    let session = auth.session_id;
+    audit_export(&mut auth, &client, "platform_usage", &months.label).await?;
+    auth.commit().await?;
+    let (tx, _) = crate::infra::db::context::begin_as(&state.db.app, session)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("auth.session_ended", "This session has ended."))?;
+    let (first, next) = (months.first, months.next);
+    Ok(csv_stream(
+        &format!("platform-usage-{}.csv", months.file_part()),
+        move |chunks| stream_platform_usage(tx, first, next, sep, chunks),
+    ))
+}
+
+async fn stream_platform_usage(
+    mut tx: crate::infra::db::Tx,
+    first: NaiveDate,
+    next: NaiveDate,
+    sep: u8,
+    chunks: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
+    use futures::TryStreamExt as _;
+    let mut csv = CsvChunks::new(sep, PLATFORM_USAGE_HEADER, chunks);
+    let result: Result<(), sqlx::Error> = async {
+        let mut rows = sqlx::query!(
+            r#"SELECT company_id AS "company_id!", company_name AS "company_name!", period AS "period!",
+                 consultations AS "consultations!", minutes AS "minutes!",
+                 active_employees AS "active_employees!", video_consultations AS "video_consultations!",
+                 video_minutes AS "video_minutes!", audio_consultations AS "audio_consultations!",
+                 audio_minutes AS "audio_minutes!", in_person_consultations AS "in_person_consultations!",
+                 in_person_minutes AS "in_person_minutes!"
+               FROM report_platform_usage($1, $2)"#,
+            first,
+            next
+        )
+        .fetch(&mut *tx);
+        while let Some(r) = rows.try_next().await? {
+            let cells = [
+                r.company_id.to_string(),
+                r.company_name,
+                r.period,
+                r.consultations.to_string(),
+                r.minutes.to_string(),
+                r.active_employees.to_string(),
+                r.video_consultations.to_string(),
+                r.video_minutes.to_string(),
+                r.audio_consultations.to_string(),
+                r.audio_minutes.to_string(),
+                r.in_person_consultations.to_string(),
+                r.in_person_minutes.to_string(),
+            ];
+            if !csv.line(&cells).await {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if result.is_ok() {
+        tx.commit().await.ok();
+    }
+    csv.finish(result, "platform_usage").await;
+}
+
+/// Enqueues, once per company and month, a mail to each of its HR admins saying that last month's
+/// report is ready (a link, no figures), as soon as that month is complete in the company's zone
+/// (its first local day). Idempotent across replicas and restarts: the notice row and the mails
+/// are written in one transaction, and the row's key refuses a second one. Returns the mails
+/// enqueued. Companies created this month are skipped (they have no past month).
+pub async fn notify_reports_ready(system: &sqlx::PgPool) -> ApiResult<usize> {
+    let mut tx = crate::infra::db::context::begin(system).await?;
+    let due = sqlx::query!(
+        r#"WITH due AS (
+               SELECT co.id,
+                      to_char(date_trunc('month', now() AT TIME ZONE co.time_zone) - interval '1 month', 'YYYY-MM') AS period
+               FROM companies co
+               WHERE co.is_active AND co.deleted_at IS NULL
+                 AND co.created_at < date_trunc('month', now() AT TIME ZONE co.time_zone) AT TIME ZONE co.time_zone
+           ), hr AS (
+               SELECT d.id AS company_id, d.period, array_agg(u.id) AS users
+               FROM due d
+               JOIN users u ON u.company_id = d.id AND u.role = 'ADMIN_RH' AND u.is_active AND u.erased_at IS NULL
+               GROUP BY d.id, d.period
+           )
+           INSERT INTO report_notices (company_id, period, recipients)
+           SELECT company_id, period, cardinality(users) FROM hr
+           ON CONFLICT DO NOTHING
+           RETURNING company_id, period,
+             (SELECT users FROM hr WHERE hr.company_id = report_notices.company_id) AS "users!""#
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut sent = 0;
+    for notice in &due {
+        for user in &notice.users {
+            crate::infra::jobs::enqueue_mail(
+                &mut tx,
+                crate::infra::mail::templates::MailKind::ReportReady,
+                *user,
+            )
+            .await?;
+            sent += 1;
+        }
+        tracing::info!(company_id = %notice.company_id, period = %notice.period, "report ready notices enqueued");
+    }
+    tx.commit().await?;
+    Ok(sent)
 }
 
 /// Platform aggregates: companies, employees, practitioners, consultations by status, format and
@@ -593,6 +889,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_practitioner_billing))
         .routes(routes!(export_practitioner_billing_csv))
         .routes(routes!(get_platform_kpis))
+        .routes(routes!(export_platform_usage_csv))
 }
 
 #[cfg(test)]

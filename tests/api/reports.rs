@@ -525,3 +525,311 @@ async fn hr_counts_a_consultation_from_the_day_after_it_ended_in_the_company_zon
     );
     assert_eq!(report.body["items"][0]["totalDurationMinutes"], 45);
 }
+
+/// A completed consultation in `format`, ended at `ended` (UTC), of `minutes`.
+async fn completed_as(
+    app: &TestApp,
+    company: Uuid,
+    employee: Uuid,
+    practitioner: Uuid,
+    ended: &str,
+    minutes: i32,
+    format: &str,
+) {
+    sqlx::query(
+        "INSERT INTO consultations (company_id, employee_id, practitioner_id, scheduled_at, format, status, started_at, ended_at, actual_duration) \
+         VALUES ($1, $2, $3, $4::timestamptz - make_interval(mins => $5), $6::consultation_format, 'COMPLETED', \
+                 $4::timestamptz - make_interval(mins => $5), $4::timestamptz, $5)",
+    )
+    .bind(company)
+    .bind(employee)
+    .bind(practitioner)
+    .bind(ended)
+    .bind(minutes)
+    .bind(format)
+    .execute(&app.db().system)
+    .await
+    .expect("consultation");
+}
+
+/// CSV text (BOM stripped) as rows of cells split on `;` (no cell of these exports is quoted).
+fn rows(csv: &str) -> Vec<Vec<String>> {
+    csv.trim_start_matches('\u{feff}')
+        .split("\r\n")
+        .filter(|line| !line.is_empty())
+        .map(|line| line.split(';').map(str::to_owned).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn reports_cover_a_range_of_months_and_the_platform_exports_usage_per_company_and_month() {
+    let app = TestApp::spawn().await;
+    let acme = app.seed_company("rangea").await;
+    let beta = app.seed_company("rangeb").await;
+    let practitioner = app.seed_practitioner("doc@range.test", "Doc").await;
+    let ana = employee(&app, acme, "ra", "Anaïs", "Sales").await;
+    let bob = employee(&app, acme, "rb", "Bertrand", "Sales").await;
+    let cid = employee(&app, beta, "rc", "Cyrielle", "Ops").await;
+    // Paris time: January 2026 (two), February (one audio), March (in person); beta: February.
+    completed_as(
+        &app,
+        acme,
+        ana,
+        practitioner,
+        "2026-01-10T10:00:00Z",
+        50,
+        "VIDEO",
+    )
+    .await;
+    completed_as(
+        &app,
+        acme,
+        bob,
+        practitioner,
+        "2026-01-20T10:00:00Z",
+        40,
+        "VIDEO",
+    )
+    .await;
+    completed_as(
+        &app,
+        acme,
+        ana,
+        practitioner,
+        "2026-02-05T10:00:00Z",
+        30,
+        "AUDIO",
+    )
+    .await;
+    completed_as(
+        &app,
+        acme,
+        ana,
+        practitioner,
+        "2026-03-31T22:30:00Z",
+        45,
+        "IN_PERSON",
+    )
+    .await; // 1 April, 00:30 in Paris (summer time)
+    completed_as(
+        &app,
+        beta,
+        cid,
+        practitioner,
+        "2026-02-14T10:00:00Z",
+        60,
+        "VIDEO",
+    )
+    .await;
+    app.create_user("rh@rangea.test", Role::AdminRh, Some(acme))
+        .await;
+    let hr = app.login("rh@rangea.test").await;
+
+    // HR: a quarter at once; `period` names the range.
+    let quarter = app
+        .get(
+            "/api/reports/employee-usage?from=2026-01&to=2026-03",
+            Some(&hr),
+        )
+        .await;
+    assert_eq!(quarter.status, StatusCode::OK, "{}", quarter.body);
+    assert_eq!(quarter.body["period"], "2026-01/2026-03");
+    let count = |body: &Value, name: &str| {
+        body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|i| {
+                i["employeeName"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(name))
+            })
+            .map(|i| {
+                (
+                    i["consultationCount"].as_i64(),
+                    i["totalDurationMinutes"].as_i64(),
+                )
+            })
+    };
+    assert_eq!(count(&quarter.body, "Anaïs"), Some((Some(2), Some(80))));
+    assert_eq!(count(&quarter.body, "Bertrand"), Some((Some(1), Some(40))));
+    let april = app
+        .get(
+            "/api/reports/employee-usage?from=2026-04&to=2026-04",
+            Some(&hr),
+        )
+        .await;
+    assert_eq!(april.body["period"], "2026-04");
+    assert_eq!(count(&april.body, "Anaïs"), Some((Some(1), Some(45))));
+    let (status, _, csv) =
+        raw_get(&app, "/api/reports/export-csv?from=2026-01&to=2026-02", &hr).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.contains("2026-01/2026-02"), "{csv}");
+    let departments = app
+        .get(
+            "/api/reports/department-usage?from=2026-01&to=2026-12",
+            Some(&hr),
+        )
+        .await;
+    assert_eq!(departments.status, StatusCode::OK, "{}", departments.body);
+    // Bad ranges name their field.
+    for (query, field) in [
+        ("", "period"),
+        ("?period=2026-01&from=2026-01&to=2026-02", "period"),
+        ("?from=2026-01", "to"),
+        ("?to=2026-01", "from"),
+        ("?from=2026-03&to=2026-01", "to"),
+        ("?from=2020-01&to=2026-01", "to"),
+        ("?from=2026-13&to=2027-01", "from"),
+    ] {
+        let refused = app
+            .get(&format!("/api/reports/employee-usage{query}"), Some(&hr))
+            .await;
+        refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation.failed");
+        assert!(refused.text.contains(field), "{query}: {}", refused.text);
+    }
+
+    // The platform: every company and month, by format, no person.
+    app.create_user("ops@range.test", Role::AdminHuntzen, None)
+        .await;
+    let ops = app.login("ops@range.test").await;
+    let (status, content_type, csv) = raw_get(
+        &app,
+        "/api/admin-huntzen/exports/usage.csv?from=2026-01&to=2026-04",
+        &ops,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert!(content_type.starts_with("text/csv"));
+    let table = rows(&csv);
+    assert_eq!(
+        table[0][..6],
+        [
+            "companyId",
+            "companyName",
+            "period",
+            "consultations",
+            "minutes",
+            "activeEmployees"
+        ]
+    );
+    let line = |company: Uuid, period: &str| {
+        table
+            .iter()
+            .find(|r| r[0] == company.to_string() && r[2] == period)
+            .cloned()
+            .unwrap_or_else(|| panic!("no line for {company} {period}: {csv}"))
+    };
+    // consultations, minutes, active, video n/min, audio n/min, in person n/min.
+    assert_eq!(
+        line(acme, "2026-01")[3..],
+        ["2", "90", "2", "2", "90", "0", "0", "0", "0"]
+    );
+    assert_eq!(
+        line(acme, "2026-02")[3..],
+        ["1", "30", "1", "0", "0", "1", "30", "0", "0"]
+    );
+    assert_eq!(
+        line(acme, "2026-03")[3..],
+        ["0", "0", "0", "0", "0", "0", "0", "0", "0"]
+    );
+    assert_eq!(
+        line(acme, "2026-04")[3..],
+        ["1", "45", "1", "0", "0", "0", "0", "1", "45"]
+    );
+    assert_eq!(line(beta, "2026-02")[3..6], ["1", "60", "1"]);
+    assert_eq!(line(beta, "2026-01")[3], "0");
+    for person in [
+        "Anaïs",
+        "Bertrand",
+        "Cyrielle",
+        &ana.to_string(),
+        &cid.to_string(),
+        "Doc",
+    ] {
+        assert!(!csv.contains(person), "{person} in the platform export");
+    }
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE action = 'EXPORT' AND resource = 'platform_usage'",
+    )
+    .fetch_one(&app.db().system)
+    .await
+    .expect("audit");
+    assert_eq!(audited, 1);
+    let (status, _, _) = raw_get(
+        &app,
+        "/api/admin-huntzen/exports/usage.csv?period=2026-01",
+        &hr,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn hr_admins_hear_once_a_month_that_the_report_is_ready_without_a_figure() {
+    let app = TestApp::spawn().await;
+    let company = app.seed_company("notice").await;
+    let fresh = app.seed_company("fresh").await;
+    // The company existed last month; `fresh` was created this month (no past month to report).
+    sqlx::query("UPDATE companies SET created_at = now() - interval '70 days' WHERE id = $1")
+        .bind(company)
+        .execute(&app.db().system)
+        .await
+        .expect("age");
+    app.create_user("rha@notice.test", Role::AdminRh, Some(company))
+        .await;
+    app.create_user("rhb@notice.test", Role::AdminRh, Some(company))
+        .await;
+    app.create_user("rh@fresh.test", Role::AdminRh, Some(fresh))
+        .await;
+    employee(&app, company, "nt", "Noémie", "Ops").await;
+    // The check runs in every replica, and again after each restart: mails go once.
+    let system = &app.db().system;
+    let first = huntzen::governance::reports::notify_reports_ready(system)
+        .await
+        .expect("notices");
+    let again = huntzen::governance::reports::notify_reports_ready(system)
+        .await
+        .expect("again");
+    let both = futures::future::join_all(
+        (0..8).map(|_| huntzen::governance::reports::notify_reports_ready(system)),
+    )
+    .await;
+    // (The server's own worker may have run the check first: then this call found nothing.)
+    let total = first
+        + again
+        + both
+            .into_iter()
+            .map(|r| r.expect("parallel"))
+            .sum::<usize>();
+    assert!(total <= 2, "{total}");
+    for hr in ["rha@notice.test", "rhb@notice.test"] {
+        let mail = app.wait_for_mail(hr, 1).await;
+        assert!(mail.body.contains("/reports"), "{}", mail.body);
+        // No figure anywhere but in the link (its host may carry a port).
+        let text: String = mail.body.lines().filter(|l| !l.contains("://")).collect();
+        assert!(
+            !text.chars().any(|c| c.is_ascii_digit()),
+            "a figure in: {}",
+            mail.body
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let outbox = app.outbox();
+    assert_eq!(
+        outbox
+            .iter()
+            .filter(|m| m.to.contains("@notice.test"))
+            .count(),
+        2
+    );
+    assert!(!outbox.iter().any(|m| m.to.contains("rh@fresh.test")));
+    assert!(!outbox.iter().any(|m| m.to.contains("noemie")));
+    let notices: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM report_notices WHERE company_id = $1")
+            .bind(company)
+            .fetch_one(system)
+            .await
+            .expect("notices");
+    assert_eq!(notices, 1);
+}

@@ -30,6 +30,8 @@ pub enum MailKind {
     /// A support ticket of theirs was answered, resolved or closed (link to `/support`). Never
     /// what was written.
     SupportReply,
+    /// An HR admin's company report for last month is complete (link to `/reports`). Never a figure.
+    ReportReady,
 }
 
 impl MailKind {
@@ -44,6 +46,7 @@ impl MailKind {
             MailKind::AccountUnlock => "unlock",
             MailKind::PractitionerValidated | MailKind::PractitionerRejected => "login",
             MailKind::SupportReply => "support",
+            MailKind::ReportReady => "reports",
         }
     }
 }
@@ -230,6 +233,20 @@ pub fn render(kind: MailKind, locale: &str, name: &str, link: &str, hours_valid:
             format!(
                 "Hello {name},\n\nThe HuntZen Care team answered or handled your support request. Sign in \
                  to read it:\n\n{link}\n\nThe HuntZen Care team\n"
+            ),
+        ),
+        (MailKind::ReportReady, false) => (
+            "Le rapport du mois est disponible — HuntZen Care".to_owned(),
+            format!(
+                "Bonjour {name},\n\nLe rapport d'utilisation de votre entreprise pour le mois écoulé est \
+                 complet. Consultez-le dans votre espace :\n\n{link}\n\nL'équipe HuntZen Care\n"
+            ),
+        ),
+        (MailKind::ReportReady, true) => (
+            "Last month's report is ready — HuntZen Care".to_owned(),
+            format!(
+                "Hello {name},\n\nYour company's usage report for last month is complete. Read it in your \
+                 space:\n\n{link}\n\nThe HuntZen Care team\n"
             ),
         ),
         (MailKind::PractitionerRejected, english) => {
