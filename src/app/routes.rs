@@ -64,6 +64,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::care::files::router())
         .merge(crate::governance::admin::router())
         .merge(crate::governance::support::router())
+        .merge(crate::governance::operations::router())
 }
 
 /// The OpenAPI document of every route, aliases included.

@@ -9,6 +9,8 @@ pub mod admin;
 pub mod backup;
 /// GDPR: consents, the personal data export, erasure.
 pub mod gdpr;
+/// SUPER_ADMIN operations: the settings in effect and the structured logs.
+pub mod operations;
 /// Reports: counters and aggregates, never clinical content.
 pub mod reports;
 /// `huntzen restore`: a backup back to a serving state, erasures replayed.

@@ -193,6 +193,17 @@ impl Pseudonyms {
         Ok(Self { key })
     }
 
+    /// A short keyed fingerprint of a setting's value (`GET /api/super-admin/config`): the same on
+    /// every replica sharing the database, and no help in guessing the value.
+    pub fn fingerprint(&self, name: &str, value: &[u8]) -> String {
+        let mut message = Vec::with_capacity(name.len() + value.len() + 8);
+        message.extend_from_slice(b"config:");
+        message.extend_from_slice(name.as_bytes());
+        message.push(0);
+        message.extend_from_slice(value);
+        hex::encode(&self.key.mac(&message)[..6])
+    }
+
     /// The pseudonym of `item` as read by `reader`.
     pub fn of(&self, reader: Uuid, item: Uuid) -> Uuid {
         let mut message = Vec::with_capacity(38);

@@ -29,6 +29,9 @@ pub struct AppState {
     pub realtime: crate::infra::realtime::Realtime,
     /// Reader pseudonyms of audited reads.
     pub pseudonyms: Arc<crate::infra::audit::Pseudonyms>,
+    /// Fingerprints of the secrets in effect (configured or generated): `JWT_SECRET`,
+    /// `JITSI_APP_SECRET`, and `ENCRYPTION_KEY` as its master key ids (`GET /api/super-admin/config`).
+    pub secret_fingerprints: Arc<std::collections::BTreeMap<&'static str, String>>,
     /// The watch over the embedded PostgreSQL, when this server runs on it (set by `serve`).
     pub embedded_database: Option<Arc<crate::infra::db::embedded::ClusterHealth>>,
 }
@@ -40,6 +43,27 @@ impl AppState {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let keyring = Keyring::new(&secrets.master_keys)?;
         let pseudonyms = crate::infra::audit::Pseudonyms::load(&db.system, &keyring).await?;
+        let secret_fingerprints = [
+            (
+                "JWT_SECRET",
+                pseudonyms.fingerprint("JWT_SECRET", &secrets.jwt_secret),
+            ),
+            (
+                "JITSI_APP_SECRET",
+                pseudonyms.fingerprint("JITSI_APP_SECRET", &secrets.jitsi_app_secret),
+            ),
+            (
+                "ENCRYPTION_KEY",
+                secrets
+                    .master_keys
+                    .iter()
+                    .map(|k| k.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        ]
+        .into_iter()
+        .collect();
         Ok(Self {
             db,
             settings: Arc::new(settings.clone()),
@@ -57,6 +81,7 @@ impl AppState {
             )
             .await?,
             pseudonyms: Arc::new(pseudonyms),
+            secret_fingerprints: Arc::new(secret_fingerprints),
             embedded_database: None,
         })
     }

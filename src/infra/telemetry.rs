@@ -26,18 +26,18 @@ pub fn init(data_dir: &Path, env: AppEnv) -> Option<WorkerGuard> {
     let (file_layer, guard) = match file_appender(data_dir) {
         Some(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);
-            let layer = fmt::layer()
-                .json()
-                .with_ansi(false)
-                .with_writer(writer)
-                .with_filter(filter());
+            let layer = fmt::layer().json().with_ansi(false).with_writer(writer);
             (Some(layer), Some(guard))
         }
         None => (None, None),
     };
-    // A second init (tests, several commands in one process) keeps the first subscriber.
+    // One global filter for both outputs. (Each layer with its own copy of the same filter was
+    // tried: per-layer filtering dropped the request span from some JSON file lines at random,
+    // losing their `request_id`.) A second init (tests, several commands in one process) keeps
+    // the first subscriber.
     let _ = tracing_subscriber::registry()
-        .with(stderr.with_filter(filter()))
+        .with(filter())
+        .with(stderr)
         .with(file_layer)
         .try_init();
     guard

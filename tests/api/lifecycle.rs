@@ -131,7 +131,7 @@ fn postgres_processes_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-fn create_admin(data_dir: &Path, addr: SocketAddr, email: &str) {
+pub(crate) fn create_admin(data_dir: &Path, addr: SocketAddr, email: &str) {
     let mut child = huntzen(data_dir, addr, None)
         .args(["create-admin", "--email", email, "--role", "SUPER_ADMIN"])
         .stdin(Stdio::piped())

@@ -19,6 +19,7 @@ mod layers;
 mod lifecycle;
 mod mail_smtp;
 mod onboarding;
+mod operations;
 mod outage;
 mod publishing;
 mod realtime;
