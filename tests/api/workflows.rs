@@ -333,9 +333,10 @@ async fn a_reviewer_sees_the_documents_refuses_with_a_reason_and_validates() {
         assert!(item["verifiedAt"].is_string(), "{item}");
         assert_eq!(item["verifiedBy"], admin_id.to_string());
     }
+    // The method API.md writes (POST, the brief's, is tested by onboarding).
     let validated = app
         .call(
-            Method::POST,
+            Method::PUT,
             &format!("/api/practitioners/{practitioner}/validate"),
             Some(&admin),
             None,

@@ -279,6 +279,18 @@ async fn platform_change(
     Ok(Json(account))
 }
 
+/// The same as `POST /practitioners/{id}/validate`, with the method `API.md` writes for approving
+/// a credentials review.
+#[utoipa::path(put, path = "/practitioners/{id}/validate", tag = "practitioners", security(("bearer" = [])),
+    responses((status = 200, body = Account), (status = 404, body = crate::infra::error::Problem)))]
+pub async fn approve_practitioner(
+    client: ClientMeta,
+    auth: Auth<PlatformAdmin>,
+    path: Path<Uuid>,
+) -> ApiResult<Json<Account>> {
+    validate_practitioner(client, auth, path).await
+}
+
 /// Validate a practitioner: they become listed and bookable. For a validated practitioner with
 /// credential changes waiting (`pendingReview`), validating again approves them: the public
 /// profile takes the new values.

@@ -18,7 +18,10 @@ pub fn router() -> OpenApiRouter<AppState> {
             handlers::update_my_practitioner_profile
         ))
         .routes(routes!(handlers::get_practitioner))
-        .routes(routes!(handlers::validate_practitioner))
+        .routes(routes!(
+            handlers::validate_practitioner,
+            handlers::approve_practitioner
+        ))
         .routes(routes!(handlers::verify_practitioner_documents))
         .routes(routes!(handlers::list_practitioner_documents))
         .routes(routes!(handlers::reject_practitioner))
