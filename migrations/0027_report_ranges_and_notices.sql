@@ -41,6 +41,8 @@ CREATE TABLE report_notices (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (company_id, period)
 );
--- Written by the server's own (system) connection only.
+-- Written by the server's own (system) connection only: no grant to the request role, and no
+-- row visible to it even if one were given.
 ALTER TABLE report_notices ENABLE ROW LEVEL SECURITY;
 ALTER TABLE report_notices FORCE ROW LEVEL SECURITY;
+CREATE POLICY report_notices_system_only ON report_notices FOR SELECT USING (false);

@@ -191,6 +191,29 @@ pub async fn tenant(pool: &PgPool, tag: &str) -> Tenant {
         &[company, hr_user],
     )
     .await;
+    // A support ticket of the employee, with its key and a reply.
+    let ticket = Uuid::new_v4();
+    let ticket_key = id(
+        pool,
+        "INSERT INTO data_keys (subject_type, subject_id, master_key_id, wrapped_key) \
+         VALUES ('TICKET', $1, 'k', '\\x01') RETURNING id",
+        &[ticket],
+    )
+    .await;
+    id(
+        pool,
+        "INSERT INTO support_tickets (id, creator_id, creator_role, category, key_id, subject, body) \
+         VALUES ($1, $2, 'EMPLOYEE', 'OTHER', $3, '\\x05', '\\x06') RETURNING id",
+        &[ticket, employee_user, ticket_key],
+    )
+    .await;
+    id(
+        pool,
+        "INSERT INTO support_ticket_replies (ticket_id, author_id, author_role, body) \
+         VALUES ($1, $2, 'EMPLOYEE', '\\x07') RETURNING id",
+        &[ticket, employee_user],
+    )
+    .await;
     sqlx::query("INSERT INTO audit_logs (user_id, action, resource, company_id) VALUES ($1, 'UPDATE', 'company', $2)")
         .bind(hr_user)
         .bind(company)

@@ -19,6 +19,7 @@ const SYSTEM_TABLES: &[&str] = &[
     "live_calls",
     "erasures",
     "message_sequences",
+    "report_notices",
 ];
 
 /// For each tenant-owned table: the ids of the rows that belong to tenant B
@@ -75,7 +76,16 @@ const TENANT_ROWS: &[(&str, &str)] = &[
         "SELECT id FROM data_keys WHERE subject_id = ANY($2) \
            OR subject_id IN (SELECT id FROM consultations WHERE company_id = $1) \
            OR subject_id IN (SELECT id FROM employees WHERE company_id = $1) \
-           OR subject_id IN (SELECT id FROM files WHERE company_id = $1)",
+           OR subject_id IN (SELECT id FROM files WHERE company_id = $1) \
+           OR subject_id IN (SELECT id FROM support_tickets WHERE creator_id = ANY($2))",
+    ),
+    (
+        "support_tickets",
+        "SELECT id FROM support_tickets WHERE creator_id = ANY($2)",
+    ),
+    (
+        "support_ticket_replies",
+        "SELECT id FROM support_ticket_replies WHERE ticket_id IN (SELECT id FROM support_tickets WHERE creator_id = ANY($2))",
     ),
     ("news", "SELECT id FROM news WHERE company_id = $1"),
     (
