@@ -745,3 +745,127 @@ async fn the_office_address_reaches_in_person_bookings_only() {
         .await;
     assert!(cleared.body["officeAddress"].is_null());
 }
+
+/// `ics` read by Python's `icalendar` (an independent, standard parser): the fields that matter.
+fn parse_ics(ics: &str) -> Value {
+    let script = r#"
+import json, sys, icalendar
+cal = icalendar.Calendar.from_ical(sys.stdin.read())
+events = [c for c in cal.walk() if c.name == "VEVENT"]
+e = events[0]
+print(json.dumps({
+    "events": len(events),
+    "method": str(cal.get("METHOD")),
+    "uid": str(e.get("UID")),
+    "sequence": int(e.get("SEQUENCE")),
+    "start": e.decoded("DTSTART").isoformat(),
+    "end": e.decoded("DTEND").isoformat(),
+    "location": str(e.get("LOCATION")),
+    "summary": str(e.get("SUMMARY")),
+    "status": str(e.get("STATUS")),
+}))
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("python3");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), ics.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("icalendar");
+    assert!(out.status.success(), "icalendar refused: {ics}");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[tokio::test]
+async fn a_consultation_calendar_parses_and_follows_reschedules_and_cancellation() {
+    let app = TestApp::spawn().await;
+    let company = app.seed_company("ics").await;
+    app.seed_employee("ana@ics.test", company, "Anastasia")
+        .await;
+    app.seed_employee("bob@ics.test", company, "Bob").await;
+    let practitioner = app.seed_practitioner("pia@ics.test", "Philippine").await;
+    let pia = app.login("pia@ics.test").await;
+    open_mornings(&app, &pia).await;
+    let address = "12 rue de la Paix, 75002 Paris; 3e étage";
+    app.call(
+        Method::PUT,
+        "/api/practitioners/me",
+        Some(&pia),
+        Some(serde_json::json!({ "offersInPerson": true, "officeAddress": address })),
+    )
+    .await;
+    let ana = app.login("ana@ics.test").await;
+    let bob = app.login("bob@ics.test").await;
+    let free = free_slots(&app, &ana, practitioner, 3, 6).await;
+    let booked = book_at(&app, &ana, practitioner, &free[0], "VIDEO").await;
+    let id = booked["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/consultations/{id}/calendar.ics");
+
+    let first = app.get(&path, Some(&ana)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(
+        first.headers["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/calendar")
+    );
+    let event = parse_ics(&first.text);
+    assert_eq!(event["events"], 1);
+    assert_eq!(event["method"], "REQUEST");
+    assert_eq!(event["uid"], format!("{id}@huntzen.care"));
+    assert_eq!(event["sequence"], 0);
+    assert!(same_instant(&event["start"], &free[0]), "{event}");
+    assert!(
+        event["location"]
+            .as_str()
+            .expect("location")
+            .ends_with(&format!("/consultations/{id}"))
+    );
+    // Nothing clinical, no name.
+    for name in ["Anastasia", "Philippine", "PSYCHIATRE", "Dr."] {
+        assert!(!first.text.contains(name), "{name} in {}", first.text);
+    }
+    // The practitioner gets the same event; anyone else 404.
+    let theirs = parse_ics(&app.get(&path, Some(&pia)).await.text);
+    assert_eq!(theirs["uid"], event["uid"]);
+    app.get(&path, Some(&bob))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "consultation.not_found");
+
+    // Moved: same UID, higher SEQUENCE, the new time.
+    let moved = reschedule(&app, &ana, &booked["id"], &free[1]).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let after = parse_ics(&app.get(&path, Some(&ana)).await.text);
+    assert_eq!(after["uid"], event["uid"]);
+    assert_eq!(after["sequence"], 1);
+    assert!(same_instant(&after["start"], &free[1]), "{after}");
+    // Cancelled: METHOD:CANCEL for the same UID.
+    app.call(
+        Method::PUT,
+        &format!("/api/consultations/{id}/cancel"),
+        Some(&pia),
+        None,
+    )
+    .await;
+    let cancelled = parse_ics(&app.get(&path, Some(&ana)).await.text);
+    assert_eq!(cancelled["method"], "CANCEL");
+    assert_eq!(cancelled["status"], "CANCELLED");
+    assert_eq!(cancelled["uid"], event["uid"]);
+    assert_eq!(cancelled["sequence"], 2);
+
+    // In person: the office is the location (escaped, and read back whole).
+    let in_person = book_at(&app, &ana, practitioner, &free[2], "IN_PERSON").await;
+    let ics = app
+        .get(
+            &format!(
+                "/api/consultations/{}/calendar.ics",
+                in_person["id"].as_str().expect("id")
+            ),
+            Some(&ana),
+        )
+        .await;
+    assert_eq!(parse_ics(&ics.text)["location"], address);
+}

@@ -2,6 +2,7 @@
 //! attendance events, usage counters.
 
 pub mod availability;
+pub mod calendar;
 pub mod consultations;
 pub mod model;
 pub mod room;
@@ -41,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(consultations::end_consultation))
         .routes(routes!(consultations::cancel_consultation))
         .routes(routes!(consultations::reschedule_consultation))
+        .routes(routes!(calendar::get_consultation_calendar))
         .routes(routes!(consultations::mark_no_show))
         .routes(routes!(consultations::record_attendance))
         .routes(routes!(room::get_room))
