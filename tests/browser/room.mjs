@@ -66,8 +66,20 @@ try {
   await openRoom(practitioner);
 
   // Chat both ways, typing, read receipt.
-  await practitioner.type("#chat-input", "…");
-  await employee.waitForFunction(() => document.querySelector("#typing").textContent.length > 0);
+  // Typed again until it shows: `openRoom` waits for the socket, not for its `chat:join`, so a
+  // first keystroke can reach the room before the other side is in it (the page sends one typing
+  // event per 2 s at most, hence the 2.5 s waits).
+  for (let attempt = 1; ; attempt++) {
+    await practitioner.type("#chat-input", "…");
+    try {
+      await employee.waitForFunction(
+        () => document.querySelector("#typing").textContent.length > 0, null, { timeout: 2500 });
+      break;
+    } catch (error) {
+      if (attempt >= 8) throw error;
+      await practitioner.fill("#chat-input", "");
+    }
+  }
   await practitioner.fill("#chat-input", "");
   await send(employee, "Bonjour docteur");
   await theirMessage(practitioner, "Bonjour docteur");
