@@ -61,20 +61,6 @@ async fn world(app: &TestApp, employees: usize, zone: &str) -> World {
     }
 }
 
-/// Every day of the week, 09:00–12:00 local, 60-minute slots.
-async fn open_every_morning(app: &TestApp, w: &World) {
-    for day in 0..7 {
-        let created = app
-            .post(
-                "/api/availability",
-                Some(&w.practitioner_token),
-                json!({ "dayOfWeek": day, "startTime": "09:00", "endTime": "12:00", "slotDuration": 60 }),
-            )
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    }
-}
-
 async fn slots(
     app: &TestApp,
     token: &str,
@@ -349,7 +335,7 @@ async fn acceptance_slots_across_dst_booking_rooms_and_counters() {
 async fn twenty_concurrent_bookings_of_one_slot_succeed_once() {
     let app = TestApp::spawn().await;
     let w = world(&app, 20, "Europe/Paris").await;
-    open_every_morning(&app, &w).await;
+    app.open_mornings(&w.practitioner_token).await;
     let from = Utc::now().date_naive() + Duration::days(3);
     let slot = slots(
         &app,
@@ -393,7 +379,7 @@ async fn twenty_concurrent_bookings_of_one_slot_succeed_once() {
 async fn booking_rules_limits_and_allowance() {
     let app = TestApp::spawn().await;
     let w = world(&app, 2, "Europe/Paris").await;
-    open_every_morning(&app, &w).await;
+    app.open_mornings(&w.practitioner_token).await;
     let from = Utc::now().date_naive() + Duration::days(2);
     let free = slots(
         &app,
@@ -466,7 +452,7 @@ async fn booking_rules_limits_and_allowance() {
 async fn quotas_hold_under_thirty_parallel_bookings() {
     let app = TestApp::spawn_with(huntzen::infra::db::PoolSizes { app: 10, system: 3 }).await;
     let w = world(&app, 2, "Europe/Paris").await;
-    open_every_morning(&app, &w).await;
+    app.open_mornings(&w.practitioner_token).await;
     let from = Utc::now().date_naive() + Duration::days(1);
     let free = slots(
         &app,
@@ -1051,7 +1037,7 @@ async fn availability_validation() {
 async fn notifications_reminders_and_isolation() {
     let app = TestApp::spawn().await;
     let w = world(&app, 2, "Europe/Paris").await;
-    open_every_morning(&app, &w).await;
+    app.open_mornings(&w.practitioner_token).await;
     let e = &w.employees[0].1;
     let from = Utc::now().date_naive() + Duration::days(3);
     let slot = slots(&app, e, w.practitioner, from, from + Duration::days(2)).await[0];

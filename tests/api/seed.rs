@@ -7,6 +7,26 @@ use uuid::Uuid;
 use crate::helpers::TestApp;
 
 impl TestApp {
+    /// Opens every day of the week of `token`'s practitioner, 09:00–12:00 in their zone, with
+    /// 60-minute slots (through the API, as the practitioner would).
+    pub async fn open_mornings(&self, token: &str) {
+        for day in 0..7 {
+            let created = self
+                .post(
+                    "/api/availability",
+                    Some(token),
+                    serde_json::json!({ "dayOfWeek": day, "startTime": "09:00", "endTime": "12:00", "slotDuration": 60 }),
+                )
+                .await;
+            assert_eq!(
+                created.status,
+                axum::http::StatusCode::CREATED,
+                "{}",
+                created.body
+            );
+        }
+    }
+
     /// An active company named `slug` whose email domain is `{slug}.test`.
     pub async fn seed_company(&self, slug: &str) -> Uuid {
         sqlx::query_scalar(

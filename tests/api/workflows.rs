@@ -348,20 +348,6 @@ async fn a_reviewer_sees_the_documents_refuses_with_a_reason_and_validates() {
     assert!(mail.subject.contains("valid"), "{}", mail.subject);
 }
 
-/// Opens every morning of `token`'s practitioner, 09:00–12:00 local, 60-minute slots.
-async fn open_mornings(app: &TestApp, token: &str) {
-    for day in 0..7 {
-        let created = app
-            .post(
-                "/api/availability",
-                Some(token),
-                serde_json::json!({ "dayOfWeek": day, "startTime": "09:00", "endTime": "12:00", "slotDuration": 60 }),
-            )
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    }
-}
-
 /// Free slot starts (as sent) from `from_days` to `to_days` days ahead.
 async fn free_slots(
     app: &TestApp,
@@ -428,7 +414,7 @@ async fn a_consultation_moves_to_a_free_slot_or_stays_and_late_changes_use_the_a
     app.seed_employee("bob@move.test", company, "Bob").await;
     let practitioner = app.seed_practitioner("pia@move.test", "Pia").await;
     let pia = app.login("pia@move.test").await;
-    open_mornings(&app, &pia).await;
+    app.open_mornings(&pia).await;
     let ana = app.login("ana@move.test").await;
     let bob = app.login("bob@move.test").await;
     let free = free_slots(&app, &ana, practitioner, 3, 6).await;
@@ -605,7 +591,7 @@ async fn of_parallel_moves_into_one_slot_exactly_one_wins_and_the_others_keep_th
     let company = app.seed_company("race").await;
     let practitioner = app.seed_practitioner("pia@race.test", "Pia").await;
     let pia = app.login("pia@race.test").await;
-    open_mornings(&app, &pia).await;
+    app.open_mornings(&pia).await;
     let movers = 16;
     let mut people = Vec::new();
     for i in 0..movers {
@@ -673,7 +659,7 @@ async fn the_office_address_reaches_in_person_bookings_only() {
     app.seed_employee("ana@office.test", company, "Ana").await;
     let practitioner = app.seed_practitioner("pia@office.test", "Pia").await;
     let pia = app.login("pia@office.test").await;
-    open_mornings(&app, &pia).await;
+    app.open_mornings(&pia).await;
     let address = "12 rue de la Paix, 75002 Paris";
     let set = app
         .call(
@@ -788,7 +774,7 @@ async fn a_consultation_calendar_parses_and_follows_reschedules_and_cancellation
     app.seed_employee("bob@ics.test", company, "Bob").await;
     let practitioner = app.seed_practitioner("pia@ics.test", "Philippine").await;
     let pia = app.login("pia@ics.test").await;
-    open_mornings(&app, &pia).await;
+    app.open_mornings(&pia).await;
     let address = "12 rue de la Paix, 75002 Paris; 3e étage";
     app.call(
         Method::PUT,

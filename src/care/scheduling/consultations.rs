@@ -243,17 +243,7 @@ pub async fn book_consultation(
     )
     .execute(&mut *auth.tx)
     .await;
-    if let Err(error) = inserted {
-        // The exclusion constraint: another booking took the slot first. Two bookings inserting
-        // the same slot at the same instant each wait for the other's row; PostgreSQL breaks that
-        // cycle by aborting one (40P01): it lost the race too.
-        return Err(
-            match error.as_database_error().and_then(|e| e.code()).as_deref() {
-                Some("23P01" | "40P01") => slot_unavailable(),
-                _ => ApiError::from(error),
-            },
-        );
-    }
+    inserted.map_err(slot_taken)?;
     let actor = (auth.principal.user_id, auth.principal.role);
     record_event(&mut auth.tx, id, EventType::Scheduled, actor, None).await?;
     notify_other(
@@ -268,6 +258,17 @@ pub async fn book_consultation(
     let row = load(&mut auth.tx, id, false).await?;
     auth.commit().await?;
     Ok((StatusCode::CREATED, Json(row.view())))
+}
+
+/// A write that took a slot, failed: the exclusion constraint (another booking or move took it
+/// first) is 409 `consultation.slot_unavailable`. Two writes of the same slot at the same instant
+/// each wait for the other's row; PostgreSQL breaks that cycle by aborting one (40P01): it lost
+/// the race too.
+fn slot_taken(error: sqlx::Error) -> ApiError {
+    match error.as_database_error().and_then(|e| e.code()).as_deref() {
+        Some("23P01" | "40P01") => slot_unavailable(),
+        _ => ApiError::from(error),
+    }
 }
 
 fn slot_unavailable() -> ApiError {
@@ -473,16 +474,8 @@ pub async fn reschedule_consultation(
     )
     .execute(&mut *auth.tx)
     .await;
-    if let Err(error) = moved {
-        // Another booking took the slot first (see `book_consultation`); the transaction is
-        // rolled back and the consultation keeps its time.
-        return Err(
-            match error.as_database_error().and_then(|e| e.code()).as_deref() {
-                Some("23P01" | "40P01") => slot_unavailable(),
-                _ => ApiError::from(error),
-            },
-        );
-    }
+    // Lost to another booking: the transaction is rolled back and the consultation keeps its time.
+    moved.map_err(slot_taken)?;
     let actor = (auth.principal.user_id, auth.principal.role);
     let metadata = serde_json::json!({
         "from": row.scheduled_at,

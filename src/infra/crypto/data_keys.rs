@@ -152,6 +152,15 @@ pub async fn by_id(
     }
 }
 
+/// A new random key: its row id, its bytes, and the bytes wrapped by the current master key.
+fn fresh(keyring: &Keyring) -> (Uuid, Zeroizing<[u8; 32]>, Vec<u8>) {
+    let id = Uuid::new_v4();
+    let mut raw = Zeroizing::new([0u8; 32]);
+    rand::rng().fill_bytes(raw.as_mut());
+    let wrapped = keyring.seal(&wrap_aad(id), raw.as_ref());
+    (id, raw, wrapped)
+}
+
 /// The data key of a subject, created on first use. Concurrent first uses agree on one key.
 pub async fn get_or_create(
     conn: &mut PgConnection,
@@ -162,10 +171,7 @@ pub async fn get_or_create(
     if let Some(key) = find(&mut *conn, keyring, subject, subject_id).await? {
         return Ok(key);
     }
-    let id = Uuid::new_v4();
-    let mut raw = Zeroizing::new([0u8; 32]);
-    rand::rng().fill_bytes(raw.as_mut());
-    let wrapped = keyring.seal(&wrap_aad(id), raw.as_ref());
+    let (id, raw, wrapped) = fresh(keyring);
     let inserted = sqlx::query!(
         r#"INSERT INTO data_keys (id, subject_type, subject_id, master_key_id, wrapped_key)
            VALUES ($1, $2, $3, $4, $5)
@@ -201,10 +207,7 @@ pub async fn create_for_new_subject(
     subject: Subject,
     subject_id: Uuid,
 ) -> Result<DataKey, ApiError> {
-    let id = Uuid::new_v4();
-    let mut raw = Zeroizing::new([0u8; 32]);
-    rand::rng().fill_bytes(raw.as_mut());
-    let wrapped = keyring.seal(&wrap_aad(id), raw.as_ref());
+    let (id, raw, wrapped) = fresh(keyring);
     sqlx::query!(
         r#"INSERT INTO data_keys (id, subject_type, subject_id, master_key_id, wrapped_key)
            VALUES ($1, $2, $3, $4, $5)"#,
